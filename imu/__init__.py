@@ -1,0 +1,3 @@
+"""imu: an open wearable spine-motion pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""Anatomical conventions shared by the core and the simulated wearer (DESIGN section 3).
+
+Frames
+- Sensor earth frame: what a device quaternion maps into; z up, heading arbitrary and
+  different per sensor (six-axis fusion), e.g. ENU.
+- Anatomical earth frame "E": x forward (arbitrary heading), y up, z right, the ISB body
+  axes of a person standing upright. `SENSOR_EARTH_TO_E` converts between the two.
+- Segment frame (ISB): x anterior, y superior, z right.
+
+Joint angles of a distal segment relative to a proximal one use the Z-X-Y Cardan sequence
+R_rel = Rz(-flexion) * Rx(lateral_bend) * Ry(-axial_rotation), with flexion positive when
+the top of the distal segment tips forward, lateral bend positive to the right, axial
+rotation positive when the front turns right. The same decomposition of a segment against
+its own heading frame gives its inclination against gravity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu import quat as Q
+
+# rotation taking sensor-earth (z up) coordinates to E (y up): E.x = x, E.y = z, E.z = -y
+SENSOR_EARTH_TO_E = Q.from_matrix(np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]]))
+
+# nominal mounting (firmware_notes/placement.md): sensor x -> right, y -> superior,
+# z -> posterior (out of the back). Columns: sensor axes in segment coordinates.
+NOMINAL_SENSOR_IN_SEGMENT = Q.from_matrix(np.array([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]]))
+
+UP = np.array([0.0, 1.0, 0.0])
+
+
+def _axis_quat(axis: int, angle_deg: np.ndarray) -> np.ndarray:
+    angle = np.asarray(angle_deg, dtype=float)
+    out = np.zeros(angle.shape + (4,))
+    half = np.radians(angle) / 2.0
+    out[..., 0] = np.cos(half)
+    out[..., 1 + axis] = np.sin(half)
+    return out
+
+
+def joint_rotation(flexion, lateral_bend, axial_rotation) -> np.ndarray:
+    """Quaternion of a distal segment in its proximal segment's frame, from angles in deg."""
+    return Q.multiply(
+        Q.multiply(_axis_quat(2, -np.asarray(flexion, float)), _axis_quat(0, lateral_bend)),
+        _axis_quat(1, -np.asarray(axial_rotation, float)),
+    )
+
+
+def joint_angles(q_rel: np.ndarray) -> np.ndarray:
+    """(..., 3) flexion, lateral bend, axial rotation in degrees from a relative quaternion."""
+    m = Q.to_matrix(q_rel)
+    lateral = np.degrees(np.arcsin(np.clip(m[..., 2, 1], -1.0, 1.0)))
+    flexion = -np.degrees(np.arctan2(-m[..., 0, 1], m[..., 1, 1]))
+    axial = -np.degrees(np.arctan2(-m[..., 2, 0], m[..., 2, 2]))
+    return np.stack([flexion, lateral, axial], axis=-1)
+
+
+def heading_deg(q_seg_e: np.ndarray) -> np.ndarray:
+    """Heading (twist about the vertical) of segment orientations in frame E, degrees."""
+    q = np.asarray(q_seg_e, dtype=float)
+    return np.degrees(2.0 * np.arctan2(q[..., 2], q[..., 0]))
+
+
+def heading_quat(angle_deg: np.ndarray) -> np.ndarray:
+    return _axis_quat(1, angle_deg)
+
+
+def remove_heading(q_seg_e: np.ndarray) -> np.ndarray:
+    """The swing part of a segment orientation: its tilt against gravity, heading removed."""
+    return Q.multiply(heading_quat(-heading_deg(q_seg_e)), q_seg_e)
+
+
+def inclination(q_seg_e: np.ndarray) -> np.ndarray:
+    """(..., 2) sagittal and lateral inclination of segments against gravity, degrees."""
+    return joint_angles(remove_heading(q_seg_e))[..., :2]

@@ -1,0 +1,78 @@
+"""All thresholds in one editable profile, stamped into every output.
+
+Defaults and their sources: ../shared/reference/trunk-science.md (sections 3.3 to 3.5, 4, 5)
+as summarised in DESIGN section 5. A user edits a JSON file holding any subset of these
+keys; unknown keys are refused so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # analysis grid
+    analysis_rate_hz: float = 100.0
+    max_interpolation_gap_s: float = 0.1  # never interpolate across more than a few samples
+    # calibration (DESIGN section 4)
+    neutral_still_s: float = 3.0
+    still_max_rate_dps: float = 6.0  # angular speed below which a sensor counts as still
+    still_max_spread_deg: float = 2.0  # orientation spread within the neutral window
+    bend_min_deg: float = 20.0  # a forward bend must tilt each segment at least this far
+    bends_required: int = 2
+    calibration_search_s: float = 180.0  # look for neutral and bends within this span
+    sensor_disagreement_max: float = 0.35  # lateral / sagittal tilt ratio during the bends
+    # slouch (DESIGN section 5)
+    slouch_signal: str = "thoracic_flexion"
+    slouch_enter_deg: float = 15.0
+    slouch_exit_deg: float = 8.0
+    slouch_min_duration_s: float = 5.0
+    alert_after_s: float = 30.0
+    alert_repeat_s: float = 60.0
+    lumbar_slump_fraction: float = 0.70
+    # exposure zones (ISO 11226 / EN 1005-4)
+    sagittal_zones_deg: tuple[float, float] = (20.0, 60.0)
+    lateral_zones_deg: tuple[float, float] = (10.0, 20.0)
+    # static bouts (EN 1005-1)
+    static_band_deg: float = 1.5
+    static_min_s: float = 4.0
+    # relative heading between sensors is tracked with this time constant; axial rotation
+    # is therefore a short-window quantity
+    heading_time_constant_s: float = 30.0
+    # carries and running (DESIGN section 5; issue 5)
+    carry_lateral_drift_deg: float = 5.0
+    carry_range_growth: float = 0.5
+    carry_baseline_fraction: float = 0.2
+    hold_deviation_deg: float = 10.0
+    hold_deviation_s: float = 1.0
+    hold_baseline_s: float = 3.0
+
+
+def load_thresholds(path: str | Path | None) -> Thresholds:
+    """Defaults, overridden by the keys of a JSON profile file when one is given."""
+    if path is None:
+        return Thresholds()
+    data = json.loads(Path(path).read_text())
+    return thresholds_from_dict(data.get("thresholds", data))
+
+
+def thresholds_from_dict(data: dict) -> Thresholds:
+    known = {f.name: f for f in fields(Thresholds)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"unknown threshold(s) in profile: {', '.join(unknown)}")
+    values = {}
+    for key, value in data.items():
+        default = getattr(Thresholds(), key)
+        values[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
+    thresholds = Thresholds(**values)
+    if thresholds.slouch_exit_deg >= thresholds.slouch_enter_deg:
+        raise ValueError("slouch_exit_deg must be below slouch_enter_deg (hysteresis)")
+    return thresholds
+
+
+def thresholds_to_dict(thresholds: Thresholds) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(thresholds).items()}
