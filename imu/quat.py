@@ -65,7 +65,16 @@ def from_matrix(m: np.ndarray) -> np.ndarray:
 
 
 def to_matrix(q: np.ndarray) -> np.ndarray:
-    return to_rotation(q).as_matrix()
+    """Rotation matrices (..., 3, 3) of unit quaternions; NaN quaternions give NaN matrices."""
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=float), -1, 0)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        axis=-2,
+    )
 
 
 def from_axis_angle(axis: np.ndarray, angle_deg: np.ndarray) -> np.ndarray:
@@ -75,7 +84,7 @@ def from_axis_angle(axis: np.ndarray, angle_deg: np.ndarray) -> np.ndarray:
     return np.concatenate([np.cos(half), np.sin(half) * axis], axis=-1)
 
 
-def angle_between_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation angle taking a to b, in degrees."""
     d = np.abs(np.sum(normalize(a) * normalize(b), axis=-1))
     return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
@@ -88,3 +97,15 @@ def nlerp(a: np.ndarray, b: np.ndarray, frac: np.ndarray) -> np.ndarray:
     sign = np.where(np.sum(a * b, axis=-1, keepdims=True) < 0, -1.0, 1.0)
     frac = np.asarray(frac, dtype=float)[..., None]
     return normalize((1.0 - frac) * a + frac * sign * b)
+
+
+def to_rotvec(q: np.ndarray) -> np.ndarray:
+    """Rotation vectors (radians) of unit quaternions; NaN in, NaN out."""
+    q = np.asarray(q, dtype=float)
+    q = np.where(q[..., :1] < 0, -q, q)
+    v = q[..., 1:]
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(norm, q[..., :1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(norm > 1e-12, angle / norm, 2.0)
+    return v * scale

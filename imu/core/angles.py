@@ -1,0 +1,93 @@
+"""Segment and relative angles under the names of DESIGN section 3, streaming.
+
+Sagittal and frontal angles come from gravity, so they must not follow any sensor's heading
+reference. Each sensor's earth frame has its own, wandering heading; the relative heading
+between two segments is therefore tracked with a slow exponential average (time constant
+`heading_time_constant_s`) and removed before the Z-X-Y decomposition. What remains of
+axial rotation is its short-window part: a quantity per stride or repetition, never for
+alerts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import lfilter
+
+from imu import anatomy as A
+from imu import quat as Q
+from imu.core.calibrate import Calibration, to_anatomical_earth
+from imu.core.grid import GridFrame
+from imu.profile import Thresholds
+
+# (name prefix, distal location, proximal location)
+JOINTS = (("thoracic", "thoracic", "lumbar"), ("lumbar", "lumbar", "sacral"))
+# (angle names, location) for inclination against gravity
+INCLINATIONS = (
+    (("trunk_inclination", "trunk_lateral_inclination"), "thoracic"),
+    (("lumbar_inclination", "lumbar_lateral_inclination"), "lumbar"),
+)
+
+
+class _HeadingTracker:
+    """Slow average of a relative heading, as a unit vector so it wraps correctly."""
+
+    def __init__(self, initial_deg: float, alpha: float):
+        self.alpha = alpha
+        rad = np.radians(initial_deg)
+        self.state = np.array([np.cos(rad), np.sin(rad)])
+
+    def update(self, heading_deg: np.ndarray) -> np.ndarray:
+        out = np.full(len(heading_deg), np.nan)
+        valid = np.isfinite(heading_deg)
+        rad = np.radians(heading_deg)
+        b, a = [self.alpha], [1.0, self.alpha - 1.0]
+        padded = np.concatenate([[False], valid, [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        for s, e in zip(edges[::2], edges[1::2]):  # runs of valid samples; gaps hold the state
+            cos, zc = lfilter(b, a, np.cos(rad[s:e]), zi=[(1 - self.alpha) * self.state[0]])
+            sin, zs = lfilter(b, a, np.sin(rad[s:e]), zi=[(1 - self.alpha) * self.state[1]])
+            out[s:e] = np.degrees(np.arctan2(sin, cos))
+            self.state = np.array([cos[-1], sin[-1]])
+        return out
+
+
+class AngleComputer:
+    def __init__(self, calibration: Calibration, thresholds: Thresholds):
+        self.calibration = calibration
+        alpha = 1.0 / (thresholds.heading_time_constant_s * thresholds.analysis_rate_hz)
+        head = calibration.neutral_heading_deg
+        self._trackers = {
+            name: _HeadingTracker(head[distal] - head[proximal], alpha)
+            for name, distal, proximal in JOINTS
+            if distal in head and proximal in head
+        }
+
+    def segments(self, frame: GridFrame) -> dict[str, np.ndarray]:
+        """Segment orientations in the anatomical earth frame (segment -> E)."""
+        out = {}
+        for loc, mounting in self.calibration.mounting.items():
+            if loc in frame.quat:
+                out[loc] = Q.multiply(to_anatomical_earth(frame.quat[loc]), Q.conjugate(mounting))
+        return out
+
+    def compute(self, frame: GridFrame) -> dict[str, np.ndarray]:
+        seg = self.segments(frame)
+        angles: dict[str, np.ndarray] = {}
+        for names, loc in INCLINATIONS:
+            if loc in seg:
+                tilt = A.inclination(seg[loc])
+                angles[names[0]], angles[names[1]] = tilt[:, 0], tilt[:, 1]
+        for name, distal, proximal in JOINTS:
+            if name not in self._trackers or distal not in seg or proximal not in seg:
+                continue
+            relative_heading = A.heading_deg(seg[distal]) - A.heading_deg(seg[proximal])
+            relative_heading = (relative_heading + 180.0) % 360.0 - 180.0
+            slow = self._trackers[name].update(relative_heading)
+            proximal_aligned = Q.multiply(A.heading_quat(np.nan_to_num(slow)), seg[proximal])
+            rel = Q.multiply(Q.conjugate(proximal_aligned), seg[distal])
+            joint = A.joint_angles(rel)
+            joint[np.isnan(slow)] = np.nan
+            angles[f"{name}_flexion"] = joint[:, 0]
+            angles[f"{name}_lateral_bend"] = joint[:, 1]
+            angles[f"{name}_axial_rotation"] = joint[:, 2]
+        return angles

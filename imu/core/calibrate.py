@@ -1,0 +1,239 @@
+"""Calibration: each sensor's vertical, flexion axis and neutral (DESIGN section 4).
+
+1. Neutral: a window of at least `neutral_still_s` where every sensor is still. Gravity in
+   each sensor's frame is its segment's superior (y) axis; the window is every angle's zero.
+2. Flexion axis: the principal axis of angular velocity during two or three forward bends,
+   made orthogonal to the vertical, is the segment's medio-lateral (z) axis. That also fixes
+   each segment's heading, so sensors with different heading references line up. Without
+   bends, the nominal mounting (firmware_notes/placement.md) gives the z axis instead.
+3. Quality gate: refused, with reasons, when the wearer was not still, the bends were too
+   small, or the sensors disagree (a bend that tilts a segment sideways more than forward
+   means that segment's axis is wrong).
+
+Input is the analysis grid: times and per-sensor quaternions (sensor -> sensor earth, z up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu import anatomy as A
+from imu import quat as Q
+from imu.core.result import CalibrationReport
+from imu.profile import Thresholds
+
+
+@dataclass
+class Calibration:
+    mounting: dict[str, np.ndarray]  # location -> quaternion: sensor axes in segment coordinates
+    neutral_heading_deg: dict[str, float]  # heading of each calibrated segment at neutral
+    applies_from_s: float  # angles are measured from this session time on
+    report: CalibrationReport = field(default_factory=lambda: CalibrationReport(False, "failed", []))
+
+    def to_dict(self) -> dict:
+        r = self.report
+        return {
+            "mounting": {k: [float(x) for x in v] for k, v in self.mounting.items()},
+            "neutral_heading_deg": {k: float(v) for k, v in self.neutral_heading_deg.items()},
+            "applies_from_s": float(self.applies_from_s),
+            "ok": r.ok, "quality": r.quality, "reasons": list(r.reasons),
+            "neutral": list(r.neutral) if r.neutral else None,
+            "bends": [list(b) for b in r.bends], "details": r.details,
+        }
+
+    @staticmethod
+    def from_dict(data: dict) -> "Calibration":
+        report = CalibrationReport(
+            bool(data["ok"]), data["quality"], list(data["reasons"]),
+            tuple(data["neutral"]) if data.get("neutral") else None,
+            [tuple(b) for b in data.get("bends", [])], data.get("details", {}),
+        )
+        return Calibration(
+            {k: np.asarray(v, float) for k, v in data["mounting"].items()},
+            {k: float(v) for k, v in data["neutral_heading_deg"].items()},
+            float(data["applies_from_s"]), report,
+        )
+
+
+class CalibrationError(ValueError):
+    """Calibration refused; the message gives the reasons."""
+
+
+def to_anatomical_earth(q_sensor: np.ndarray) -> np.ndarray:
+    return Q.multiply(A.SENSOR_EARTH_TO_E, q_sensor)
+
+
+def angular_speed_dps(t: np.ndarray, q: np.ndarray, smooth_s: float = 0.5) -> np.ndarray:
+    """Angular speed of a sensor from consecutive orientations, smoothed (NaN-aware)."""
+    if len(t) < 2:
+        return np.zeros(len(t))
+    step = Q.angle_between(q[:-1], q[1:]) / np.diff(t)
+    speed = np.concatenate([step[:1], step])
+    width = max(int(round(smooth_s / np.median(np.diff(t)))), 1)
+    kernel = np.ones(width) / width
+    filled = np.where(np.isnan(speed), 1e3, speed)  # unknown counts as moving
+    return np.convolve(filled, kernel, mode="same")
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of True runs, end exclusive."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def _mean_quat(q: np.ndarray) -> np.ndarray:
+    """Average of nearby quaternions (sign-aligned mean, renormalised)."""
+    q = q[~np.isnan(q).any(axis=1)]
+    signs = np.where(q @ q[0] < 0, -1.0, 1.0)
+    return Q.normalize((q * signs[:, None]).mean(axis=0))
+
+
+def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
+    """First window of at least neutral_still_s in which every sensor is still."""
+    still = np.ones(len(t), dtype=bool)
+    for q in quats_e.values():
+        still &= angular_speed_dps(t, q) < thr.still_max_rate_dps
+    still &= t >= start_s
+    dt = np.median(np.diff(t))
+    for a, b in _runs(still):
+        if (b - a) * dt >= thr.neutral_still_s:
+            return a, b
+    return None
+
+
+def find_bends(t, quats_e, neutral_q, after: int, thr: Thresholds):
+    """Forward-bend excursions after the neutral window: (start, peak, end) indices."""
+    deviation = np.min(
+        [Q.angle_between(quats_e[loc], neutral_q[loc]) for loc in quats_e], axis=0
+    )  # the least-moving sensor must move too
+    deviation = np.where(np.isnan(deviation), 0.0, deviation)
+    deviation[:after] = 0.0
+    bends = []
+    for a, b in _runs(deviation > thr.bend_min_deg * 0.25):
+        peak = a + int(np.argmax(deviation[a:b]))
+        if deviation[peak] >= thr.bend_min_deg * 0.5:
+            bends.append((a, peak, b))
+    return bends, deviation
+
+
+def _flexion_axis(t, q_sensor_e, windows):
+    """Principal axis of angular velocity (sensor frame) over the bend windows."""
+    omegas = []
+    for a, b in windows:
+        q = q_sensor_e[a:b]
+        inc = Q.multiply(Q.conjugate(q[:-1]), q[1:])  # sensor-frame increments
+        rotvec = Q.to_rotvec(inc) / np.diff(t[a:b])[:, None]
+        omegas.append(rotvec[np.isfinite(rotvec).all(axis=1)])
+    w = np.concatenate(omegas) if omegas else np.empty((0, 3))
+    if len(w) < 5:
+        return None, 0.0
+    eigval, eigvec = np.linalg.eigh(w.T @ w)
+    planarity = float(eigval[-1] / max(eigval.sum(), 1e-12))
+    return eigvec[:, -1], planarity
+
+
+def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None) -> Calibration:
+    """Find (or use the given) neutral and bend windows and build the calibration.
+
+    `neutral_window` / `bend_windows` are (start_s, end_s) pairs, e.g. from CSV labels or the
+    guided live calibration; without them the windows are detected. Raises CalibrationError
+    when no still neutral exists; otherwise returns a Calibration whose report says whether
+    the gate passed.
+    """
+    quats_e = {loc: to_anatomical_earth(q) for loc, q in quats.items()}
+    if neutral_window is not None:
+        sel = np.flatnonzero((t >= neutral_window[0]) & (t <= neutral_window[1]))
+        found = (sel[0], sel[-1] + 1) if len(sel) else None
+    else:
+        search = t <= t[0] + thr.calibration_search_s if len(t) else t
+        found = find_neutral(t[search], {k: v[search] for k, v in quats_e.items()}, thr)
+    if found is None:
+        raise CalibrationError(
+            f"no still neutral found: nobody stood or sat still for {thr.neutral_still_s:g} s")
+    n0, n1 = found
+    reasons, details = [], {loc: {} for loc in quats_e}
+    neutral_q = {loc: _mean_quat(q[n0:n1]) for loc, q in quats_e.items()}
+    for loc, q in quats_e.items():
+        valid = q[n0:n1][~np.isnan(q[n0:n1]).any(axis=1)]
+        spread = float(np.max(Q.angle_between(valid, neutral_q[loc]))) if len(valid) else np.inf
+        details[loc]["neutral_spread_deg"] = round(spread, 2)
+        if spread > thr.still_max_spread_deg:
+            reasons.append(f"{loc} sensor was not still during the neutral ({spread:.1f} deg of movement)")
+
+    if bend_windows is not None:
+        bends = []
+        for s, e in bend_windows:
+            idx = np.flatnonzero((t >= s) & (t <= e))
+            if len(idx) > 2:
+                bends.append((idx[0], idx[0], idx[-1] + 1))
+        deviation = None
+    else:
+        limit = t <= t[n1 - 1] + thr.calibration_search_s
+        bends, deviation = find_bends(t[limit], {k: v[limit] for k, v in quats_e.items()},
+                                      neutral_q, n1, thr)
+        bends = bends[:3]
+
+    mounting, headings = {}, {}
+    use_bends = len(bends) >= thr.bends_required
+    windows = [(a, b) for a, _, b in bends]
+    for loc, q in quats_e.items():
+        up = Q.rotate(Q.conjugate(neutral_q[loc]), A.UP)  # segment y axis in sensor coordinates
+        axis, planarity = (None, 0.0)
+        if use_bends:
+            axis, planarity = _flexion_axis(t, q, windows)
+            details[loc]["axis_planarity"] = round(planarity, 3)
+            peak = max(float(np.nanmax(Q.angle_between(q[a:b], neutral_q[loc]))) for a, b in windows)
+            details[loc]["bend_deg"] = round(peak, 1)
+            if peak < thr.bend_min_deg:
+                reasons.append(f"{loc} sensor bent only {peak:.0f} deg (needs {thr.bend_min_deg:.0f})")
+        if axis is None:
+            axis = Q.rotate(Q.conjugate(A.NOMINAL_SENSOR_IN_SEGMENT), [0.0, 0.0, 1.0])
+        z = axis - np.dot(axis, up) * up
+        z /= np.linalg.norm(z)
+        x = np.cross(up, z)
+        if use_bends:
+            # during a forward bend earth-up, seen from the segment, tips backwards (-x)
+            a, p, b = max(bends, key=lambda w: w[1] - w[0])
+            peak_idx = a + int(np.nanargmax(Q.angle_between(q[a:b], neutral_q[loc])))
+            up_at_peak = Q.rotate(Q.conjugate(q[peak_idx]), A.UP)
+            if np.dot(up_at_peak, x) > 0:
+                z, x = -z, -x
+        segment_in_sensor = np.column_stack([x, up, z])  # columns: segment axes, sensor coords
+        mounting[loc] = Q.from_matrix(segment_in_sensor.T)
+        headings[loc] = float(A.heading_deg(Q.multiply(neutral_q[loc], Q.conjugate(mounting[loc]))))
+
+    if use_bends:
+        for loc, q in quats_e.items():
+            seg = Q.multiply(q, Q.conjugate(mounting[loc]))
+            tilt = A.inclination(np.concatenate([seg[a:b] for a, b in windows]))
+            ok = np.isfinite(tilt).all(axis=1)
+            sag = np.abs(tilt[ok, 0]).max() if ok.any() else 0.0
+            lat = np.abs(tilt[ok, 1]).max() if ok.any() else 0.0
+            ratio = lat / sag if sag > 0 else np.inf
+            details[loc]["bend_lateral_ratio"] = round(float(ratio), 3)
+            if ratio > thr.sensor_disagreement_max:
+                reasons.append(f"sensors disagree: the bends tilted the {loc} segment sideways "
+                               f"{lat:.0f} deg against {sag:.0f} deg forward")
+    else:
+        reasons_soft = f"{len(bends)} forward bend(s) found, {thr.bends_required} needed"
+        details["bends"] = reasons_soft
+
+    ok = not reasons
+    if not ok:
+        quality = "failed"
+    elif not use_bends:
+        quality = "nominal"
+    else:
+        worst = min(d.get("axis_planarity", 1.0) for d in details.values() if isinstance(d, dict))
+        quality = "good" if worst >= 0.9 else "fair"
+    if ok and not use_bends:
+        reasons = [f"no forward bends ({details['bends']}): nominal sensor mounting used for the flexion axis"]
+    applies_from = t[max([n1 - 1] + [b - 1 for _, _, b in bends])]
+    report = CalibrationReport(
+        ok, quality, reasons, (float(t[n0]), float(t[n1 - 1])),
+        [(float(t[a]), float(t[b - 1])) for a, _, b in bends], details,
+    )
+    return Calibration(mounting, headings, float(applies_from), report)

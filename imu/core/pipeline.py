@@ -1,0 +1,200 @@
+"""The one pipeline: notifications (or timed samples) in, angles and events out.
+
+decode -> align -> orient -> grid -> angles -> context -> posture, every stage streaming and
+causal. Live, replay and reports all drive this same object; a report simply feeds the
+whole recording. Nothing here touches a socket, file, clock or thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu.core.align import ClockAligner
+from imu.core.angles import AngleComputer
+from imu.core.calibrate import Calibration
+from imu.core.context import STILL, ContextTracker
+from imu.core.grid import GridFrame, GridResampler
+from imu.core.orient import RawOrientation
+from imu.core.posture import SlouchTracker
+from imu.core.result import Analysis, CalibrationReport, SensorQuality
+from imu.profile import Thresholds
+from imu.protocols import make_decoder
+from imu.samples import DecodeStats, LinkEvent, Notification, TimedSamples
+
+
+@dataclass
+class StepOutput:
+    """What one step of the pipeline produced."""
+
+    grid: GridFrame  # raw sensor orientations on the grid (for calibration and dashboards)
+    angles: dict[str, np.ndarray]
+    context: np.ndarray
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def t(self) -> np.ndarray:
+        return self.grid.t
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sensors: dict[str, dict],
+        thresholds: Thresholds | None = None,
+        calibration: Calibration | None = None,
+    ):
+        """sensors: location -> {"device": decoder name, "mode": ..., "rate_hz": nominal}."""
+        self.thr = thresholds or Thresholds()
+        self.sensors = sensors
+        self.decoders = {loc: make_decoder(s.get("device", "imu-fw"), s.get("mode"))
+                         for loc, s in sensors.items()}
+        self.aligners = {loc: ClockAligner(s.get("rate_hz")) for loc, s in sensors.items()}
+        self.orienters = {loc: RawOrientation() for loc in sensors}
+        self.grid = GridResampler(list(sensors), self.thr.analysis_rate_hz,
+                                  self.thr.max_interpolation_gap_s)
+        self.context = ContextTracker(self.thr.analysis_rate_hz)
+        self.slouch = SlouchTracker(self.thr)
+        self.samples_seen = {loc: 0 for loc in sensors}
+        self.first_last = {loc: [np.inf, -np.inf] for loc in sensors}
+        self.link_events: list[LinkEvent] = []
+        self.calibration: Calibration | None = None
+        self._angles: AngleComputer | None = None
+        if calibration is not None:
+            self.set_calibration(calibration)
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        """Angles are measured from calibration.applies_from_s on."""
+        self.calibration = calibration
+        self._angles = AngleComputer(calibration, self.thr)
+
+    # --- input -------------------------------------------------------------------
+    def feed(self, items: list[Notification | LinkEvent]) -> StepOutput:
+        """A chunk of notifications and link events in arrival order."""
+        by_sensor: dict[str, tuple[list[bytes], list[float]]] = {}
+        for item in items:
+            if isinstance(item, LinkEvent):
+                self._flush_sensor(by_sensor)
+                self.link_events.append(item)
+                self.grid.set_connected(item.sensor, item.kind == "connected")
+                continue
+            if item.sensor not in self.decoders:
+                continue
+            payloads, times = by_sensor.setdefault(item.sensor, ([], []))
+            payloads.append(item.payload)
+            times.append(item.host_time_s)
+        self._flush_sensor(by_sensor)
+        return self._step(final=False)
+
+    def feed_timed(self, samples: dict[str, TimedSamples]) -> StepOutput:
+        """Samples already on the session timeline (CSV interchange import)."""
+        for loc, s in samples.items():
+            self._push(loc, s)
+        return self._step(final=False)
+
+    def finish(self) -> StepOutput:
+        out = self._step(final=True)
+        out.events += self.slouch.finish()
+        return out
+
+    def _flush_sensor(self, by_sensor) -> None:
+        for loc, (payloads, times) in by_sensor.items():
+            block = self.decoders[loc].decode(payloads, np.asarray(times))
+            if len(block):
+                self._push(loc, self.aligners[loc].align(block))
+        by_sensor.clear()
+
+    def _push(self, loc: str, samples: TimedSamples) -> None:
+        samples = self.orienters[loc].fill(samples)
+        if len(samples):
+            self.samples_seen[loc] += len(samples)
+            fl = self.first_last[loc]
+            fl[0], fl[1] = min(fl[0], samples.t[0]), max(fl[1], samples.t[-1])
+        self.grid.push(loc, samples)
+
+    # --- processing ----------------------------------------------------------------
+    def _step(self, final: bool) -> StepOutput:
+        frame = self.grid.pull(final=final)
+        n = len(frame)
+        if self._angles is None or n == 0:
+            return StepOutput(frame, {}, np.full(n, "uncalibrated", dtype=object))
+        angles = self._angles.compute(frame)
+        before = frame.t < self.calibration.applies_from_s
+        if before.any():
+            for a in angles.values():
+                a[before] = np.nan
+        labels, _ = self.context.update(self._angles.segments(frame))
+        signal = angles.get(self.thr.slouch_signal, np.full(n, np.nan))
+        events = self.slouch.update(frame.t, signal, labels == STILL)
+        return StepOutput(frame, angles, labels, events)
+
+    # --- quality --------------------------------------------------------------------
+    def sensor_quality(self) -> dict[str, SensorQuality]:
+        out = {}
+        for loc, spec in self.sensors.items():
+            first, last = self.first_last[loc]
+            count = self.samples_seen[loc]
+            rate = (count - 1) / (last - first) if count > 1 and last > first else 0.0
+            aligner = self.aligners[loc]
+            stats = getattr(self.decoders[loc], "stats", DecodeStats())
+            battery = getattr(self.decoders[loc], "battery_pct", None)
+            out[loc] = SensorQuality(
+                loc, spec.get("device", "imu-fw"), round(rate, 2), count, stats,
+                aligner.residual_ms, aligner.drift_ppm if aligner.residual_ms is not None else None,
+                battery,
+            )
+        return out
+
+
+class AnalysisCollector:
+    """Gathers step outputs into one Analysis (angles kept as float32 to bound memory)."""
+
+    def __init__(self):
+        self._t: list[np.ndarray] = []
+        self._angles: dict[str, list[np.ndarray]] = {}
+        self._context: list[np.ndarray] = []
+        self._valid: list[np.ndarray] = []
+        self.events: list[dict] = []
+
+    def add(self, out: StepOutput) -> None:
+        n = len(out.t)
+        if n == 0:
+            self.events += out.events
+            return
+        offset = sum(len(t) for t in self._t)
+        for name, values in out.angles.items():
+            parts = self._angles.setdefault(name, [])
+            have = sum(len(p) for p in parts)
+            if have < offset:  # an angle that appeared late: NaN before
+                parts.append(np.full(offset - have, np.nan, dtype=np.float32))
+            parts.append(values.astype(np.float32))
+        self._t.append(out.t)
+        self._context.append(out.context)
+        valid = np.ones(n, dtype=bool)
+        for q in out.grid.quat.values():
+            valid &= np.isfinite(q).all(axis=1)
+        self._valid.append(valid)
+        self.events += out.events
+
+    def build(self, pipeline: Pipeline, notes: list[str], annotations=None) -> Analysis:
+        t = np.concatenate(self._t) if self._t else np.empty(0)
+        angles = {}
+        for name, parts in self._angles.items():
+            values = np.concatenate(parts)
+            if len(values) < len(t):
+                values = np.concatenate([values, np.full(len(t) - len(values), np.nan, np.float32)])
+            if np.isfinite(values).any():
+                angles[name] = values
+        calibration = (pipeline.calibration.report if pipeline.calibration
+                       else CalibrationReport(False, "failed", ["no calibration"]))
+        ends = [fl for fl in pipeline.first_last.values() if np.isfinite(fl[1])]
+        duration = max(fl[1] for fl in ends) if ends else 0.0
+        return Analysis(
+            t=t, angles=angles,
+            valid=np.concatenate(self._valid) if self._valid else np.empty(0, bool),
+            context=np.concatenate(self._context) if self._context else np.empty(0, object),
+            episodes=list(pipeline.slouch.episodes), alerts=list(pipeline.slouch.alerts),
+            calibration=calibration, sensors=pipeline.sensor_quality(), thresholds=pipeline.thr,
+            duration_s=float(duration), annotations=list(annotations or []), notes=notes,
+        )
