@@ -19,12 +19,13 @@ class Thresholds:
     max_interpolation_gap_s: float = 0.1  # never interpolate across more than a few samples
     # calibration (DESIGN section 4)
     neutral_still_s: float = 3.0
-    still_max_rate_dps: float = 6.0  # angular speed below which a sensor counts as still
+    still_max_rate_dps: float = 5.0  # angular speed below which a sensor counts as still
+    moving_min_rate_dps: float = 12.0  # trailing-second angular speed that means "moving"
     still_max_spread_deg: float = 2.0  # orientation spread within the neutral window
     bend_min_deg: float = 20.0  # a forward bend must tilt each segment at least this far
     bends_required: int = 2
     calibration_search_s: float = 180.0  # look for neutral and bends within this span
-    sensor_disagreement_max: float = 0.35  # lateral / sagittal tilt ratio during the bends
+    sensor_agreement_min: float = 0.8  # bend time-course correlation and axis planarity
     # slouch (DESIGN section 5)
     slouch_signal: str = "thoracic_flexion"
     slouch_enter_deg: float = 15.0

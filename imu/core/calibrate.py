@@ -21,6 +21,7 @@ import numpy as np
 
 from imu import anatomy as A
 from imu import quat as Q
+from imu.core.context import lagged_angular_speed
 from imu.core.result import CalibrationReport
 from imu.profile import Thresholds
 
@@ -66,15 +67,14 @@ def to_anatomical_earth(q_sensor: np.ndarray) -> np.ndarray:
 
 
 def angular_speed_dps(t: np.ndarray, q: np.ndarray, smooth_s: float = 0.5) -> np.ndarray:
-    """Angular speed of a sensor from consecutive orientations, smoothed (NaN-aware)."""
+    """Angular speed of a sensor, smoothed over `smooth_s` (unknown counts as moving)."""
     if len(t) < 2:
         return np.zeros(len(t))
-    step = Q.angle_between(q[:-1], q[1:]) / np.diff(t)
-    speed = np.concatenate([step[:1], step])
-    width = max(int(round(smooth_s / np.median(np.diff(t)))), 1)
-    kernel = np.ones(width) / width
-    filled = np.where(np.isnan(speed), 1e3, speed)  # unknown counts as moving
-    return np.convolve(filled, kernel, mode="same")
+    rate = 1.0 / np.median(np.diff(t))
+    speed = lagged_angular_speed(q[:1], q, rate)
+    width = max(int(round(smooth_s * rate)), 1)
+    filled = np.where(np.isnan(speed), 1e3, speed)
+    return np.convolve(filled, np.ones(width) / width, mode="same")
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -92,13 +92,26 @@ def _mean_quat(q: np.ndarray) -> np.ndarray:
 
 
 def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
-    """First window of at least neutral_still_s in which every sensor is still."""
+    """First window of at least neutral_still_s in which every sensor is still.
+
+    A still run is cut where any sensor drifts more than half the allowed spread from the
+    run's first second, so the slow start of a movement never enters the neutral.
+    """
     still = np.ones(len(t), dtype=bool)
     for q in quats_e.values():
         still &= angular_speed_dps(t, q) < thr.still_max_rate_dps
     still &= t >= start_s
     dt = np.median(np.diff(t))
+    head = max(int(round(1.0 / dt)), 1)
     for a, b in _runs(still):
+        if (b - a) * dt < thr.neutral_still_s:
+            continue
+        drift = np.zeros(b - a)
+        for q in quats_e.values():
+            ref = _mean_quat(q[a:a + head])
+            drift = np.maximum(drift, np.nan_to_num(Q.angle_between(q[a:b], ref), nan=180.0))
+        beyond = np.flatnonzero(drift > thr.still_max_spread_deg / 2)
+        b = a + int(beyond[0]) if len(beyond) else b
         if (b - a) * dt >= thr.neutral_still_s:
             return a, b
     return None
@@ -119,13 +132,20 @@ def find_bends(t, quats_e, neutral_q, after: int, thr: Thresholds):
     return bends, deviation
 
 
-def _flexion_axis(t, q_sensor_e, windows):
-    """Principal axis of angular velocity (sensor frame) over the bend windows."""
+def _flexion_axis(t, q_sensor_e, windows, lag_s: float = 0.2):
+    """Principal axis of angular velocity (sensor frame) over the bend windows.
+
+    Velocity comes from the rotation over `lag_s` rather than from consecutive samples, so
+    per-sample sensor noise does not swamp a slow bend.
+    """
+    lag = max(int(round(lag_s / np.median(np.diff(t)))), 1)
     omegas = []
     for a, b in windows:
         q = q_sensor_e[a:b]
-        inc = Q.multiply(Q.conjugate(q[:-1]), q[1:])  # sensor-frame increments
-        rotvec = Q.to_rotvec(inc) / np.diff(t[a:b])[:, None]
+        if len(q) <= lag:
+            continue
+        inc = Q.multiply(Q.conjugate(q[:-lag]), q[lag:])  # sensor-frame rotation over the lag
+        rotvec = Q.to_rotvec(inc) / (t[a + lag:b] - t[a:b - lag])[:, None]
         omegas.append(rotvec[np.isfinite(rotvec).all(axis=1)])
     w = np.concatenate(omegas) if omegas else np.empty((0, 3))
     if len(w) < 5:
@@ -133,6 +153,13 @@ def _flexion_axis(t, q_sensor_e, windows):
     eigval, eigvec = np.linalg.eigh(w.T @ w)
     planarity = float(eigval[-1] / max(eigval.sum(), 1e-12))
     return eigvec[:, -1], planarity
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return 0.0
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
 def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None) -> Calibration:
@@ -206,17 +233,21 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
         headings[loc] = float(A.heading_deg(Q.multiply(neutral_q[loc], Q.conjugate(mounting[loc]))))
 
     if use_bends:
-        for loc, q in quats_e.items():
-            seg = Q.multiply(q, Q.conjugate(mounting[loc]))
-            tilt = A.inclination(np.concatenate([seg[a:b] for a, b in windows]))
-            ok = np.isfinite(tilt).all(axis=1)
-            sag = np.abs(tilt[ok, 0]).max() if ok.any() else 0.0
-            lat = np.abs(tilt[ok, 1]).max() if ok.any() else 0.0
-            ratio = lat / sag if sag > 0 else np.inf
-            details[loc]["bend_lateral_ratio"] = round(float(ratio), 3)
-            if ratio > thr.sensor_disagreement_max:
-                reasons.append(f"sensors disagree: the bends tilted the {loc} segment sideways "
-                               f"{lat:.0f} deg against {sag:.0f} deg forward")
+        # the sensors must bend together, each about one axis; otherwise one sits loose or wrong
+        courses = {loc: np.concatenate([Q.angle_between(q[a:b], neutral_q[loc]) for a, b in windows])
+                   for loc, q in quats_e.items()}
+        locs = list(courses)
+        for other in locs[1:]:
+            r = _correlation(courses[locs[0]], courses[other])
+            details[other]["bend_correlation"] = round(r, 3)
+            if r < thr.sensor_agreement_min:
+                reasons.append(f"sensors disagree: the {other} sensor did not bend with the "
+                               f"{locs[0]} sensor (correlation {r:.2f})")
+        for loc in locs:
+            planarity = details[loc].get("axis_planarity", 1.0)
+            if planarity < thr.sensor_agreement_min:
+                reasons.append(f"sensors disagree: the {loc} sensor turned about no single axis "
+                               f"during the bends (planarity {planarity:.2f})")
     else:
         reasons_soft = f"{len(bends)} forward bend(s) found, {thr.bends_required} needed"
         details["bends"] = reasons_soft

@@ -12,10 +12,25 @@ import numpy as np
 from imu import quat as Q
 
 STILL, MOVING, UNKNOWN = "still", "moving", "unknown"
+SPEED_LAG_S = 0.25  # orientation change over this lag, so sensor noise does not read as motion
+
+
+def lagged_angular_speed(previous: np.ndarray, q: np.ndarray, rate_hz: float) -> np.ndarray:
+    """deg/s from the rotation between each sample and the one SPEED_LAG_S earlier.
+
+    `previous` holds the samples before `q` (at least the lag's worth when available); the
+    first samples of a session compare with the earliest one there is.
+    """
+    lag = max(int(round(SPEED_LAG_S * rate_hz)), 1)
+    joined = np.concatenate([previous, q])
+    idx = np.arange(len(previous), len(joined))
+    earlier = np.maximum(idx - lag, 0)
+    span = np.maximum(idx - earlier, 1) / rate_hz
+    return Q.angle_between(joined[earlier], joined[idx]) / span
 
 
 class ContextTracker:
-    def __init__(self, rate_hz: float, window_s: float = 1.0, still_max_dps: float = 12.0):
+    def __init__(self, rate_hz: float, still_max_dps: float, window_s: float = 1.0):
         self.rate_hz = rate_hz
         self.window = max(int(round(window_s * rate_hz)), 1)
         self.still_max_dps = still_max_dps
@@ -28,12 +43,12 @@ class ContextTracker:
         if n == 0:
             return np.empty(0, dtype=object), np.empty(0)
         speed = np.zeros(n)
+        lag = max(int(round(SPEED_LAG_S * self.rate_hz)), 1)
         for loc, q in segments.items():
-            prev = self._last.get(loc, q[:1])
-            joined = np.concatenate([prev, q])
-            step = Q.angle_between(joined[:-1], joined[1:]) * self.rate_hz
+            previous = self._last.get(loc, q[:0])
+            step = lagged_angular_speed(previous, q, self.rate_hz)
             speed = np.maximum(speed, np.where(np.isnan(step), np.inf, step))
-            self._last[loc] = q[-1:]
+            self._last[loc] = np.concatenate([previous, q])[-lag:]
         joined = np.concatenate([self._history, speed])
         missing = self.window - 1 - len(self._history)
         if missing > 0:  # session start: pad with the first speed so windows are full

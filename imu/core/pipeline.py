@@ -48,17 +48,20 @@ class Pipeline:
         """sensors: location -> {"device": decoder name, "mode": ..., "rate_hz": nominal}."""
         self.thr = thresholds or Thresholds()
         self.sensors = sensors
-        self.decoders = {loc: make_decoder(s.get("device", "imu-fw"), s.get("mode"))
-                         for loc, s in sensors.items()}
+        # device None: samples arrive already decoded and timed (CSV interchange import)
+        self.decoders = {loc: make_decoder(s["device"], s.get("mode"))
+                         for loc, s in sensors.items() if s.get("device")}
         self.aligners = {loc: ClockAligner(s.get("rate_hz")) for loc, s in sensors.items()}
         self.orienters = {loc: RawOrientation() for loc in sensors}
         self.grid = GridResampler(list(sensors), self.thr.analysis_rate_hz,
                                   self.thr.max_interpolation_gap_s)
-        self.context = ContextTracker(self.thr.analysis_rate_hz)
+        self.context = ContextTracker(self.thr.analysis_rate_hz, self.thr.moving_min_rate_dps)
         self.slouch = SlouchTracker(self.thr)
         self.samples_seen = {loc: 0 for loc in sensors}
         self.first_last = {loc: [np.inf, -np.inf] for loc in sensors}
         self.link_events: list[LinkEvent] = []
+        self.battery: dict[str, float] = {}
+        self.extra_stats: dict[str, DecodeStats] = {}  # quality of pre-decoded input (CSV rows)
         self.calibration: Calibration | None = None
         self._angles: AngleComputer | None = None
         if calibration is not None:
@@ -101,6 +104,8 @@ class Pipeline:
     def _flush_sensor(self, by_sensor) -> None:
         for loc, (payloads, times) in by_sensor.items():
             block = self.decoders[loc].decode(payloads, np.asarray(times))
+            if block.battery_pct is not None:
+                self.battery[loc] = block.battery_pct
             if len(block):
                 self._push(loc, self.aligners[loc].align(block))
         by_sensor.clear()
@@ -137,10 +142,11 @@ class Pipeline:
             count = self.samples_seen[loc]
             rate = (count - 1) / (last - first) if count > 1 and last > first else 0.0
             aligner = self.aligners[loc]
-            stats = getattr(self.decoders[loc], "stats", DecodeStats())
-            battery = getattr(self.decoders[loc], "battery_pct", None)
+            decoder = self.decoders.get(loc)
+            stats = decoder.stats if decoder is not None else self.extra_stats.get(loc, DecodeStats())
+            battery = self.battery.get(loc)
             out[loc] = SensorQuality(
-                loc, spec.get("device", "imu-fw"), round(rate, 2), count, stats,
+                loc, spec.get("device") or "csv", round(rate, 2), count, stats,
                 aligner.residual_ms, aligner.drift_ppm if aligner.residual_ms is not None else None,
                 battery,
             )
@@ -197,4 +203,5 @@ class AnalysisCollector:
             episodes=list(pipeline.slouch.episodes), alerts=list(pipeline.slouch.alerts),
             calibration=calibration, sensors=pipeline.sensor_quality(), thresholds=pipeline.thr,
             duration_s=float(duration), annotations=list(annotations or []), notes=notes,
+            events=list(self.events),
         )

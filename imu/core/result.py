@@ -91,3 +91,4 @@ class Analysis:
     duration_s: float
     annotations: list[tuple[float, float, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be measured, plainly
+    events: list[dict] = field(default_factory=list)  # every pipeline event, live vocabulary

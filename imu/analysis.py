@@ -1,0 +1,180 @@
+"""Run the pipeline over a whole recording or CSV file (the I/O edge of reports and replay).
+
+A recording is streamed through the pipeline in batches, so memory stays bounded on an
+eight-hour session. The calibration is the one the live loop recorded; without one (a
+simulated or imported session) it is detected from the start of the data, exactly as
+replay does, so a report and a replay of the same file give the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from imu.core.calibrate import Calibration, CalibrationError, calibrate
+from imu.core.pipeline import AnalysisCollector, Pipeline
+from imu.core.result import Analysis, CalibrationReport
+from imu.profile import Thresholds, thresholds_from_dict
+from imu.samples import TimedSamples
+
+BATCH = 20_000  # notifications per pipeline step when reading a file
+
+
+@dataclass
+class Source:
+    """A recording opened for analysis: how to stream it, and what it says about itself."""
+
+    path: Path
+    kind: str  # "session" or "csv"
+    sensors: dict[str, dict]  # location -> {"device", "mode", ...}
+    thresholds: Thresholds
+    calibration: Calibration | None  # as recorded; None means detect it
+    labels: list[tuple[float, float, str]]
+    annotations: list[tuple[float, float, str]]
+    notes: list[str]
+    batches: object  # () -> iterator of lists of Notification | LinkEvent, or None for CSV
+    timed: dict[str, TimedSamples] | None = None  # CSV samples, already on the session timeline
+    csv_stats: dict | None = None
+
+    def describe(self) -> dict:
+        return {"file": str(self.path), "kind": self.kind}
+
+
+def batched(items: Iterable, size: int = BATCH) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def open_source(path: str | Path, thresholds: Thresholds | None = None) -> Source:
+    """Open a session file or a CSV interchange file; raises ValueError with one clear line."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a session or CSV file")
+    if path.suffix.lower() == ".csv":
+        return _open_csv(path, thresholds)
+    return _open_session(path, thresholds)
+
+
+def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
+    from imu.recording.reader import SessionReader, iter_notifications
+
+    with SessionReader(path) as reader:
+        metadata = dict(reader.metadata)
+        sensors = {loc: {"device": s["device"], "mode": s.get("mode"),
+                         "rate_hz": (s.get("details") or {}).get("rate_hz")}
+                   for loc, s in reader.sensors.items()}
+        calibrations = reader.calibrations()
+        annotations = [(a.t_start, a.t_end, a.label) for a in reader.annotations()]
+        integrity = reader.integrity
+    if not sensors:
+        raise ValueError(f"{path}: the session file names no sensors")
+    recorded = [c for c in calibrations if c.accepted]
+    calibration = Calibration.from_dict(recorded[-1].data) if recorded else None
+    if thresholds is None and "thresholds" in metadata:
+        thresholds = thresholds_from_dict(metadata["thresholds"])
+    notes = []
+    if not integrity.complete:
+        notes.append(f"session file damaged: {integrity.summary()}")
+    labels = [a for a in annotations if a[2] in ("calibrate_neutral", "calibrate_bend")]
+    return Source(path, "session", sensors, thresholds or Thresholds(), calibration, labels,
+                  annotations, notes, lambda: batched(iter_notifications(path)))
+
+
+def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:
+    from imu.recording.csv_import import read_interchange_csv
+
+    data = read_interchange_csv(path)
+    if not data.samples:
+        raise ValueError(f"{path}: no usable sensor rows")
+    sensors = {loc: {"device": None} for loc in data.samples}
+    return Source(path, "csv", sensors, thresholds or Thresholds(), None, list(data.labels),
+                  list(data.labels), [], None, timed=data.samples, csv_stats=data.stats)
+
+
+def _new_pipeline(source: Source, calibration: Calibration | None) -> Pipeline:
+    pipeline = Pipeline(source.sensors, source.thresholds, calibration)
+    if source.csv_stats:
+        pipeline.extra_stats.update(source.csv_stats)
+    return pipeline
+
+
+def _label_windows(labels, name):
+    return [(s, e) for s, e, label in labels if label == name]
+
+
+def find_calibration(source: Source) -> Calibration:
+    """The recorded calibration, or one detected from the start of the data."""
+    if source.calibration is not None:
+        return source.calibration
+    thr = source.thresholds
+    neutral = _label_windows(source.labels, "calibrate_neutral")
+    bends = _label_windows(source.labels, "calibrate_bend")
+    labelled_end = max((e for _, e in neutral + bends), default=0.0)
+    horizon = labelled_end + 2 * thr.calibration_search_s
+    pipeline = _new_pipeline(source, None)
+    times, quats = [], {loc: [] for loc in source.sensors}
+    for out in _steps(source, pipeline, stop_after_s=horizon):
+        times.append(out.t)
+        for loc in quats:
+            quats[loc].append(out.grid.quat[loc])
+    t = np.concatenate(times) if times else np.empty(0)
+    if len(t) < 10:
+        raise CalibrationError("too little data to calibrate")
+    quats = {loc: np.concatenate(q) for loc, q in quats.items()}
+    return calibrate(t, quats, thr,
+                     neutral_window=(neutral[0][0], neutral[-1][1]) if neutral else None,
+                     bend_windows=bends or None)
+
+
+def _steps(source: Source, pipeline: Pipeline, stop_after_s: float | None = None):
+    """Drive a pipeline over the whole source (or its first stop_after_s seconds)."""
+    if source.timed is not None:
+        samples = source.timed
+        if stop_after_s is not None:
+            samples = {loc: _head(s, stop_after_s) for loc, s in samples.items()}
+        yield pipeline.feed_timed(samples)
+    else:
+        for batch in source.batches():
+            yield pipeline.feed(batch)
+            if stop_after_s is not None and batch[-1].host_time_s > stop_after_s:
+                break
+    yield pipeline.finish()
+
+
+def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
+    keep = samples.t <= until_s
+    return TimedSamples(samples.t[keep], samples.quat[keep],
+                        None if samples.acc is None else samples.acc[keep],
+                        None if samples.gyro is None else samples.gyro[keep])
+
+
+def analyze(source: Source, on_step=None) -> Analysis:
+    """The whole source through the pipeline: angles, events and data quality."""
+    notes = list(source.notes)
+    refused = None
+    try:
+        calibration = find_calibration(source)
+    except CalibrationError as err:
+        calibration = None
+        refused = CalibrationReport(False, "failed", [str(err)])
+    if calibration is not None and not calibration.report.ok:
+        refused, calibration = calibration.report, None
+    if refused is not None:
+        notes.append("angles not measured: calibration refused (" + "; ".join(refused.reasons) + ")")
+    pipeline = _new_pipeline(source, calibration)
+    collector = AnalysisCollector()
+    for out in _steps(source, pipeline):
+        collector.add(out)
+        if on_step is not None:
+            on_step(out)
+    analysis = collector.build(pipeline, notes, source.annotations)
+    if refused is not None:
+        analysis.calibration = refused
+    return analysis

@@ -1,0 +1,227 @@
+"""The `imu` command. Each subcommand is a thin edge over the package; bad input gives one
+line naming the problem and a non-zero exit, never a traceback (IMU_DEBUG=1 shows one)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from imu import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _thresholds(args):
+    from imu.profile import load_thresholds
+
+    return load_thresholds(args.thresholds) if getattr(args, "thresholds", None) else None
+
+
+# --- simulate ------------------------------------------------------------------------
+def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
+    """Write a simulated session as a real session file, with its truth beside it."""
+    from imu.recording.session import SessionWriter
+
+    sensors = [
+        {"location": loc, "device": info.get("device", "imu-fw"), "name": f"IMU-{loc.upper()}-SIM",
+         "address": f"SIM:{i:02d}", "firmware": "sim-1", "details": {"rate_hz": info["rate_hz"]}}
+        for i, (loc, info) in enumerate(sim.sensors.items())
+    ]
+    metadata = {"software": f"imu {__version__}", "source": "simulated", "scenario": scenario,
+                "seed": seed, "duration_s": sim.duration_s}
+    with SessionWriter(out, metadata, sensors) as writer:
+        writer.add_notifications(sim.notifications)
+    sim.truth.save(truth_path(out))
+    return out
+
+
+def truth_path(session_path: Path) -> Path:
+    return Path(str(session_path) + ".truth.npz")
+
+
+def cmd_simulate(args) -> int:
+    from imu.sim import SCENARIOS, simulate
+
+    if args.scenario not in SCENARIOS:
+        raise UserError(f"unknown scenario {args.scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
+    out = Path(args.output)
+    if out.exists():
+        raise UserError(f"{out} exists; session files are never overwritten")
+    sim = simulate(args.scenario, args.duration, args.seed, sacral=True if args.sacral else None,
+                   loss_rate=args.loss)
+    if out.suffix.lower() == ".csv":
+        from imu.sim import to_interchange_csv
+
+        to_interchange_csv(sim, out)
+        sim.truth.save(truth_path(out))
+    else:
+        write_simulated_session(sim, out, args.scenario, args.seed)
+    print(f"wrote {out} ({sim.duration_s:.0f} s, sensors: {', '.join(sim.sensors)}); truth in {truth_path(out).name}")
+    return 0
+
+
+# --- report --------------------------------------------------------------------------
+def make_report(input_path, out_dir, thresholds=None) -> dict:
+    from imu.analysis import analyze, open_source
+    from imu.report import write_report
+
+    source = open_source(input_path, thresholds)
+    analysis = analyze(source)
+    return write_report(analysis, Path(out_dir), source.describe())
+
+
+def cmd_report(args) -> int:
+    out_dir = Path(args.output or (str(args.input) + ".report"))
+    paths = make_report(args.input, out_dir, _thresholds(args))
+    summary = json.loads(Path(paths["summary.json"]).read_text())
+    slouch = summary.get("slouch", {})
+    print(f"report: {paths['report.html']}")
+    print(f"  {summary.get('duration_s', 0) / 60:.1f} min, {slouch.get('count', 0)} slouch events, "
+          f"{summary.get('alerts', {}).get('count', 0)} alerts, calibration "
+          f"{summary.get('calibration', {}).get('quality')}")
+    return 0
+
+
+# --- export, annotate, decode ----------------------------------------------------------
+def cmd_export(args) -> int:
+    from imu.recording.export import export_session
+
+    out = Path(args.output or Path(args.input).with_suffix("." + args.format))
+    if out.exists():
+        raise UserError(f"{out} exists; choose another -o")
+    export_session(args.input, out, args.format)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_annotate(args) -> int:
+    from imu.recording.session import annotate
+
+    if args.to_s <= args.from_s:
+        raise UserError("--to must be after --from")
+    annotate(args.input, args.from_s, args.to_s, args.label)
+    print(f"annotated {args.input}: {args.label} {args.from_s:g}-{args.to_s:g} s")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    from imu.protocols.describe import describe, parse_hex
+
+    payload = parse_hex(" ".join(args.hex))
+    print(json.dumps(describe(args.device, payload, args.mode), indent=2))
+    return 0
+
+
+# --- validate ------------------------------------------------------------------------
+def cmd_validate(args) -> int:
+    from imu.validate import format_table, run_validation
+
+    rows = run_validation(quick=args.quick, seeds=args.seeds)
+    print(format_table(rows))
+    return 0
+
+
+# --- demo (the README's main job) ----------------------------------------------------
+def cmd_demo(args) -> int:
+    import tempfile
+
+    from imu.sim import simulate
+
+    out_dir = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="imu-demo-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    session = out_dir / "desk-demo.imu"
+    if session.exists():
+        session.unlink()  # the demo's own file from an earlier run
+    print("no sensors needed: simulating a 20-minute desk session with two virtual sensors ...")
+    sim = simulate("desk", args.duration, args.seed)
+    write_simulated_session(sim, session, "desk", args.seed)
+    paths = make_report(session, out_dir / "report")
+    summary = json.loads(Path(paths["summary.json"]).read_text())
+    print(f"session: {session}")
+    print(f"report:  {paths['report.html']}")
+    print(f"         {summary['slouch']['count']} slouch events "
+          f"({len(sim.truth.episodes)} in the simulated truth), {summary['alerts']['count']} alerts")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="imu", description="Open wearable spine-motion pipeline.")
+    p.add_argument("--version", action="version", version=f"imu {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="write a simulated session (with ground truth)")
+    s.add_argument("scenario")
+    s.add_argument("-o", "--output", required=True, help="session file (.imu) or CSV (.csv)")
+    s.add_argument("--duration", type=float, help="seconds (scenario default otherwise)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--sacral", action="store_true", help="also wear a sacral sensor")
+    s.add_argument("--loss", type=float, help="fraction of notifications lost")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("report", help="summary.json, events.csv and report.html for a session or CSV")
+    s.add_argument("input")
+    s.add_argument("-o", "--output", help="output folder (default INPUT.report)")
+    s.add_argument("--thresholds", help="JSON profile of thresholds")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")
+    s.add_argument("input")
+    s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    s.add_argument("-o", "--output")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("annotate", help="add a labelled span to a session file")
+    s.add_argument("input")
+    s.add_argument("--from", dest="from_s", type=float, required=True)
+    s.add_argument("--to", dest="to_s", type=float, required=True)
+    s.add_argument("--label", required=True)
+    s.set_defaults(func=cmd_annotate)
+
+    s = sub.add_parser("decode", help="decode one notification given as hex")
+    s.add_argument("--device", required=True, choices=("imu-fw", "movella-dot", "witmotion"))
+    s.add_argument("--mode", type=int, help="Movella DOT payload mode id")
+    s.add_argument("hex", nargs="+")
+    s.set_defaults(func=cmd_decode)
+
+    s = sub.add_parser("validate", help="angle and event accuracy against simulated truth")
+    s.add_argument("--quick", action="store_true", help="fewer, shorter sessions")
+    s.add_argument("--seeds", type=int, default=3)
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("demo", help="simulated desk session end to end, then its report")
+    s.add_argument("-o", "--output", help="folder for the session and report")
+    s.add_argument("--duration", type=float)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except (UserError, ValueError, OSError) as err:
+        if os.environ.get("IMU_DEBUG"):
+            raise
+        print(f"imu: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as err:  # a bug: still one line, the traceback on request
+        if os.environ.get("IMU_DEBUG"):
+            raise
+        print(f"imu: internal error ({type(err).__name__}: {err}); rerun with IMU_DEBUG=1 "
+              "for details", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

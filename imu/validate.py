@@ -1,0 +1,140 @@
+"""Self-validation: the pipeline against the simulated wearer's ground truth.
+
+Each case simulates a session (real firmware frames through a real session file), analyses
+it exactly as `imu report` does, and compares angles and slouch episodes with the truth.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from imu.core.result import Analysis
+
+ANGLES_CHECKED = ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination",
+                  "thoracic_lateral_bend", "trunk_lateral_inclination")
+START_TOLERANCE_S = 2.0
+
+
+@dataclass
+class Case:
+    name: str
+    scenario: str
+    seed: int
+    duration_s: float | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    angle_errors: dict[str, tuple[float, float]]  # name -> (rmse, bias) in degrees
+    true_episodes: int
+    found_episodes: int
+    matched: int
+    start_errors_s: list[float]
+    peak_errors_deg: list[float]
+    calibration: str
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.found_episodes if self.found_episodes else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.true_episodes if self.true_episodes else 1.0
+
+
+def default_cases(quick: bool = False, seeds: int = 3) -> list[Case]:
+    duration = 480.0 if quick else None
+    cases = []
+    for seed in range(seeds):
+        cases.append(Case(f"desk seed {seed}", "desk", seed, duration))
+    cases += [
+        Case("desk + sacral sensor", "desk_sacral", 11, duration),
+        Case("desk, 200/60 Hz, 3 % loss", "desk", 12, duration,
+             {"rates_hz": {"thoracic": 200.0, "lumbar": 60.0}, "loss_rate": 0.03}),
+        Case("desk, raw-only lumbar (AHRS)", "desk", 13, duration, {"raw_only": {"lumbar"}}),
+    ]
+    return cases
+
+
+def compare(analysis: Analysis, truth) -> tuple[dict, int, int, int, list, list]:
+    """Angle errors and episode matching of an analysis against simulated truth."""
+    errors = {}
+    index = np.searchsorted(truth.t, analysis.t)
+    inside = index < len(truth.t)
+    for name in ANGLES_CHECKED:
+        if name not in analysis.angles or name not in truth.angles:
+            continue
+        measured = analysis.angles[name][inside].astype(float)
+        diff = measured - truth.angles[name][index[inside]]
+        diff = diff[np.isfinite(diff)]
+        if len(diff):
+            errors[name] = (float(np.sqrt(np.mean(diff ** 2))), float(np.mean(diff)))
+    true_eps = list(truth.episodes)
+    found = analysis.episodes
+    matched, starts, peaks = 0, [], []
+    used = set()
+    for ep in true_eps:
+        best = None
+        for i, f in enumerate(found):
+            if i in used:
+                continue
+            err = abs(f.start_s - ep["start_s"])
+            if err <= START_TOLERANCE_S and (best is None or err < best[1]):
+                best = (i, err)
+        if best is not None:
+            used.add(best[0])
+            matched += 1
+            starts.append(best[1])
+            peaks.append(abs(found[best[0]].peak_deg - ep["peak_deg"]))
+    return errors, len(true_eps), len(found), matched, starts, peaks
+
+
+def run_case(case: Case, workdir: Path) -> CaseResult:
+    from imu.analysis import analyze, open_source
+    from imu.cli import write_simulated_session
+    from imu.sim import simulate
+
+    sim = simulate(case.scenario, case.duration_s, case.seed, **case.options)
+    path = workdir / f"{case.scenario}-{case.seed}.imu"
+    write_simulated_session(sim, path, case.scenario, case.seed)
+    analysis = analyze(open_source(path))
+    errors, n_true, n_found, matched, starts, peaks = compare(analysis, sim.truth)
+    return CaseResult(case, errors, n_true, n_found, matched, starts, peaks,
+                      analysis.calibration.quality)
+
+
+def run_validation(quick: bool = False, seeds: int = 3, cases: list[Case] | None = None) -> list[CaseResult]:
+    with tempfile.TemporaryDirectory(prefix="imu-validate-") as tmp:
+        return [run_case(c, Path(tmp)) for c in (cases or default_cases(quick, seeds))]
+
+
+def format_table(results: list[CaseResult]) -> str:
+    short = {"thoracic_flexion": "thor.flex", "lumbar_flexion": "lumb.flex",
+             "lumbar_inclination": "lumb.incl", "trunk_inclination": "trunk.incl",
+             "thoracic_lateral_bend": "thor.lat", "trunk_lateral_inclination": "trunk.lat"}
+    lines = ["Angle error against truth, RMSE / bias in degrees (after calibration):", ""]
+    header = f"{'case':32s} {'cal':7s} " + " ".join(f"{short[a]:>13s}" for a in ANGLES_CHECKED)
+    lines += [header, "-" * len(header)]
+    for r in results:
+        cells = []
+        for a in ANGLES_CHECKED:
+            cells.append(f"{r.angle_errors[a][0]:5.2f} / {r.angle_errors[a][1]:+5.2f}"
+                         if a in r.angle_errors else f"{'-':>13s}")
+        lines.append(f"{r.case.name:32s} {r.calibration:7s} " + " ".join(f"{c:>13s}" for c in cells))
+    lines += ["", "Slouch events (start within 2 s counts as found):", ""]
+    header = (f"{'case':32s} {'true':>5s} {'found':>6s} {'precision':>10s} {'recall':>7s} "
+              f"{'start err mean/max s':>21s} {'peak err max deg':>17s}")
+    lines += [header, "-" * len(header)]
+    for r in results:
+        start = (f"{np.mean(r.start_errors_s):.2f} / {np.max(r.start_errors_s):.2f}"
+                 if r.start_errors_s else "-")
+        peak = f"{np.max(r.peak_errors_deg):.2f}" if r.peak_errors_deg else "-"
+        lines.append(f"{r.case.name:32s} {r.true_episodes:5d} {r.found_episodes:6d} "
+                     f"{r.precision:10.2f} {r.recall:7.2f} {start:>21s} {peak:>17s}")
+    return "\n".join(lines)
