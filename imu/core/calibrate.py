@@ -21,7 +21,7 @@ import numpy as np
 
 from imu import anatomy as A
 from imu import quat as Q
-from imu.core.context import lagged_angular_speed
+from imu.core.context import lagged_angular_speed, trailing_mean
 from imu.core.result import CalibrationReport
 from imu.profile import Thresholds
 
@@ -67,14 +67,12 @@ def to_anatomical_earth(q_sensor: np.ndarray) -> np.ndarray:
 
 
 def angular_speed_dps(t: np.ndarray, q: np.ndarray, smooth_s: float = 0.5) -> np.ndarray:
-    """Angular speed of a sensor, smoothed over `smooth_s` (unknown counts as moving)."""
+    """Angular speed of a sensor over the trailing `smooth_s`; NaN where nothing is known."""
     if len(t) < 2:
         return np.zeros(len(t))
     rate = 1.0 / np.median(np.diff(t))
-    speed = lagged_angular_speed(q[:1], q, rate)
-    width = max(int(round(smooth_s * rate)), 1)
-    filled = np.where(np.isnan(speed), 1e3, speed)
-    return np.convolve(filled, np.ones(width) / width, mode="same")
+    speed = lagged_angular_speed(q[:0], q, rate)
+    return trailing_mean(np.empty(0), speed, max(int(round(smooth_s * rate)), 1))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -82,6 +80,15 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate([[False], mask, [False]])
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
     return list(zip(edges[::2], edges[1::2]))
+
+
+def _close_small_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """Fill False runs of at most max_gap samples that lie between True runs."""
+    out = mask.copy()
+    for a, b in _runs(~mask):
+        if 0 < a and b < len(mask) and b - a <= max_gap:
+            out[a:b] = True
+    return out
 
 
 def _mean_quat(q: np.ndarray) -> np.ndarray:
@@ -94,15 +101,16 @@ def _mean_quat(q: np.ndarray) -> np.ndarray:
 def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
     """First window of at least neutral_still_s in which every sensor is still.
 
-    A still run is cut where any sensor drifts more than half the allowed spread from the
+    A still run is cut where any sensor drifts more than the allowed spread from the
     run's first second, so the slow start of a movement never enters the neutral.
     """
     still = np.ones(len(t), dtype=bool)
     for q in quats_e.values():
-        still &= angular_speed_dps(t, q) < thr.still_max_rate_dps
+        still &= angular_speed_dps(t, q) < thr.still_max_rate_dps  # NaN (unknown) is not still
     still &= t >= start_s
     dt = np.median(np.diff(t))
     head = max(int(round(1.0 / dt)), 1)
+    still = _close_small_gaps(still, int(round(0.3 / dt)))  # a lost packet is not a movement
     for a, b in _runs(still):
         if (b - a) * dt < thr.neutral_still_s:
             continue
@@ -110,7 +118,7 @@ def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
         for q in quats_e.values():
             ref = _mean_quat(q[a:a + head])
             drift = np.maximum(drift, np.nan_to_num(Q.angle_between(q[a:b], ref), nan=180.0))
-        beyond = np.flatnonzero(drift > thr.still_max_spread_deg / 2)
+        beyond = np.flatnonzero(drift > thr.still_max_spread_deg)
         b = a + int(beyond[0]) if len(beyond) else b
         if (b - a) * dt >= thr.neutral_still_s:
             return a, b

@@ -29,6 +29,24 @@ def lagged_angular_speed(previous: np.ndarray, q: np.ndarray, rate_hz: float) ->
     return Q.angle_between(joined[earlier], joined[idx]) / span
 
 
+def trailing_mean(history: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the finite values in the trailing `window` samples (NaN where there are none).
+
+    Sums run over integers (milli-units), so the result is exact and does not depend on
+    where a stream was cut into chunks. `history` is what came before `values`.
+    """
+    joined = np.concatenate([history, values])
+    finite = np.isfinite(joined)
+    milli = np.where(finite, np.round(np.where(finite, joined, 0.0) * 1000.0), 0).astype(np.int64)
+    sums = np.concatenate([[0], np.cumsum(milli)])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    end = np.arange(len(history), len(joined)) + 1
+    start = np.maximum(end - window, 0)
+    n = counts[end] - counts[start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[end] - sums[start]) / 1000.0 / np.maximum(n, 1), np.nan)
+
+
 class ContextTracker:
     def __init__(self, rate_hz: float, still_max_dps: float, window_s: float = 1.0):
         self.rate_hz = rate_hz
@@ -42,20 +60,16 @@ class ContextTracker:
         n = len(next(iter(segments.values()))) if segments else 0
         if n == 0:
             return np.empty(0, dtype=object), np.empty(0)
-        speed = np.zeros(n)
         lag = max(int(round(SPEED_LAG_S * self.rate_hz)), 1)
+        speed = np.full(n, -np.inf)
         for loc, q in segments.items():
             previous = self._last.get(loc, q[:0])
-            step = lagged_angular_speed(previous, q, self.rate_hz)
-            speed = np.maximum(speed, np.where(np.isnan(step), np.inf, step))
+            # the fastest segment decides; an unknown one makes the sample unknown
+            speed = np.maximum(speed, lagged_angular_speed(previous, q, self.rate_hz))
             self._last[loc] = np.concatenate([previous, q])[-lag:]
-        joined = np.concatenate([self._history, speed])
-        missing = self.window - 1 - len(self._history)
-        if missing > 0:  # session start: pad with the first speed so windows are full
-            joined = np.concatenate([np.full(missing, joined[0]), joined])
-        capped = np.where(np.isinf(joined), 1e6, joined)
-        # one sum per window, independent of where chunks were cut
-        mean = np.lib.stride_tricks.sliding_window_view(capped, self.window).mean(axis=1)
-        self._history = joined[len(joined) - (self.window - 1):] if self.window > 1 else np.empty(0)
-        labels = np.where(mean >= 1e5, UNKNOWN, np.where(mean < self.still_max_dps, STILL, MOVING))
-        return labels.astype(object), np.where(mean >= 1e5, np.nan, mean)
+        mean = trailing_mean(self._history, speed, self.window)
+        self._history = np.concatenate([self._history, speed])[-(self.window - 1):] \
+            if self.window > 1 else np.empty(0)
+        labels = np.where(np.isnan(mean), UNKNOWN,
+                          np.where(mean < self.still_max_dps, STILL, MOVING))
+        return labels.astype(object), mean
