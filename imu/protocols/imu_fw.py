@@ -17,8 +17,10 @@ Type 2 (time-sync echo): header, flags, sequence, device time, then the u32 toke
 wrote with the TIME_SYNC command. Type 3 (device event): header, flags, sequence, device
 time, u8 event code, u8 argument.
 
-Decoding a stream is vectorised: notifications of the same length share one layout, so a
-group of them becomes one numpy structured array.
+Control commands and the info characteristic live in `imu_fw_control` (re-exported here).
+
+Decoding a stream is vectorised: consecutive notifications of the same length and content
+share one layout, so a run of them becomes one numpy structured array.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.protocols.imu_fw_control import (  # noqa: F401  (public names of this profile)
+    ATT_ERROR_BAD_LENGTH, ATT_ERROR_OUT_OF_RANGE, ATT_ERROR_UNKNOWN_OPCODE, COMMAND_ARGS,
+    COMMAND_NAMES, CONTENT_ACC, CONTENT_ALL, CONTENT_GYRO, CONTENT_QUAT, CommandError, DeviceInfo,
+    OP_BUZZ, OP_GET_INFO, OP_IDENTIFY, OP_SET_RATE, OP_START, OP_STOP, OP_TARE, OP_TIME_SYNC,
+    decode_command, decode_info, encode_command, encode_info,
+)
+from imu.protocols.common import UNIT_TOLERANCE, check_host_times, drop_bad_samples
 from imu.samples import DecodeStats, SampleBlock
 
 VERSION = 1
@@ -36,8 +45,13 @@ TYPE_SAMPLES, TYPE_TIME_SYNC, TYPE_EVENT = 1, 2, 3
 FLAG_ACC, FLAG_GYRO, FLAG_QUAT = 0x01, 0x02, 0x04
 FLAG_SYNCED, FLAG_LOW_BATTERY, FLAG_FUSION_OK = 0x08, 0x10, 0x20
 FLAG_OVERFLOW, FLAG_MOTOR = 0x40, 0x80
+CONTENT_FLAGS = FLAG_QUAT | FLAG_ACC | FLAG_GYRO
 
 EVENT_BUTTON, EVENT_MOTOR_ON, EVENT_MOTOR_OFF, EVENT_STREAM_START = 1, 2, 3, 4
+EVENT_NAMES = {
+    EVENT_BUTTON: "button", EVENT_MOTOR_ON: "motor_on",
+    EVENT_MOTOR_OFF: "motor_off", EVENT_STREAM_START: "stream_start",
+}
 
 Q14 = 16384.0
 ACC_LSB_PER_G = 2048.0
@@ -45,20 +59,27 @@ GYRO_LSB_PER_DPS = 16.4
 HEADER = struct.Struct("<BBHIHBB")
 HEADER_SIZE = HEADER.size  # 12
 SHORT_FRAME = struct.Struct("<BBHI")  # common prefix of types 2 and 3
+SAMPLES_HEAD_BYTE = VERSION << 4 | TYPE_SAMPLES
 
 # GATT profile (firmware_notes/gatt-profile.md)
 SERVICE_UUID = "b5e90001-5a51-4c1b-9f6e-2d0c8e1a7f3b"
 DATA_CHAR_UUID = "b5e90002-5a51-4c1b-9f6e-2d0c8e1a7f3b"
 CONTROL_CHAR_UUID = "b5e90003-5a51-4c1b-9f6e-2d0c8e1a7f3b"
 INFO_CHAR_UUID = "b5e90004-5a51-4c1b-9f6e-2d0c8e1a7f3b"
-
-# control opcodes, written to CONTROL_CHAR_UUID with response
-OP_START, OP_STOP, OP_SET_RATE, OP_TIME_SYNC = 0x01, 0x02, 0x03, 0x04
-OP_IDENTIFY, OP_BUZZ, OP_TARE, OP_GET_INFO = 0x05, 0x06, 0x07, 0x08
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+DEVICE_INFO_SERVICE_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
 
 
 class FrameError(ValueError):
-    """A notification that is not a valid imu-fw frame; the message names the problem."""
+    """A notification that is not a valid imu-fw frame; the message names the problem.
+
+    `reason` is a short fixed phrase (no numbers) used to count errors by kind.
+    """
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def sample_size(flags: int) -> int:
@@ -89,6 +110,7 @@ class TimeSyncFrame:
     seq: int
     device_time_us: int
     token: int
+    flags: int = 0
 
 
 @dataclass
@@ -97,6 +119,16 @@ class EventFrame:
     device_time_us: int
     code: int
     argument: int
+    flags: int = 0
+
+
+def _quantise(values, scale: float, name: str, width: int | None) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 2 or (width is not None and arr.shape[1] != width):
+        raise ValueError(f"{name} must have shape (n, {width}), got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return np.clip(np.round(arr * scale), -32768, 32767)
 
 
 def encode_samples(
@@ -109,42 +141,51 @@ def encode_samples(
     battery_pct: int | None = None,
     flags: int = 0,
 ) -> bytes:
-    """Build one samples frame. Values are rounded and saturated to the wire ranges."""
-    parts, width = [], 0
-    if quat is not None:
-        flags |= FLAG_QUAT
-        parts.append(np.clip(np.round(np.asarray(quat) * Q14), -32768, 32767))
-        width = len(quat)
-    if acc is not None:
-        flags |= FLAG_ACC
-        parts.append(np.clip(np.round(np.asarray(acc) * ACC_LSB_PER_G), -32768, 32767))
-        width = len(acc)
-    if gyro is not None:
-        flags |= FLAG_GYRO
-        parts.append(np.clip(np.round(np.asarray(gyro) * GYRO_LSB_PER_DPS), -32768, 32767))
-        width = len(gyro)
+    """Build one samples frame. Values are rounded and saturated to the wire ranges.
+
+    The content bits of `flags` follow the arrays given; the other bits pass through.
+    """
+    flags &= ~CONTENT_FLAGS
+    parts = []
+    for values, flag, scale, name, width in (
+        (quat, FLAG_QUAT, Q14, "quat", 4),
+        (acc, FLAG_ACC, ACC_LSB_PER_G, "acc", 3),
+        (gyro, FLAG_GYRO, GYRO_LSB_PER_DPS, "gyro", 3),
+    ):
+        if values is not None:
+            flags |= flag
+            parts.append(_quantise(values, scale, name, width))
     if not parts:
         raise ValueError("a samples frame needs at least one of quat, acc, gyro")
+    counts = {len(p) for p in parts}
+    if len(counts) != 1:
+        raise ValueError(f"quat, acc and gyro must have the same number of samples, got {sorted(counts)}")
+    width = counts.pop()
     if not 1 <= width <= 255:
         raise ValueError(f"sample count {width} outside 1..255")
-    body = np.concatenate(parts, axis=1).astype("<i2").tobytes()
+    if not 1 <= dt_us <= 0xFFFF:
+        raise ValueError(f"sample period {dt_us} us outside 1..65535")
     battery = 255 if battery_pct is None else int(battery_pct)
+    if not 0 <= battery <= 255:
+        raise ValueError(f"battery percent {battery} outside 0..100 (255 = unknown)")
+    body = np.concatenate(parts, axis=1).astype("<i2").tobytes()
     header = HEADER.pack(
-        VERSION << 4 | TYPE_SAMPLES, flags & 0xFF, seq & 0xFFFF, t0_us & 0xFFFFFFFF,
-        dt_us, width, battery,
+        SAMPLES_HEAD_BYTE, flags & 0xFF, seq & 0xFFFF, t0_us & 0xFFFFFFFF, dt_us, width, battery,
     )
     return header + body
 
 
 def encode_time_sync(seq: int, device_time_us: int, token: int, flags: int = 0) -> bytes:
     return SHORT_FRAME.pack(
-        VERSION << 4 | TYPE_TIME_SYNC, flags, seq & 0xFFFF, device_time_us & 0xFFFFFFFF
+        VERSION << 4 | TYPE_TIME_SYNC, flags & ~CONTENT_FLAGS & 0xFF, seq & 0xFFFF,
+        device_time_us & 0xFFFFFFFF,
     ) + struct.pack("<I", token & 0xFFFFFFFF)
 
 
-def encode_event(seq: int, device_time_us: int, code: int, argument: int = 0) -> bytes:
+def encode_event(seq: int, device_time_us: int, code: int, argument: int = 0, flags: int = 0) -> bytes:
     return SHORT_FRAME.pack(
-        VERSION << 4 | TYPE_EVENT, 0, seq & 0xFFFF, device_time_us & 0xFFFFFFFF
+        VERSION << 4 | TYPE_EVENT, flags & ~CONTENT_FLAGS & 0xFF, seq & 0xFFFF,
+        device_time_us & 0xFFFFFFFF,
     ) + bytes([code & 0xFF, argument & 0xFF])
 
 
@@ -155,37 +196,45 @@ def decode_frame(payload: bytes) -> SamplesFrame | TimeSyncFrame | EventFrame:
         raise FrameError("empty notification")
     version, frame_type = payload[0] >> 4, payload[0] & 0x0F
     if version != VERSION:
-        raise FrameError(f"unsupported frame version {version}")
+        raise FrameError(f"unsupported frame version {version}", "unsupported frame version")
     if frame_type == TYPE_SAMPLES:
         if len(payload) < HEADER_SIZE:
-            raise FrameError(f"samples frame truncated: {len(payload)} of {HEADER_SIZE} header bytes")
+            raise FrameError(
+                f"samples frame truncated: {len(payload)} of {HEADER_SIZE} header bytes",
+                "samples frame truncated",
+            )
         _, flags, seq, t0, dt, n, battery = HEADER.unpack_from(payload)
         size = sample_size(flags)
         if size == 0:
-            raise FrameError("samples frame announces no content (flags carry no quat/acc/gyro)")
+            raise FrameError("samples frame announces no content (flags carry no quat/acc/gyro)",
+                             "samples frame without content")
         if n == 0:
             raise FrameError("samples frame with zero samples")
         if dt == 0:
             raise FrameError("samples frame with zero sample period")
         expected = HEADER_SIZE + n * size
         if len(payload) != expected:
-            raise FrameError(f"samples frame length {len(payload)}, expected {expected} for {n} samples")
+            raise FrameError(
+                f"samples frame length {len(payload)}, expected {expected} for {n} samples",
+                "samples frame length does not match its sample count",
+            )
         raw = np.frombuffer(payload, dtype="<i2", offset=HEADER_SIZE).reshape(n, size // 2)
         quat, acc, gyro = _split_samples(raw.astype(float), flags)
         if quat is not None:
             norms = np.linalg.norm(quat, axis=1)
-            if np.any(np.abs(norms - 1.0) > 0.05):
-                raise FrameError("samples frame with a non-unit quaternion")
+            if np.any(np.abs(norms - 1.0) > UNIT_TOLERANCE):
+                raise FrameError("samples frame with a non-unit quaternion", "non-unit quaternion")
         return SamplesFrame(seq, t0, dt, flags, None if battery == 255 else battery, quat, acc, gyro)
     if frame_type in (TYPE_TIME_SYNC, TYPE_EVENT):
         size = SHORT_FRAME.size + (4 if frame_type == TYPE_TIME_SYNC else 2)
         if len(payload) != size:
-            raise FrameError(f"frame type {frame_type} length {len(payload)}, expected {size}")
-        _, _, seq, t = SHORT_FRAME.unpack_from(payload)
+            raise FrameError(f"frame type {frame_type} length {len(payload)}, expected {size}",
+                             f"frame type {frame_type} wrong length")
+        _, flags, seq, t = SHORT_FRAME.unpack_from(payload)
         if frame_type == TYPE_TIME_SYNC:
-            return TimeSyncFrame(seq, t, struct.unpack_from("<I", payload, 8)[0])
-        return EventFrame(seq, t, payload[8], payload[9])
-    raise FrameError(f"unknown frame type {frame_type}")
+            return TimeSyncFrame(seq, t, struct.unpack_from("<I", payload, 8)[0], flags)
+        return EventFrame(seq, t, payload[8], payload[9], flags)
+    raise FrameError(f"unknown frame type {frame_type}", "unknown frame type")
 
 
 def _split_samples(raw: np.ndarray, flags: int):
@@ -208,7 +257,8 @@ class StreamDecoder:
 
     It keeps the unwrap state of the sequence number and device clock between calls, so a
     stream decoded in 40 ms chunks gives exactly what it gives decoded whole. Damaged
-    notifications are dropped and counted; missing ones are counted from sequence numbers.
+    notifications are dropped and counted; missing samples are counted from sequence gaps
+    (sized by the device-time gap) and each loss is recorded as a (host start, host end) gap.
     """
 
     stats: DecodeStats = field(default_factory=DecodeStats)
@@ -221,44 +271,50 @@ class StreamDecoder:
     events: list[tuple[float, float, int, int]] = field(default_factory=list)  # (host s, device s, code, arg)
 
     def decode(self, payloads: list[bytes], host_times: np.ndarray) -> SampleBlock:
-        host_times = np.asarray(host_times, dtype=float)
+        host_times = check_host_times(payloads, host_times)
         self.stats.notifications += len(payloads)
-        frames: list[tuple[int, bytes, float]] = []  # (index, payload, host time) of sample frames
-        for i, p in enumerate(payloads):
-            p = bytes(p)
-            if len(p) >= HEADER_SIZE and p[0] == (VERSION << 4 | TYPE_SAMPLES):
-                frames.append((i, p, host_times[i]))
-                continue
-            try:
-                frame = decode_frame(p)
-            except FrameError as err:
-                self._drop(str(err))
-                continue
-            # short frames still carry sequence numbers; keep the counter honest
-            self._advance_seq(frame.seq, host_times[i], None, None)
-            if isinstance(frame, TimeSyncFrame):
-                self.time_sync.append((host_times[i], self._unwrap_time(frame.device_time_us) / 1e6, frame.token))
-            else:
-                self.events.append((host_times[i], self._unwrap_time(frame.device_time_us) / 1e6, frame.code, frame.argument))
-                if frame.code in (EVENT_MOTOR_ON, EVENT_MOTOR_OFF):
-                    self._motor_on = frame.code == EVENT_MOTOR_ON
-        if not frames:
-            return SampleBlock.empty()
-        # Sample frames are decoded in runs of identical layout (same length and flags), which
-        # is nearly always the whole chunk; runs keep arrival order.
         blocks: list[SampleBlock] = []
-        start = 0
-        keys = [(len(p), p[1] & (FLAG_QUAT | FLAG_ACC | FLAG_GYRO)) for _, p, _ in frames]
-        for end in range(1, len(frames) + 1):
-            if end == len(frames) or keys[end] != keys[start]:
-                blocks.append(self._decode_run(frames[start:end]))
-                start = end
-        block = SampleBlock.concat(blocks)
-        return block
+        run: list[tuple[bytes, float]] = []
+        run_key = None
+        # Runs of samples frames with one layout are decoded together; any other frame ends
+        # the run so that sequence, clock and motor state advance in arrival order.
+        for p, host in zip(payloads, host_times):
+            p = bytes(p)
+            if len(p) >= HEADER_SIZE and p[0] == SAMPLES_HEAD_BYTE:
+                key = (len(p), p[1] & CONTENT_FLAGS)
+                if run and key != run_key:
+                    blocks.append(self._decode_run(run))
+                    run = []
+                run_key = key
+                run.append((p, float(host)))
+                continue
+            if run:
+                blocks.append(self._decode_run(run))
+                run = []
+            self._decode_short(p, float(host))
+        if run:
+            blocks.append(self._decode_run(run))
+        return SampleBlock.concat(blocks)
+
+    def _decode_short(self, payload: bytes, host_s: float) -> None:
+        try:
+            frame = decode_frame(payload)
+        except FrameError as err:
+            self._drop(err.reason)
+            return
+        # a samples frame reaches here only when damaged, so decode_frame raised above
+        self._advance_seq(frame.seq, host_s, None)
+        device_s = self._unwrap_time(frame.device_time_us) / 1e6
+        if isinstance(frame, TimeSyncFrame):
+            self.time_sync.append((host_s, device_s, frame.token))
+        else:
+            self.events.append((host_s, device_s, frame.code, frame.argument))
+            if frame.code in (EVENT_MOTOR_ON, EVENT_MOTOR_OFF):
+                self._motor_on = frame.code == EVENT_MOTOR_ON
 
     def _drop(self, reason: str) -> None:
         self.stats.bad_notifications += 1
-        self.stats.count_error(reason.split(":")[0])
+        self.stats.count_error(reason)
 
     def _unwrap_time(self, t_us: int) -> int:
         if self._last_t_end_us is None:
@@ -266,7 +322,7 @@ class StreamDecoder:
         base = self._last_t_end_us
         return base + ((t_us - base + 2**31) % 2**32) - 2**31
 
-    def _advance_seq(self, seq: int, host_s: float, t0_us: int | None, dt_us: int | None) -> None:
+    def _advance_seq(self, seq: int, host_s: float, t0_us: int | None) -> None:
         if self._last_seq is not None:
             step = (seq - self._last_seq) % 65536
             if step > 1:
@@ -277,16 +333,20 @@ class StreamDecoder:
         self._last_host_s = host_s
 
     def _record_loss(self, missing_frames: int, host_s: float, t0_us: int | None) -> None:
-        if t0_us is not None and self._last_t_end_us is not None and self._last_dt_us:
+        if t0_us is None:
+            return  # the next samples frame tells from its device time how much is missing
+        if self._last_t_end_us is not None and self._last_dt_us:
             lost = max(0, round((t0_us - self._last_t_end_us) / self._last_dt_us))
         else:
             lost = missing_frames  # no timing to tell: at least one sample per frame
-        self.stats.lost_samples += lost
-        self.stats.gaps.append((self._last_host_s if self._last_host_s is not None else host_s, host_s))
+        if lost:
+            self.stats.lost_samples += lost
+            start = self._last_host_s if self._last_host_s is not None else host_s
+            self.stats.gaps.append((start, host_s))
 
-    def _decode_run(self, run: list[tuple[int, bytes, float]]) -> SampleBlock:
-        length = len(run[0][1])
-        buf = b"".join(p for _, p, _ in run)
+    def _decode_run(self, run: list[tuple[bytes, float]]) -> SampleBlock:
+        length = len(run[0][0])
+        buf = b"".join(p for p, _ in run)
         head = np.frombuffer(buf, dtype=np.dtype([
             ("hdr", "u1"), ("flags", "u1"), ("seq", "<u2"), ("t0", "<u4"),
             ("dt", "<u2"), ("n", "u1"), ("battery", "u1"), ("body", "V%d" % (length - HEADER_SIZE)),
@@ -294,11 +354,17 @@ class StreamDecoder:
         flags = int(head["flags"][0])
         size = sample_size(flags)
         n = head["n"].astype(np.int64)
-        ok = (size > 0) & (n > 0) & (head["dt"] > 0) & (HEADER_SIZE + n * max(size, 1) == length)
-        hosts = np.array([h for _, _, h in run])
+        hosts = np.array([h for _, h in run])
+        if size == 0:
+            ok = np.zeros(len(run), dtype=bool)
+            reason = "samples frame without content"
+        else:
+            fits = HEADER_SIZE + n * size == length
+            ok = fits & (n > 0) & (head["dt"] > 0)
+            reason = "samples frame length does not match its sample count"
+        for k in np.flatnonzero(~ok):
+            self._drop(reason if size == 0 or not fits[k] else "samples frame with zero sample period")
         good_idx = np.flatnonzero(ok)
-        for _ in range(len(run) - len(good_idx)):
-            self._drop("samples frame length does not match its sample count")
         if len(good_idx) == 0:
             return SampleBlock.empty()
         n0 = int(n[good_idx[0]])
@@ -314,7 +380,7 @@ class StreamDecoder:
         t0_unwrapped = np.empty(len(good_idx), dtype=np.int64)
         for k in range(len(good_idx)):
             t0 = self._unwrap_time(int(t0s[k]))
-            self._advance_seq(int(seqs[k]), float(hosts[good_idx[k]]), t0, int(dts[k]))
+            self._advance_seq(int(seqs[k]), float(hosts[good_idx[k]]), t0)
             seq_unwrapped[k] = self._last_seq
             t0_unwrapped[k] = t0
             self._last_t_end_us = t0 + n0 * int(dts[k])
@@ -337,20 +403,4 @@ class StreamDecoder:
             vibrating=np.repeat(motor, n0),
             battery_pct=float(known_battery[-1]) if len(known_battery) else None,
         )
-        return _drop_bad_samples(block, self.stats)
-
-
-def _drop_bad_samples(block: SampleBlock, stats: DecodeStats) -> SampleBlock:
-    """Remove samples whose quaternion is not (close to) unit length; count them."""
-    bad = np.zeros(len(block), dtype=bool)
-    if not np.all(np.isnan(block.quat)):
-        norms = np.linalg.norm(block.quat, axis=1)
-        bad |= ~(np.abs(norms - 1.0) <= 0.05)
-    stats.samples += int((~bad).sum())
-    if bad.any():
-        stats.bad_samples += int(bad.sum())
-        stats.count_error("non-unit quaternion")
-        block = block.take(~bad)
-    if not np.all(np.isnan(block.quat)):
-        block.quat = block.quat / np.linalg.norm(block.quat, axis=1, keepdims=True)
-    return block
+        return drop_bad_samples(block, self.stats)

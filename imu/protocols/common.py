@@ -1,0 +1,42 @@
+"""Pieces every stream decoder in this package shares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu.samples import DecodeStats, SampleBlock
+
+UNIT_TOLERANCE = 0.05  # |q| further than this from 1 is damage, not quantisation
+
+
+def check_host_times(payloads: list, host_times) -> np.ndarray:
+    """Host receive times as a float array, one per payload (ValueError otherwise)."""
+    host_times = np.asarray(host_times, dtype=float).reshape(-1)
+    if len(host_times) != len(payloads):
+        raise ValueError(f"{len(payloads)} payloads but {len(host_times)} host times")
+    return host_times
+
+
+def drop_bad_samples(block: SampleBlock, stats: DecodeStats, quat_expected: bool = False) -> SampleBlock:
+    """Remove and count samples with a non-unit quaternion or a non-finite acc/gyro value.
+
+    All-NaN quaternion rows mean "no orientation sent" and are kept, unless the payload
+    should have carried one (`quat_expected`). Kept quaternions are renormalised.
+    """
+    absent = np.all(np.isnan(block.quat), axis=1) & (not quat_expected)
+    norms = np.linalg.norm(block.quat, axis=1)
+    bad = ~absent & ~(np.abs(norms - 1.0) <= UNIT_TOLERANCE)
+    for arr in (block.acc, block.gyro):
+        if arr is not None:
+            bad |= ~np.all(np.isfinite(arr), axis=1)
+    stats.samples += int((~bad).sum())
+    if bad.any():
+        stats.bad_samples += int(bad.sum())
+        stats.count_error("non-unit quaternion or non-finite value")
+        block = block.take(~bad)
+        absent = absent[~bad]
+    if len(block) and not absent.all():
+        good = ~absent
+        block.quat = block.quat.copy()
+        block.quat[good] = block.quat[good] / np.linalg.norm(block.quat[good], axis=1, keepdims=True)
+    return block
