@@ -1,0 +1,261 @@
+"""summary.json: the versioned, machine-readable contract "imu.summary/1".
+
+Field by field in docs/summary-schema.md. Adding fields keeps "/1"; renaming or removing
+one, or changing a unit or meaning, bumps the number.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+import imu
+from imu.core.exposure import (
+    LONG_BOUT_S, AngleExposure, angle_kind, angle_summary, episode_end, grid_step,
+    slouches_per_hour,
+)
+from imu.core.result import ANGLE_NAMES, Analysis
+from imu.profile import thresholds_to_dict
+
+SCHEMA = "imu.summary/1"
+
+# sensors each angle needs (DESIGN section 3), to say why an angle is missing
+ANGLE_SENSORS = {
+    "thoracic_flexion": ("thoracic", "lumbar"),
+    "thoracic_lateral_bend": ("thoracic", "lumbar"),
+    "thoracic_axial_rotation": ("thoracic", "lumbar"),
+    "lumbar_flexion": ("lumbar", "sacral"),
+    "lumbar_lateral_bend": ("lumbar", "sacral"),
+    "lumbar_axial_rotation": ("lumbar", "sacral"),
+    "lumbar_inclination": ("lumbar",),
+    "lumbar_lateral_inclination": ("lumbar",),
+    "trunk_inclination": ("thoracic",),
+    "trunk_lateral_inclination": ("thoracic",),
+}
+
+CONVENTIONS = {
+    "angles": "degrees from the calibrated neutral posture",
+    "body_frame": "ISB: x anterior, y superior, z right; relative angles in Z-X-Y Cardan order",
+    "sagittal": "flexion positive, extension negative",
+    "lateral": "bend to the right positive",
+    "axial_rotation": ("turn to the right positive; without a magnetometer it is a "
+                       "short-window quantity and never alerts"),
+    "lumbar_inclination": "the lumbar sensor against gravity; not lumbar flexion",
+    "time": "seconds from the session start",
+    "quaternions": "scalar first (w, x, y, z)",
+}
+
+DEFINITIONS = {
+    "zones": ("percent of valid time per class; sagittal '<0' is extension, a value on an "
+              "edge falls in the lower class; lateral classes use the absolute angle"),
+    "percentiles": "P10, P50, P90 with linear interpolation over valid samples",
+    "static_bout": ("consecutive valid samples all within +-static_band_deg of the bout's "
+                    "first sample for at least static_min_s; found greedily from the start"),
+    "slouch_per_hour": "counted episodes divided by the session duration in hours",
+}
+
+
+def rounded(value, digits: int):
+    """A float rounded for output, or None for missing / NaN / infinite values."""
+    if value is None:
+        return None
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def json_safe(value, where: str = "value"):
+    """Plain JSON types from numpy and tuples; NaN becomes None; other objects are refused."""
+    if value is None or isinstance(value, (bool, str, np.bool_)):
+        return bool(value) if isinstance(value, np.bool_) else value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return rounded(value, 6)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [json_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"{where}: {type(value).__name__} cannot be written to the summary")
+
+
+def build_summary(analysis: Analysis, source: dict,
+                  exposures: dict[str, AngleExposure] | None = None) -> dict:
+    """The "imu.summary/1" dictionary of a session (JSON-serialisable, never NaN).
+
+    source: {"kind": "recording" | "csv" | "live" | ..., "file": path or None, ...}.
+    exposures: `angle_summary(analysis)` when the caller already has it.
+    """
+    if exposures is None:
+        exposures = angle_summary(analysis)
+    return {
+        "schema": SCHEMA,
+        "generated_by": {"software": "imu", "version": imu.__version__},
+        "source": _source(source),
+        "duration_s": rounded(analysis.duration_s, 3),
+        "sensors": {loc: _sensor(q) for loc, q in analysis.sensors.items()},
+        "calibration": _calibration(analysis),
+        "context_s": _context_time(analysis),
+        "angles": {name: _angle(e) for name, e in exposures.items()},
+        "slouch": _slouch(analysis),
+        "alerts": _alerts(analysis),
+        "not_measured": not_measured(analysis, exposures),
+        "method": {
+            "software_version": imu.__version__,
+            "thresholds": thresholds_to_dict(analysis.thresholds),
+            "conventions": dict(CONVENTIONS),
+            "definitions": dict(DEFINITIONS),
+        },
+    }
+
+
+def _source(source: dict) -> dict:
+    if not isinstance(source, dict) or not isinstance(source.get("kind"), str):
+        raise ValueError("source must be a dict with a 'kind' string, e.g. "
+                         "{'kind': 'recording', 'file': 'session.imu'}")
+    file = source.get("file")
+    out = {"file": None if file is None else str(file), "kind": source["kind"]}
+    extra = {k: v for k, v in source.items() if k not in out}
+    out.update(json_safe(extra, "source"))
+    return out
+
+
+def _sensor(q) -> dict:
+    stats = q.stats
+    expected = q.samples + stats.lost_samples
+    return {
+        "device": q.device,
+        "rate_hz": rounded(q.rate_hz, 2),
+        "samples": int(q.samples),
+        "lost_samples": int(stats.lost_samples),
+        "lost_pct": rounded(100.0 * stats.lost_samples / expected, 3) if expected else None,
+        "bad_notifications": int(stats.bad_notifications),
+        "bad_samples": int(stats.bad_samples),
+        "errors": {str(k): int(v) for k, v in stats.errors.items()},
+        "gaps": [{"start_s": rounded(a, 3), "end_s": rounded(b, 3)} for a, b in stats.gaps],
+        "battery_pct": rounded(q.battery_pct, 1),
+        "clock_residual_ms": rounded(q.clock_residual_ms, 3),
+        "clock_drift_ppm": rounded(q.clock_drift_ppm, 2),
+    }
+
+
+def _calibration(analysis: Analysis) -> dict:
+    cal = analysis.calibration
+    return {
+        "ok": bool(cal.ok),
+        "quality": cal.quality,
+        "reasons": [str(r) for r in cal.reasons],
+        "neutral": None if cal.neutral is None else {
+            "start_s": rounded(cal.neutral[0], 3), "end_s": rounded(cal.neutral[1], 3)},
+        "bends": [{"start_s": rounded(a, 3), "end_s": rounded(b, 3)} for a, b in cal.bends],
+        "details": json_safe(cal.details, "calibration.details"),
+    }
+
+
+def _context_time(analysis: Analysis) -> dict:
+    context = np.asarray(analysis.context)
+    if context.size < 2:
+        return {}
+    labels, counts = np.unique(context.astype(str), return_counts=True)
+    dt = grid_step(analysis.t)
+    return {str(k): rounded(c * dt, 2) for k, c in zip(labels, counts)}
+
+
+def _angle(e: AngleExposure) -> dict:
+    p = e.percentiles
+    return {
+        "kind": angle_kind(e.name),
+        "valid_s": rounded(e.valid_s, 2),
+        "coverage_pct": rounded(e.coverage_pct, 2),
+        **{key: rounded(p[key], 2) for key in ("p10", "p50", "p90", "p90_p10", "min", "max")},
+        "zones": None if e.zones_pct is None else {
+            label: rounded(pct, 2) for label, pct in e.zones_pct.items()},
+        "static": None if e.static is None else {
+            "count": e.static.count,
+            "total_s": rounded(e.static.total_s, 2),
+            "longest_s": rounded(e.static.longest_s, 2),
+            "over_1min": e.static.count_longer_than(LONG_BOUT_S),
+        },
+    }
+
+
+def _slouch(analysis: Analysis) -> dict:
+    end = analysis.duration_s
+    events = []
+    for ep in analysis.episodes:
+        stop = episode_end(ep, end)
+        events.append({
+            "start_s": rounded(ep.start_s, 3), "end_s": rounded(stop, 3),
+            "duration_s": rounded(stop - ep.start_s, 3), "peak_deg": rounded(ep.peak_deg, 2),
+            "open": ep.end_s is None,
+        })
+    durations = [e["duration_s"] for e in events]
+    return {
+        "signal": analysis.thresholds.slouch_signal,
+        "count": len(events),
+        "total_s": rounded(sum(durations), 3),
+        "longest_s": rounded(max(durations, default=0.0), 3),
+        "per_hour": rounded(slouches_per_hour(len(events), analysis.duration_s), 2),
+        "events": events,
+    }
+
+
+def _alerts(analysis: Analysis) -> dict:
+    return {
+        "count": len(analysis.alerts),
+        "moments": [{
+            "t": rounded(a.t, 3), "reason": a.reason, "angle": a.angle,
+            "value_deg": rounded(a.value_deg, 2), "held_s": rounded(a.held_s, 2),
+            "number": int(a.number), "episode_start_s": rounded(a.episode_start_s, 3),
+        } for a in analysis.alerts],
+    }
+
+
+def not_measured(analysis: Analysis, exposures: dict[str, AngleExposure]) -> list[str]:
+    """Plain sentences on what the report cannot tell, and why."""
+    sentences = []
+    worn = set(analysis.sensors)
+    for name in ANGLE_NAMES:
+        if name in exposures:
+            continue
+        missing = [s for s in ANGLE_SENSORS[name] if worn and s not in worn]
+        if missing:
+            why = f"no {' or '.join(missing)} sensor worn"
+            if name == "lumbar_flexion":
+                why += (" (lumbar_inclination, the lumbar sensor against gravity, "
+                        "is reported instead)")
+        elif name in analysis.angles:
+            why = "no valid samples in this session"
+        else:
+            why = "not computed by this analysis"
+        sentences.append(f"{name}: {why}.")
+    signal = analysis.thresholds.slouch_signal
+    if signal not in exposures:
+        sentences.append(f"Slouch events: {signal} was not measured, so none could be detected.")
+    valid = np.asarray(analysis.valid, dtype=bool)
+    if valid.size and not valid.all():
+        unknown_s = np.count_nonzero(~valid) * (grid_step(analysis.t) if valid.size > 1 else 0.0)
+        sentences.append(
+            f"Angles are unknown for {unknown_s:.1f} s ({100.0 * np.mean(~valid):.1f} % of the "
+            "session), where a sensor had no data or its vibration motor was running.")
+    for location, q in analysis.sensors.items():
+        gaps = q.stats.gaps
+        if gaps:
+            total = sum(b - a for a, b in gaps)
+            sentences.append(
+                f"{location} sensor: {len(gaps)} data gap{'s' if len(gaps) > 1 else ''} "
+                f"totalling {total:.1f} s ({q.stats.lost_samples} samples lost); angles using "
+                "this sensor are unknown there.")
+    cal = analysis.calibration
+    if not cal.ok:
+        reasons = "; ".join(cal.reasons) or "no reason given"
+        sentences.append(f"Calibration failed ({reasons}): angles are not referenced to a "
+                         "checked neutral posture and may be offset.")
+    elif cal.quality == "nominal":
+        sentences.append("Flexion axis: no calibration bends were found, so the nominal sensor "
+                         "mounting was assumed; sagittal and lateral angles may mix slightly.")
+    for note in analysis.notes:
+        if note not in sentences:
+            sentences.append(note)
+    return sentences

@@ -1,0 +1,43 @@
+"""write_report: a session's summary.json, events.csv and report.html in one directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from imu.core.exposure import angle_summary
+from imu.core.result import Analysis
+from imu.report import figures
+from imu.report.events import write_events_csv
+from imu.report.html import render_html
+from imu.report.summary import build_summary
+
+
+def write_report(analysis: Analysis, out_dir: str | Path, source: dict) -> dict[str, Path]:
+    """Write the three report files into out_dir (created if needed); returns their paths.
+
+    source: {"kind": ..., "file": ...} as for `build_summary`.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"report directory {out} exists and is not a directory")
+    exposures = angle_summary(analysis)
+    summary = build_summary(analysis, source, exposures)
+    out.mkdir(parents=True, exist_ok=True)
+
+    summary_path = out / "summary.json"
+    # allow_nan=False: a NaN that slipped through is a bug, not a silent "NaN" token
+    summary_path.write_text(json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8")
+    events_path = write_events_csv(analysis, out / "events.csv")
+
+    plotted = list(exposures)
+    images = {
+        "traces": figures.trace_figure(analysis, plotted) if plotted else None,
+        "zones": figures.zone_figure(exposures) if any(
+            e.zones_pct is not None for e in exposures.values()) else None,
+        "distributions": figures.distribution_figure(analysis, exposures) if plotted else None,
+        "hourly": figures.hourly_figure(analysis),
+    }
+    html_path = out / "report.html"
+    html_path.write_text(render_html(summary, images), encoding="utf-8")
+    return {"summary.json": summary_path, "events.csv": events_path, "report.html": html_path}
