@@ -1,0 +1,7 @@
+"""Recording: the session file and its interchange formats (DESIGN section 6).
+
+- `imu.recording.session`: SessionWriter, annotate (and the reader's names, re-exported)
+- `imu.recording.reader`: SessionReader, read_session, iter_notifications, Integrity
+- `imu.recording.export`: export_session to Parquet or CSV
+- `imu.recording.csv_import`: read_interchange_csv, write_interchange_csv
+"""

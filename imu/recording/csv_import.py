@@ -1,0 +1,259 @@
+"""The CSV interchange format: read and write (DESIGN section 6).
+
+Long format, one row per sensor sample, with a header line:
+
+    time_s, sensor, qw, qx, qy, qz [, ax, ay, az] [, gx, gy, gz] [, label]
+
+time_s is session time in seconds, sensor a body location (thoracic, lumbar, sacral),
+q* a scalar-first unit quaternion (renormalised on read), a* acceleration in g, g* angular
+rate in deg/s. Other columns are ignored, so a session export reads back as interchange.
+Damaged rows are dropped and counted per sensor with their reason.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imu.samples import LOCATIONS, DecodeStats, TimedSamples
+
+REQUIRED = ("time_s", "sensor", "qw", "qx", "qy", "qz")
+ACC = ("ax", "ay", "az")
+GYRO = ("gx", "gy", "gz")
+NORM_TOLERANCE = 0.05
+
+
+class InterchangeError(ValueError):
+    """A file that cannot be read as interchange CSV; the message names the problem."""
+
+
+@dataclass
+class Interchange:
+    samples: dict[str, TimedSamples]  # location -> samples, time increasing
+    labels: list[tuple[float, float, str]]  # (start_s, end_s, label), by start
+    stats: dict[str, DecodeStats]  # location -> rows kept and dropped (with reasons)
+    rejected: DecodeStats = field(default_factory=DecodeStats)  # rows of no known sensor, bad lines
+
+    @property
+    def dropped_rows(self) -> int:
+        return self.rejected.bad_samples + sum(s.bad_samples for s in self.stats.values())
+
+
+def read_interchange_csv(path: str | Path) -> Interchange:
+    path = Path(path)
+    header = _check_file(path)
+    columns = _check_header(path, header)
+    # all columns are parsed (not usecols): only then does pandas notice lines with extra fields
+    raw_names = header.split(",")
+    text_cols = {raw: str for raw, c in zip(raw_names, columns) if c in ("sensor", "label")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = pd.read_csv(path, dtype=text_cols, skipinitialspace=True, on_bad_lines="warn",
+                            low_memory=False, encoding="utf-8-sig")
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    frame = frame[[c for c in frame.columns if c in REQUIRED + ACC + GYRO + ("label",)]]
+    bad_lines = sum(str(w.message).count("Skipping line") for w in caught)
+    rejected = DecodeStats(bad_samples=bad_lines)
+    if bad_lines:
+        rejected.errors["wrong number of fields"] = bad_lines
+
+    numeric_cols = [c for c in REQUIRED[:1] + REQUIRED[2:] + ACC + GYRO if c in frame.columns]
+    values, non_numeric = {}, np.zeros(len(frame), dtype=bool)
+    for col in numeric_cols:
+        raw = frame[col]
+        if raw.dtype.kind in "fiu":
+            values[col] = raw.to_numpy(dtype=float)
+        else:  # junk in the column: it was read as text
+            converted = pd.to_numeric(raw, errors="coerce")
+            non_numeric |= (converted.isna() & raw.notna()).to_numpy()
+            values[col] = converted.to_numpy(dtype=float)
+    sensor_ids, sensor_names = _clean_codes(frame["sensor"], str.lower)
+    counts = np.bincount(sensor_ids + 1, minlength=len(sensor_names) + 1)  # +1: missing is -1
+    for code, name in enumerate(sensor_names):
+        if name not in LOCATIONS and counts[code + 1]:
+            rejected.errors[f"unknown sensor {name!r}"] = int(counts[code + 1])
+    if counts[0]:
+        rejected.errors["missing sensor"] = int(counts[0])
+    rejected.bad_samples += int(sum(counts[c + 1] for c, n in enumerate(sensor_names) if n not in LOCATIONS) + counts[0])
+
+    quat = np.column_stack([values[c] for c in ("qw", "qx", "qy", "qz")])
+    time_s = values["time_s"]
+    missing = ~np.isfinite(time_s) | ~np.isfinite(quat).all(axis=1)
+    norm = np.linalg.norm(quat, axis=1)
+    with np.errstate(invalid="ignore"):
+        non_unit = ~(np.abs(norm - 1.0) <= NORM_TOLERANCE)
+    # first failing reason wins, in this order
+    reasons = [("non-numeric", non_numeric), ("NaN", missing), ("non-unit quaternion", non_unit)]
+    if "label" in frame:
+        label_ids, label_names = _clean_codes(frame["label"], lambda x: x)
+    else:
+        label_ids, label_names = None, []
+
+    samples, stats, runs = {}, {}, []
+    for location in LOCATIONS:
+        rows = np.flatnonzero(sensor_ids == sensor_names.index(location)) if location in sensor_names else []
+        if len(rows) == 0:
+            continue
+        st = DecodeStats(notifications=len(rows))
+        ok = np.ones(len(rows), dtype=bool)
+        for reason, bad in reasons:
+            hit = ok & bad[rows]
+            if hit.any():
+                st.errors[reason] = int(hit.sum())
+                ok &= ~hit
+        ok &= _count_time_order(time_s[rows], ok, st)
+        keep = rows[ok]
+        st.samples, st.bad_samples = len(keep), len(rows) - len(keep)
+        stats[location] = st
+        if len(keep) == 0:
+            continue
+        q = quat[keep] / norm[keep, None]
+        samples[location] = TimedSamples(
+            time_s[keep], q, _optional(values, ACC, keep), _optional(values, GYRO, keep),
+        )
+        if label_ids is not None:
+            runs += [(a, b, label_names[code]) for a, b, code in _label_runs(time_s[keep], label_ids[keep])]
+    if not samples and not stats:
+        raise InterchangeError(f"no rows of a known sensor ({', '.join(LOCATIONS)}) in {path}")
+    return Interchange(samples, _merge_runs(runs), stats, rejected)
+
+
+def write_interchange_csv(path: str | Path, samples: dict[str, TimedSamples],
+                          labels: list[tuple[float, float, str]] | None = None) -> None:
+    """Write samples (and labels as a per-row column) in the interchange format."""
+    interchange_frame(samples, labels).to_csv(path, index=False, float_format="%.10g")
+
+
+def interchange_frame(samples: dict[str, TimedSamples],
+                      labels: list[tuple[float, float, str]] | None = None,
+                      extra: dict[str, dict[str, np.ndarray]] | None = None) -> pd.DataFrame:
+    """The interchange rows as a DataFrame, sorted by time; extra: location -> column -> values."""
+    unknown = set(samples) - set(LOCATIONS)
+    if unknown:
+        raise ValueError(f"unknown sensor location(s) {', '.join(sorted(unknown))}; known: {', '.join(LOCATIONS)}")
+    has_acc = any(s.acc is not None for s in samples.values())
+    has_gyro = any(s.gyro is not None for s in samples.values())
+    parts = []
+    for location in LOCATIONS:
+        s = samples.get(location)
+        if s is None or len(s) == 0:
+            continue
+        cols = {"time_s": np.asarray(s.t, float), "sensor": np.full(len(s), location)}
+        cols.update(zip(("qw", "qx", "qy", "qz"), np.asarray(s.quat, float).T))
+        for names, arr, wanted in ((ACC, s.acc, has_acc), (GYRO, s.gyro, has_gyro)):
+            if wanted:
+                arr = np.full((len(s), 3), np.nan) if arr is None else np.asarray(arr, float)
+                cols.update(zip(names, arr.T))
+        for name, column in (extra or {}).get(location, {}).items():
+            cols[name] = column
+        parts.append(pd.DataFrame(cols))
+    if not parts:
+        raise ValueError("no samples to write")
+    frame = pd.concat(parts, ignore_index=True).sort_values("time_s", kind="stable", ignore_index=True)
+    frame["sensor"] = frame["sensor"].astype("category")
+    if labels:
+        frame["label"] = label_column(frame["time_s"].to_numpy(), labels)
+    return frame
+
+
+def label_column(t: np.ndarray, labels: list[tuple[float, float, str]]) -> np.ndarray:
+    """Per-sample label: the last listed label whose [start, end] holds the sample, else ''."""
+    out = np.full(len(t), "", dtype=object)
+    for start, end, label in labels:
+        out[(t >= start) & (t <= end)] = label
+    return out
+
+
+def _check_file(path: Path) -> str:
+    """The header line; refuses missing, empty and binary files."""
+    if not path.exists():
+        raise InterchangeError(f"no such file: {path}")
+    if not path.is_file():
+        raise InterchangeError(f"not a file: {path}")
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if not head.strip():
+        raise InterchangeError(f"empty file, no CSV header: {path}")
+    if b"\x00" in head:
+        raise InterchangeError(f"binary file, not CSV text: {path}")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        if len(head) == 65536:  # a multibyte character may be cut at the read boundary
+            text = head[:-4].decode("utf-8-sig", errors="strict")
+        else:
+            raise InterchangeError(f"not UTF-8 text, not a CSV file: {path}") from None
+    return text.splitlines()[0]
+
+
+def _check_header(path: Path, header: str) -> list[str]:
+    columns = [c.strip().lower() for c in header.split(",")]
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        shown = header if len(header) <= 80 else header[:77] + "..."
+        raise InterchangeError(f"missing required column(s) {', '.join(missing)} in {path} "
+                               f"(header line: {shown!r}; needs {', '.join(REQUIRED)})")
+    duplicated = sorted({c for c in columns if columns.count(c) > 1 and c})
+    if duplicated:
+        raise InterchangeError(f"duplicated column(s) {', '.join(duplicated)} in {path}")
+    for group in (ACC, GYRO):
+        present = [c for c in group if c in columns]
+        if present and len(present) < 3:
+            absent = [c for c in group if c not in columns]
+            raise InterchangeError(f"incomplete column group in {path}: has {', '.join(present)} "
+                                   f"but not {', '.join(absent)}")
+    return columns
+
+
+def _count_time_order(t: np.ndarray, ok: np.ndarray, stats: DecodeStats) -> np.ndarray:
+    """Keep rows whose time exceeds every earlier valid time of the same sensor."""
+    valid_t = np.where(ok, t, -np.inf)
+    previous_max = np.concatenate([[-np.inf], np.maximum.accumulate(valid_t)[:-1]])
+    backwards = ok & (t < previous_max)
+    duplicate = ok & (t == previous_max)
+    for reason, hit in (("time going backwards", backwards), ("duplicate time", duplicate)):
+        if hit.any():
+            stats.errors[reason] = int(hit.sum())
+    return ~(backwards | duplicate)
+
+
+def _clean_codes(column: pd.Series, normalise) -> tuple[np.ndarray, list[str]]:
+    """Integer code per row (-1 for missing or blank) and the distinct cleaned names.
+
+    Works on the categories, not on millions of row strings.
+    """
+    cat = column.astype("category")
+    cleaned = [normalise(str(c).strip()) for c in cat.cat.categories]
+    names = list(dict.fromkeys(n for n in cleaned if n))
+    remap = np.array([names.index(n) if n else -1 for n in cleaned] + [-1], dtype=np.int64)
+    return remap[cat.cat.codes.to_numpy().astype(np.int64)], names  # code -1 picks the last entry
+
+
+def _optional(values: dict, names: tuple[str, ...], keep: np.ndarray) -> np.ndarray | None:
+    if names[0] not in values:
+        return None
+    arr = np.column_stack([values[c][keep] for c in names])
+    return None if np.isnan(arr).all() else arr
+
+
+def _label_runs(t: np.ndarray, codes: np.ndarray) -> list[tuple[float, float, int]]:
+    """Runs of consecutive equal label codes of one sensor (-1, no label, is not a run)."""
+    change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(codes)]]) - 1
+    return [(float(t[a]), float(t[b]), int(codes[a])) for a, b in zip(starts, ends) if codes[a] >= 0]
+
+
+def _merge_runs(runs: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Union of overlapping runs with the same label (the same run seen by several sensors)."""
+    merged: list[list] = []
+    for start, end, label in sorted(runs, key=lambda r: (r[2], r[0])):
+        if merged and merged[-1][2] == label and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, label])
+    return sorted((a, b, lab) for a, b, lab in merged)

@@ -1,0 +1,94 @@
+"""Export a session's samples: one row per sensor sample, to Parquet or CSV.
+
+Columns: time_s (session time from the alignment), sensor, qw..qz, ax..az and gx..gz where
+the session has them, label (from the annotations, when there are any), device_time_s,
+host_time_s, seq, vibrating. The CSV is the interchange format plus extra columns, so it
+reads back with `read_interchange_csv`. Parquet keeps the session metadata, sensors,
+annotations and events as JSON in the schema metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from imu.recording.csv_import import interchange_frame
+from imu.recording.reader import Session, read_session
+from imu.recording.schema import to_json
+from imu.samples import SampleBlock, TimedSamples
+
+FORMATS = ("parquet", "csv")
+EXPORT_SCHEMA = "imu.export/1"
+
+
+def export_session(session_or_path: Session | str | Path, out_path: str | Path, fmt: str = "parquet",
+                   align: Callable[[SampleBlock], TimedSamples] | None = None) -> Path:
+    """Write the session's samples to out_path; returns the path.
+
+    align maps a sensor's decoded block to session time, one row per input sample in the
+    same order; default `imu.core.align.align_block`.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose {' or '.join(FORMATS)}")
+    out_path = Path(out_path)
+    if not out_path.parent.is_dir():
+        raise ValueError(f"output directory does not exist: {out_path.parent}")
+    session = session_or_path if isinstance(session_or_path, Session) else read_session(session_or_path)
+    frame = session_frame(session, align)
+    if fmt == "csv":
+        frame.to_csv(out_path, index=False, float_format="%.10g")
+        return out_path
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **_schema_metadata(session)})
+    pq.write_table(table, out_path, compression="zstd")
+    return out_path
+
+
+def session_frame(session: Session, align: Callable[[SampleBlock], TimedSamples] | None = None):
+    """The export rows as a pandas DataFrame, sorted by session time."""
+    timed, extra = {}, {}
+    for location, block in session.blocks.items():
+        if len(block) == 0:
+            continue
+        samples = align(block) if align is not None else _default_align(session, location, block)
+        if len(samples) != len(block):
+            raise ValueError(f"alignment of {location!r} returned {len(samples)} rows for {len(block)} "
+                             "samples; export needs one row per decoded sample")
+        timed[location] = samples
+        extra[location] = {
+            "device_time_s": block.device_time_s,
+            "host_time_s": block.host_time_s,
+            "seq": block.seq.astype(np.int64),
+            "vibrating": (np.zeros(len(block), bool) if block.vibrating is None
+                          else block.vibrating.astype(bool)),
+        }
+    if not timed:
+        raise ValueError(f"session {session.path} holds no decoded samples to export")
+    labels = [(a.t_start, a.t_end, a.label) for a in session.annotations]
+    frame = interchange_frame(timed, labels, extra)
+    # interchange columns first, then the extras (a reader of interchange ignores those)
+    first = [c for c in frame.columns if c not in ("device_time_s", "host_time_s", "seq", "vibrating")]
+    return frame[first + ["device_time_s", "host_time_s", "seq", "vibrating"]]
+
+
+def _default_align(session: Session, location: str, block: SampleBlock) -> TimedSamples:
+    from imu.core.align import align_block
+
+    rate = (session.sensors[location].get("details") or {}).get("rate_hz")
+    return align_block(block, rate)
+
+
+def _schema_metadata(session: Session) -> dict[bytes, bytes]:
+    return {
+        b"imu.export": EXPORT_SCHEMA.encode(),
+        b"imu.session.metadata": to_json(session.metadata).encode(),
+        b"imu.session.sensors": to_json(session.sensors).encode(),
+        b"imu.session.annotations": to_json([a._asdict() for a in session.annotations]).encode(),
+        b"imu.session.events": to_json([e._asdict() for e in session.events]).encode(),
+        b"imu.session.integrity": json.dumps(session.integrity.summary()).encode(),
+    }

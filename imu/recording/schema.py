@@ -1,0 +1,133 @@
+"""The session file's SQLite schema and the helpers the writer and reader share.
+
+Every table is append-only (triggers refuse UPDATE and DELETE), so a recorded fact is
+never rewritten: later facts go in new rows. JSON columns hold plain JSON text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = "imu.session/1"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+TABLES = ("meta", "sensors", "notifications", "link_events", "calibrations", "events", "annotations")
+
+SCHEMA_SQL = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sensors(
+    id INTEGER PRIMARY KEY, location TEXT UNIQUE NOT NULL, device TEXT NOT NULL,
+    mode TEXT, address TEXT, name TEXT, firmware TEXT, details TEXT);
+CREATE TABLE notifications(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sensor_id INTEGER NOT NULL,
+    host_time REAL NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE link_events(
+    id INTEGER PRIMARY KEY, sensor_id INTEGER NOT NULL, host_time REAL NOT NULL, kind TEXT NOT NULL);
+CREATE TABLE calibrations(id INTEGER PRIMARY KEY, host_time REAL NOT NULL, data TEXT NOT NULL);
+CREATE TABLE events(
+    id INTEGER PRIMARY KEY, t_start REAL NOT NULL, t_end REAL, kind TEXT NOT NULL, data TEXT);
+CREATE TABLE annotations(
+    id INTEGER PRIMARY KEY, t_start REAL NOT NULL, t_end REAL NOT NULL,
+    label TEXT NOT NULL, source TEXT NOT NULL);
+""" + "".join(
+    f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, 'session files are append-only'); END;\n"
+    for t in TABLES for op in ("UPDATE", "DELETE")
+)
+# AUTOINCREMENT on notifications keeps the highest id in sqlite_sequence, a one-page table
+# near the start of the file: a cut file still tells how many notifications it once held.
+
+
+class SessionFileError(ValueError):
+    """A path that is not a readable session file; the message names the problem in one line."""
+
+
+def check_session_header(path: Path) -> None:
+    """Refuse, with a one-line reason, anything that cannot be a session file."""
+    if not path.exists():
+        raise SessionFileError(f"no such session file: {path}")
+    if not path.is_file():
+        raise SessionFileError(f"not a file: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise SessionFileError(f"empty file, not a session: {path}")
+    with open(path, "rb") as f:
+        head = f.read(100)
+    if len(head) < 100 and SQLITE_MAGIC.startswith(head[:16]):
+        raise SessionFileError(f"session file cut inside its SQLite header ({size} bytes): {path}")
+    if not head.startswith(SQLITE_MAGIC):
+        raise SessionFileError(f"not a session file (not an SQLite database): {path}")
+    if len(head) < 100:
+        raise SessionFileError(f"session file cut inside its SQLite header ({size} bytes): {path}")
+
+
+def header_page_size(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(100)
+    page_size = int.from_bytes(head[16:18], "big")
+    return 65536 if page_size == 1 else page_size
+
+
+def header_expected_bytes(path: Path) -> int | None:
+    """Database size the SQLite header announces (None when the header's count is stale)."""
+    with open(path, "rb") as f:
+        head = f.read(100)
+    page_size = header_page_size(path)
+    change_counter = head[24:28]
+    valid_for = head[92:96]
+    pages = int.from_bytes(head[28:32], "big")
+    if pages == 0 or change_counter != valid_for:
+        return None
+    return pages * page_size
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open for reading without changing the file; a cut file still opens.
+
+    writable_schema lets SQLite open a file shorter than its header says (it otherwise
+    refuses the whole file); the connection is read-only, so nothing is ever written.
+    """
+    uri = f"file:{path.resolve().as_posix()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        conn.execute("PRAGMA writable_schema=ON")
+        conn.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError as err:
+        raise SessionFileError(f"not a readable session file ({err}): {path}") from None
+    return conn
+
+
+def to_json(value) -> str:
+    """JSON text for metadata, calibrations and event data (numpy values and dataclasses too)."""
+    return json.dumps(value, default=_json_default, allow_nan=True, separators=(",", ":"))
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+
+
+def from_json(text):
+    return None if text is None else json.loads(text)
+
+
+def check_time(name: str, value) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of seconds, got {value}")
+    return value
