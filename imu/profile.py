@@ -21,7 +21,7 @@ class Thresholds:
     neutral_still_s: float = 3.0
     still_max_rate_dps: float = 5.0  # angular speed below which a sensor counts as still
     moving_min_rate_dps: float = 12.0  # trailing-second angular speed that means "moving"
-    still_max_spread_deg: float = 3.0  # orientation spread within the neutral window (sway)
+    still_max_spread_deg: float = 2.0  # tilt spread within the neutral window
     bend_min_deg: float = 20.0  # a forward bend must tilt each segment at least this far
     bends_required: int = 2
     calibration_search_s: float = 180.0  # look for neutral and bends within this span

@@ -48,7 +48,7 @@ class ClockAligner:
             rate = self.nominal_rate_hz or _rate_from_host(block.host_time_s)
             device = (self._samples_seen + np.arange(n)) / rate
         self._samples_seen += n
-        delay = block.host_time_s - device
+        delay = _frame_min(block.host_time_s - device, block.host_time_s)
         t = np.empty(n)
         windows = np.floor(device / self.window_s).astype(np.int64) if n else np.empty(0, np.int64)
         start = 0
@@ -117,6 +117,16 @@ class ClockAligner:
         d = np.array([m[1] for m in self._minima])
         model = self._intercept + self._slope * (dev - self._ref)
         return float(np.sqrt(np.mean((d - model) ** 2)) * 1e3)
+
+
+def _frame_min(delay: np.ndarray, host: np.ndarray) -> np.ndarray:
+    """Each sample gets the smallest delay of its notification: a frame arrives whole, so its
+    last sample bounds the latency of all of them (and they keep their spacing)."""
+    if len(delay) < 2:
+        return delay
+    starts = np.flatnonzero(np.concatenate([[True], host[1:] != host[:-1]]))
+    mins = np.minimum.reduceat(delay, starts)
+    return np.repeat(mins, np.diff(np.concatenate([starts, [len(delay)]])))
 
 
 def _rate_from_host(host: np.ndarray) -> float:

@@ -82,6 +82,16 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2]))
 
 
+def tilt_between(q: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Angle between the vertical seen by a sensor and a reference (heading ignored), deg.
+
+    Only the vertical matters for the neutral; heading wanders with each sensor's fusion.
+    """
+    up = Q.rotate(Q.conjugate(q), A.UP)
+    ref_up = Q.rotate(Q.conjugate(ref), A.UP)
+    return np.degrees(np.arccos(np.clip(np.sum(up * ref_up, axis=-1), -1.0, 1.0)))
+
+
 def _close_small_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
     """Fill False runs of at most max_gap samples that lie between True runs."""
     out = mask.copy()
@@ -101,7 +111,7 @@ def _mean_quat(q: np.ndarray) -> np.ndarray:
 def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
     """First window of at least neutral_still_s in which every sensor is still.
 
-    A still run is cut where any sensor drifts more than the allowed spread from the
+    A still run is cut where any sensor tilts more than the allowed spread away from the
     run's first second, so the slow start of a movement never enters the neutral.
     """
     still = np.ones(len(t), dtype=bool)
@@ -117,8 +127,9 @@ def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
         drift = np.zeros(b - a)
         for q in quats_e.values():
             ref = _mean_quat(q[a:a + head])
-            drift = np.maximum(drift, np.nan_to_num(Q.angle_between(q[a:b], ref), nan=180.0))
-        beyond = np.flatnonzero(drift > thr.still_max_spread_deg)
+            drift = np.maximum(drift, np.nan_to_num(tilt_between(q[a:b], ref), nan=0.0))
+        # cut inside the gate's limit, so the window's own spread passes the gate
+        beyond = np.flatnonzero(drift > 0.75 * thr.still_max_spread_deg)
         b = a + int(beyond[0]) if len(beyond) else b
         if (b - a) * dt >= thr.neutral_still_s:
             return a, b
@@ -193,7 +204,7 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
     neutral_q = {loc: _mean_quat(q[n0:n1]) for loc, q in quats_e.items()}
     for loc, q in quats_e.items():
         valid = q[n0:n1][~np.isnan(q[n0:n1]).any(axis=1)]
-        spread = float(np.max(Q.angle_between(valid, neutral_q[loc]))) if len(valid) else np.inf
+        spread = float(np.max(tilt_between(valid, neutral_q[loc]))) if len(valid) else np.inf
         details[loc]["neutral_spread_deg"] = round(spread, 2)
         if spread > thr.still_max_spread_deg:
             reasons.append(f"{loc} sensor was not still during the neutral ({spread:.1f} deg of movement)")
