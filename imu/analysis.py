@@ -8,9 +8,7 @@ replay does, so a report and a replay of the same file give the same events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +18,6 @@ from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds, thresholds_from_dict
 from imu.samples import TimedSamples
-
-BATCH = 20_000  # notifications per pipeline step when reading a file
-
 
 @dataclass
 class Source:
@@ -44,12 +39,6 @@ class Source:
         return {"file": str(self.path), "kind": self.kind}
 
 
-def batched(items: Iterable, size: int = BATCH) -> Iterator[list]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
-
-
 def open_source(path: str | Path, thresholds: Thresholds | None = None) -> Source:
     """Open a session file or a CSV interchange file; raises ValueError with one clear line."""
     path = Path(path)
@@ -63,7 +52,7 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None) -> Sourc
 
 
 def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
-    from imu.recording.reader import SessionReader, iter_notifications
+    from imu.recording.reader import SessionReader, iter_batches
 
     with SessionReader(path) as reader:
         metadata = dict(reader.metadata)
@@ -84,7 +73,7 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
         notes.append(f"session file damaged: {integrity.summary()}")
     labels = [a for a in annotations if a[2] in ("calibrate_neutral", "calibrate_bend")]
     return Source(path, "session", sensors, thresholds or Thresholds(), calibration, labels,
-                  annotations, notes, lambda: batched(iter_notifications(path)))
+                  annotations, notes, lambda: iter_batches(path))
 
 
 def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:

@@ -273,6 +273,8 @@ class StreamDecoder:
     def decode(self, payloads: list[bytes], host_times: np.ndarray) -> SampleBlock:
         host_times = check_host_times(payloads, host_times)
         self.stats.notifications += len(payloads)
+        if self._one_layout(payloads):  # the usual case: decode the whole chunk at once
+            return self._decode_run(list(zip(payloads, host_times.tolist())))
         blocks: list[SampleBlock] = []
         run: list[tuple[bytes, float]] = []
         run_key = None
@@ -295,6 +297,18 @@ class StreamDecoder:
         if run:
             blocks.append(self._decode_run(run))
         return SampleBlock.concat(blocks)
+
+    @staticmethod
+    def _one_layout(payloads: list[bytes]) -> bool:
+        """True when every payload is a samples frame of one length and content layout."""
+        if not payloads:
+            return False
+        length = len(payloads[0])
+        if length < HEADER_SIZE or any(len(p) != length for p in payloads):
+            return False
+        head = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(len(payloads), length)
+        return bool(np.all(head[:, 0] == SAMPLES_HEAD_BYTE)
+                    and np.all((head[:, 1] & CONTENT_FLAGS) == (head[0, 1] & CONTENT_FLAGS)))
 
     def _decode_short(self, payload: bytes, host_s: float) -> None:
         try:
@@ -344,6 +358,37 @@ class StreamDecoder:
             start = self._last_host_s if self._last_host_s is not None else host_s
             self.stats.gaps.append((start, host_s))
 
+    def _unwrap_run(self, seqs, t0s, dts, hosts, n0):
+        """Unwrapped sequence numbers and device times of a run of frames, vectorised.
+
+        Equivalent to advancing frame by frame: each frame's step is taken from the one
+        before it (the previous call's last frame for the first), losses are sized by the
+        device-time gap and recorded as host-time gaps.
+        """
+        first_t0 = self._unwrap_time(int(t0s[0]))
+        t0_steps = (np.diff(t0s) + 2**31) % 2**32 - 2**31
+        t0_unwrapped = first_t0 + np.concatenate([[0], np.cumsum(t0_steps)])
+        prev_seq = self._last_seq if self._last_seq is not None else int(seqs[0])
+        seq_steps = np.diff(np.concatenate([[prev_seq], seqs])) % 65536
+        seq_unwrapped = prev_seq + np.cumsum(seq_steps)
+        prev_end = np.concatenate([[self._last_t_end_us if self._last_t_end_us is not None else first_t0],
+                                   t0_unwrapped[:-1] + n0 * dts[:-1]])
+        prev_dt = np.concatenate([[self._last_dt_us or dts[0]], dts[:-1]])
+        prev_host = np.concatenate([[self._last_host_s if self._last_host_s is not None else hosts[0]],
+                                    hosts[:-1]])
+        for k in np.flatnonzero(seq_steps > 1):
+            if self._last_seq is None and k == 0:
+                continue
+            lost = max(0, round((t0_unwrapped[k] - prev_end[k]) / prev_dt[k]))
+            if lost:
+                self.stats.lost_samples += lost
+                self.stats.gaps.append((float(prev_host[k]), float(hosts[k])))
+        self._last_seq = int(seq_unwrapped[-1])
+        self._last_host_s = float(hosts[-1])
+        self._last_t_end_us = int(t0_unwrapped[-1] + n0 * dts[-1])
+        self._last_dt_us = int(dts[-1])
+        return seq_unwrapped, t0_unwrapped, dts
+
     def _decode_run(self, run: list[tuple[bytes, float]]) -> SampleBlock:
         length = len(run[0][0])
         buf = b"".join(p for p, _ in run)
@@ -372,19 +417,9 @@ class StreamDecoder:
         raw = raw.reshape(len(good_idx), n0, size // 2).astype(float)
         quat, acc, gyro = _split_samples(raw, flags)
 
-        # unwrap sequence numbers and device times frame by frame (cheap: one per notification)
-        seqs = head["seq"][good_idx].astype(np.int64)
-        t0s = head["t0"][good_idx].astype(np.int64)
-        dts = head["dt"][good_idx].astype(np.int64)
-        seq_unwrapped = np.empty(len(good_idx), dtype=np.int64)
-        t0_unwrapped = np.empty(len(good_idx), dtype=np.int64)
-        for k in range(len(good_idx)):
-            t0 = self._unwrap_time(int(t0s[k]))
-            self._advance_seq(int(seqs[k]), float(hosts[good_idx[k]]), t0)
-            seq_unwrapped[k] = self._last_seq
-            t0_unwrapped[k] = t0
-            self._last_t_end_us = t0 + n0 * int(dts[k])
-            self._last_dt_us = int(dts[k])
+        seq_unwrapped, t0_unwrapped, dts = self._unwrap_run(
+            head["seq"][good_idx].astype(np.int64), head["t0"][good_idx].astype(np.int64),
+            head["dt"][good_idx].astype(np.int64), hosts[good_idx], n0)
 
         offsets = np.arange(n0)
         device_us = t0_unwrapped[:, None] + offsets[None, :] * dts[:, None]
