@@ -175,6 +175,33 @@ def encode_samples(
     return header + body
 
 
+def encode_samples_batch(seq: np.ndarray, t0_us: np.ndarray, dt_us: int, quat: np.ndarray | None,
+                  acc: np.ndarray, gyro: np.ndarray, battery: np.ndarray, flags: int) -> list[bytes]:
+    """Many samples frames at once (acc and gyro always, quaternion unless None), byte for
+    byte what `encode_samples` makes frame by frame; arrays are (frames, samples per
+    frame, width). The simulator streams hours of frames through this."""
+    parts = [] if quat is None else [np.clip(np.round(quat * Q14), -32768, 32767)]
+    parts += [np.clip(np.round(acc * ACC_LSB_PER_G), -32768, 32767),
+              np.clip(np.round(gyro * GYRO_LSB_PER_DPS), -32768, 32767)]
+    flags |= FLAG_ACC | FLAG_GYRO | (0 if quat is None else FLAG_QUAT)
+    body = np.concatenate(parts, axis=2).astype("<i2")
+    frames, per_frame = body.shape[:2]
+    record = np.dtype([("head", "u1"), ("flags", "u1"), ("seq", "<u2"), ("t0", "<u4"),
+                       ("dt", "<u2"), ("n", "u1"), ("battery", "u1"),
+                       ("body", "<i2", (per_frame * body.shape[2],))])
+    out = np.zeros(frames, dtype=record)
+    out["head"] = VERSION << 4 | TYPE_SAMPLES
+    out["flags"] = flags
+    out["seq"] = seq & 0xFFFF
+    out["t0"] = t0_us & 0xFFFFFFFF
+    out["dt"] = dt_us
+    out["n"] = per_frame
+    out["battery"] = battery
+    out["body"] = body.reshape(frames, -1)
+    raw, size = out.tobytes(), record.itemsize
+    return [raw[i:i + size] for i in range(0, len(raw), size)]
+
+
 def encode_time_sync(seq: int, device_time_us: int, token: int, flags: int = 0) -> bytes:
     return SHORT_FRAME.pack(
         VERSION << 4 | TYPE_TIME_SYNC, flags & ~CONTENT_FLAGS & 0xFF, seq & 0xFFFF,

@@ -127,33 +127,6 @@ class FrameChunk:
     payloads: list[bytes] = field(default_factory=list)  # (f,) every frame as sent
 
 
-def encode_frames(seq: np.ndarray, t0_us: np.ndarray, dt_us: int, quat: np.ndarray | None,
-                  acc: np.ndarray, gyro: np.ndarray, battery: np.ndarray, flags: int) -> list[bytes]:
-    """Many imu-fw samples frames at once, byte for byte what `imu_fw.encode_samples` makes
-    frame by frame (tests check that); arrays are (frames, samples per frame, width)."""
-    parts = [] if quat is None else [np.clip(np.round(quat * imu_fw.Q14), -32768, 32767)]
-    parts += [np.clip(np.round(acc * imu_fw.ACC_LSB_PER_G), -32768, 32767),
-              np.clip(np.round(gyro * imu_fw.GYRO_LSB_PER_DPS), -32768, 32767)]
-    flags |= imu_fw.FLAG_ACC | imu_fw.FLAG_GYRO | (0 if quat is None else imu_fw.FLAG_QUAT)
-    body = np.concatenate(parts, axis=2).astype("<i2")
-    frames, per_frame = body.shape[:2]
-    record = np.dtype([("head", "u1"), ("flags", "u1"), ("seq", "<u2"), ("t0", "<u4"),
-                       ("dt", "<u2"), ("n", "u1"), ("battery", "u1"),
-                       ("body", "<i2", (per_frame * body.shape[2],))])
-    assert record.itemsize == imu_fw.HEADER_SIZE + per_frame * imu_fw.sample_size(flags)
-    out = np.zeros(frames, dtype=record)
-    out["head"] = imu_fw.VERSION << 4 | imu_fw.TYPE_SAMPLES
-    out["flags"] = flags
-    out["seq"] = seq & 0xFFFF
-    out["t0"] = t0_us & 0xFFFFFFFF
-    out["dt"] = dt_us
-    out["n"] = per_frame
-    out["battery"] = battery
-    out["body"] = body.reshape(frames, -1)
-    raw, size = out.tobytes(), record.itemsize
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
-
-
 def _ar1(rng: np.random.Generator, n: int, dt: float, tau: float, std: float, state: np.ndarray):
     """Correlated noise (3 axes) continuing from `state` (the last value)."""
     a = np.exp(-dt / tau)
@@ -228,7 +201,7 @@ def frame_chunks(params: SensorParams, wearer: Wearer, duration_s: float, rng: n
         if with_payloads:
             battery = np.clip(np.round(p.battery_start_pct - 6.0 * t_last / 3600.0), 1, 100).astype(int)
             shape = (frames, spf)
-            payloads = encode_frames(
+            payloads = imu_fw.encode_samples_batch(
                 frame_seq, device_us[::spf], p.dt_us,
                 None if quat is None else quat.reshape(shape + (4,)),
                 acc.reshape(shape + (3,)), gyro.reshape(shape + (3,)), battery, flags)
