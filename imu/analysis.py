@@ -17,7 +17,7 @@ from imu.core.calibrate import Calibration, CalibrationError, calibrate
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds, thresholds_from_dict
-from imu.samples import TimedSamples
+from imu.samples import NotificationColumns, TimedSamples
 
 @dataclass
 class Source:
@@ -34,6 +34,7 @@ class Source:
     batches: object  # () -> iterator of lists of Notification | LinkEvent, or None for CSV
     timed: dict[str, TimedSamples] | None = None  # CSV samples, already on the session timeline
     csv_stats: dict | None = None
+    integrity: object = None  # a session file's Integrity after the last full read
 
     def describe(self) -> dict:
         return {"file": str(self.path), "kind": self.kind}
@@ -52,7 +53,7 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None) -> Sourc
 
 
 def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
-    from imu.recording.reader import SessionReader, iter_batches
+    from imu.recording.reader import SessionReader
 
     with SessionReader(path) as reader:
         metadata = dict(reader.metadata)
@@ -68,12 +69,17 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
     calibration = Calibration.from_dict(recorded[-1].data) if recorded else None
     if thresholds is None and "thresholds" in metadata:
         thresholds = thresholds_from_dict(metadata["thresholds"])
-    notes = []
-    if not integrity.complete:
-        notes.append(f"session file damaged: {integrity.summary()}")
     labels = [a for a in annotations if a[2] in ("calibrate_neutral", "calibrate_bend")]
-    return Source(path, "session", sensors, thresholds or Thresholds(), calibration, labels,
-                  annotations, notes, lambda: iter_batches(path))
+    source = Source(path, "session", sensors, thresholds or Thresholds(), calibration, labels,
+                    annotations, [], None, integrity=integrity)
+
+    def batches():
+        with SessionReader(path) as reader:
+            yield from reader.iter_batches()
+            source.integrity = reader.integrity  # what the read found, damage included
+
+    source.batches = batches
+    return source
 
 
 def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:
@@ -118,7 +124,7 @@ def find_calibration(source: Source) -> Calibration:
         raise CalibrationError("too little data to calibrate")
     quats = {loc: np.concatenate(q) for loc, q in quats.items()}
     return calibrate(t, quats, thr,
-                     neutral_window=(neutral[0][0], neutral[-1][1]) if neutral else None,
+                     neutral_window=neutral[0] if neutral else None,
                      bend_windows=bends or None)
 
 
@@ -132,9 +138,14 @@ def _steps(source: Source, pipeline: Pipeline, stop_after_s: float | None = None
     else:
         for batch in source.batches():
             yield pipeline.feed(batch)
-            if stop_after_s is not None and batch[-1].host_time_s > stop_after_s:
+            if stop_after_s is not None and _last_time(batch) > stop_after_s:
                 break
     yield pipeline.finish()
+
+
+def _last_time(batch) -> float:
+    last = batch[-1]
+    return float(last.host_time_s[-1]) if isinstance(last, NotificationColumns) else last.host_time_s
 
 
 def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
@@ -163,6 +174,9 @@ def analyze(source: Source, on_step=None) -> Analysis:
         collector.add(out)
         if on_step is not None:
             on_step(out)
+    integrity = source.integrity
+    if integrity is not None and not integrity.complete:
+        notes.append(integrity.summary())
     analysis = collector.build(pipeline, notes, source.annotations)
     if refused is not None:
         analysis.calibration = refused

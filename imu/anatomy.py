@@ -49,10 +49,14 @@ def joint_rotation(flexion, lateral_bend, axial_rotation) -> np.ndarray:
 
 def joint_angles(q_rel: np.ndarray) -> np.ndarray:
     """(..., 3) flexion, lateral bend, axial rotation in degrees from a relative quaternion."""
-    m = Q.to_matrix(q_rel)
-    lateral = np.degrees(np.arcsin(np.clip(m[..., 2, 1], -1.0, 1.0)))
-    flexion = -np.degrees(np.arctan2(-m[..., 0, 1], m[..., 1, 1]))
-    axial = -np.degrees(np.arctan2(-m[..., 2, 0], m[..., 2, 2]))
+    w, x, y, z = np.moveaxis(np.asarray(q_rel, dtype=float), -1, 0)
+    # the five rotation-matrix entries the Z-X-Y decomposition needs
+    m01, m11 = 2 * (x * y - w * z), 1 - 2 * (x * x + z * z)
+    m21 = 2 * (y * z + w * x)
+    m20, m22 = 2 * (x * z - w * y), 1 - 2 * (x * x + y * y)
+    lateral = np.degrees(np.arcsin(np.clip(m21, -1.0, 1.0)))
+    flexion = -np.degrees(np.arctan2(-m01, m11))
+    axial = -np.degrees(np.arctan2(-m20, m22))
     return np.stack([flexion, lateral, axial], axis=-1)
 
 

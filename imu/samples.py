@@ -32,6 +32,18 @@ class LinkEvent(NamedTuple):
 
 
 @dataclass
+class NotificationColumns:
+    """Many notifications as columns, in arrival order: the fast path for recorded files."""
+
+    sensor: np.ndarray  # (n,) location names
+    host_time_s: np.ndarray  # (n,)
+    payloads: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+
+@dataclass
 class DecodeStats:
     """What a decoder saw, for the data-quality report."""
 

@@ -136,13 +136,17 @@ def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
     return None
 
 
-def find_bends(t, quats_e, neutral_q, after: int, thr: Thresholds):
-    """Forward-bend excursions after the neutral window: (start, peak, end) indices."""
+def find_bends(t, quats_e, neutral_q, after: int, thr: Thresholds, allowed=None):
+    """Forward-bend excursions after the neutral window: (start, peak, end) indices.
+
+    `allowed` (a boolean mask) restricts the search, e.g. to spans labelled as bends."""
     deviation = np.min(
         [Q.angle_between(quats_e[loc], neutral_q[loc]) for loc in quats_e], axis=0
     )  # the least-moving sensor must move too
     deviation = np.where(np.isnan(deviation), 0.0, deviation)
     deviation[:after] = 0.0
+    if allowed is not None:
+        deviation[~allowed] = 0.0
     bends = []
     for a, b in _runs(deviation > thr.bend_min_deg * 0.25):
         peak = a + int(np.argmax(deviation[a:b]))
@@ -209,18 +213,15 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
         if spread > thr.still_max_spread_deg:
             reasons.append(f"{loc} sensor was not still during the neutral ({spread:.1f} deg of movement)")
 
+    limit = t <= t[n1 - 1] + thr.calibration_search_s
+    allowed = None
     if bend_windows is not None:
-        bends = []
+        allowed = np.zeros(int(limit.sum()), dtype=bool)
         for s, e in bend_windows:
-            idx = np.flatnonzero((t >= s) & (t <= e))
-            if len(idx) > 2:
-                bends.append((idx[0], idx[0], idx[-1] + 1))
-        deviation = None
-    else:
-        limit = t <= t[n1 - 1] + thr.calibration_search_s
-        bends, deviation = find_bends(t[limit], {k: v[limit] for k, v in quats_e.items()},
-                                      neutral_q, n1, thr)
-        bends = bends[:3]
+            allowed |= (t[limit] >= s) & (t[limit] <= e)
+    bends, _ = find_bends(t[limit], {k: v[limit] for k, v in quats_e.items()},
+                          neutral_q, n1, thr, allowed)
+    bends = bends[:3]
 
     mounting, headings = {}, {}
     use_bends = len(bends) >= thr.bends_required

@@ -21,7 +21,7 @@ from imu.core.posture import SlouchTracker
 from imu.core.result import Analysis, CalibrationReport, SensorQuality
 from imu.profile import Thresholds
 from imu.protocols import make_decoder
-from imu.samples import DecodeStats, LinkEvent, Notification, TimedSamples
+from imu.samples import DecodeStats, LinkEvent, Notification, NotificationColumns, TimedSamples
 
 
 @dataclass
@@ -73,10 +73,14 @@ class Pipeline:
         self._angles = AngleComputer(calibration, self.thr)
 
     # --- input -------------------------------------------------------------------
-    def feed(self, items: list[Notification | LinkEvent]) -> StepOutput:
+    def feed(self, items: list[Notification | LinkEvent | NotificationColumns]) -> StepOutput:
         """A chunk of notifications and link events in arrival order."""
         by_sensor: dict[str, tuple[list[bytes], list[float]]] = {}
         for item in items:
+            if isinstance(item, NotificationColumns):
+                self._flush_sensor(by_sensor)
+                self._feed_columns(item)
+                continue
             if isinstance(item, LinkEvent):
                 self._flush_sensor(by_sensor)
                 self.link_events.append(item)
@@ -89,6 +93,13 @@ class Pipeline:
             times.append(item.host_time_s)
         self._flush_sensor(by_sensor)
         return self._step(final=False)
+
+    def _feed_columns(self, columns: NotificationColumns) -> None:
+        for loc in self.decoders:
+            idx = np.flatnonzero(columns.sensor == loc)
+            if len(idx):
+                payloads = [columns.payloads[i] for i in idx.tolist()]
+                self._flush_sensor({loc: (payloads, columns.host_time_s[idx])})
 
     def feed_timed(self, samples: dict[str, TimedSamples]) -> StepOutput:
         """Samples already on the session timeline (CSV interchange import)."""

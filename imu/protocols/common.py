@@ -23,20 +23,18 @@ def drop_bad_samples(block: SampleBlock, stats: DecodeStats, quat_expected: bool
     All-NaN quaternion rows mean "no orientation sent" and are kept, unless the payload
     should have carried one (`quat_expected`). Kept quaternions are renormalised.
     """
-    absent = np.all(np.isnan(block.quat), axis=1) & (not quat_expected)
-    norms = np.linalg.norm(block.quat, axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", block.quat, block.quat))
+    absent = np.isnan(norms) & np.all(np.isnan(block.quat), axis=1) & (not quat_expected)
     bad = ~absent & ~(np.abs(norms - 1.0) <= UNIT_TOLERANCE)
     for arr in (block.acc, block.gyro):
         if arr is not None:
-            bad |= ~np.all(np.isfinite(arr), axis=1)
-    stats.samples += int((~bad).sum())
+            bad |= ~np.isfinite(arr).all(axis=1)
+    stats.samples += int(len(bad) - bad.sum())
     if bad.any():
         stats.bad_samples += int(bad.sum())
         stats.count_error("non-unit quaternion or non-finite value")
         block = block.take(~bad)
-        absent = absent[~bad]
+        absent, norms = absent[~bad], norms[~bad]
     if len(block) and not absent.all():
-        good = ~absent
-        block.quat = block.quat.copy()
-        block.quat[good] = block.quat[good] / np.linalg.norm(block.quat[good], axis=1, keepdims=True)
+        block.quat = block.quat / np.where(absent, 1.0, norms)[:, None]
     return block

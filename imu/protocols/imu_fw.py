@@ -300,10 +300,12 @@ class StreamDecoder:
     def decode(self, payloads: list[bytes], host_times: np.ndarray) -> SampleBlock:
         host_times = check_host_times(payloads, host_times)
         self.stats.notifications += len(payloads)
-        if self._one_layout(payloads):  # the usual case: decode the whole chunk at once
-            return self._decode_run(list(zip(payloads, host_times.tolist())))
+        joined = self._one_layout(payloads)
+        if joined is not None:  # the usual case: decode the whole chunk at once
+            return self._decode_run(payloads, host_times, joined)
         blocks: list[SampleBlock] = []
-        run: list[tuple[bytes, float]] = []
+        run: list[bytes] = []
+        run_hosts: list[float] = []
         run_key = None
         # Runs of samples frames with one layout are decoded together; any other frame ends
         # the run so that sequence, clock and motor state advance in arrival order.
@@ -312,30 +314,35 @@ class StreamDecoder:
             if len(p) >= HEADER_SIZE and p[0] == SAMPLES_HEAD_BYTE:
                 key = (len(p), p[1] & CONTENT_FLAGS)
                 if run and key != run_key:
-                    blocks.append(self._decode_run(run))
-                    run = []
+                    blocks.append(self._decode_run(run, np.asarray(run_hosts)))
+                    run, run_hosts = [], []
                 run_key = key
-                run.append((p, float(host)))
+                run.append(p)
+                run_hosts.append(float(host))
                 continue
             if run:
-                blocks.append(self._decode_run(run))
-                run = []
+                blocks.append(self._decode_run(run, np.asarray(run_hosts)))
+                run, run_hosts = [], []
             self._decode_short(p, float(host))
         if run:
-            blocks.append(self._decode_run(run))
+            blocks.append(self._decode_run(run, np.asarray(run_hosts)))
         return SampleBlock.concat(blocks)
 
     @staticmethod
-    def _one_layout(payloads: list[bytes]) -> bool:
-        """True when every payload is a samples frame of one length and content layout."""
+    def _one_layout(payloads: list[bytes]) -> bytes | None:
+        """All payloads joined, when every one is a samples frame of one length and content
+        layout (the usual case); None otherwise."""
         if not payloads:
-            return False
+            return None
         length = len(payloads[0])
-        if length < HEADER_SIZE or any(len(p) != length for p in payloads):
-            return False
-        head = np.frombuffer(b"".join(payloads), dtype=np.uint8).reshape(len(payloads), length)
-        return bool(np.all(head[:, 0] == SAMPLES_HEAD_BYTE)
-                    and np.all((head[:, 1] & CONTENT_FLAGS) == (head[0, 1] & CONTENT_FLAGS)))
+        lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
+        if length < HEADER_SIZE or np.any(lengths != length):
+            return None
+        joined = b"".join(payloads)
+        head = np.frombuffer(joined, dtype=np.uint8).reshape(len(payloads), length)
+        same = (np.all(head[:, 0] == SAMPLES_HEAD_BYTE)
+                and np.all((head[:, 1] & CONTENT_FLAGS) == (head[0, 1] & CONTENT_FLAGS)))
+        return joined if same else None
 
     def _decode_short(self, payload: bytes, host_s: float) -> None:
         try:
@@ -416,9 +423,10 @@ class StreamDecoder:
         self._last_dt_us = int(dts[-1])
         return seq_unwrapped, t0_unwrapped, dts
 
-    def _decode_run(self, run: list[tuple[bytes, float]]) -> SampleBlock:
-        length = len(run[0][0])
-        buf = b"".join(p for p, _ in run)
+    def _decode_run(self, payloads: list[bytes], hosts: np.ndarray, buf: bytes | None = None) -> SampleBlock:
+        """A run of samples frames that share one length and content layout."""
+        length = len(payloads[0])
+        buf = b"".join(payloads) if buf is None else buf
         head = np.frombuffer(buf, dtype=np.dtype([
             ("hdr", "u1"), ("flags", "u1"), ("seq", "<u2"), ("t0", "<u4"),
             ("dt", "<u2"), ("n", "u1"), ("battery", "u1"), ("body", "V%d" % (length - HEADER_SIZE)),
@@ -426,9 +434,8 @@ class StreamDecoder:
         flags = int(head["flags"][0])
         size = sample_size(flags)
         n = head["n"].astype(np.int64)
-        hosts = np.array([h for _, h in run])
         if size == 0:
-            ok = np.zeros(len(run), dtype=bool)
+            ok = np.zeros(len(payloads), dtype=bool)
             reason = "samples frame without content"
         else:
             fits = HEADER_SIZE + n * size == length
@@ -440,7 +447,7 @@ class StreamDecoder:
         if len(good_idx) == 0:
             return SampleBlock.empty()
         n0 = int(n[good_idx[0]])
-        raw = np.frombuffer(buf, dtype="<i2").reshape(len(run), length // 2)[good_idx, HEADER_SIZE // 2:]
+        raw = np.frombuffer(buf, dtype="<i2").reshape(len(payloads), length // 2)[good_idx, HEADER_SIZE // 2:]
         raw = raw.reshape(len(good_idx), n0, size // 2).astype(float)
         quat, acc, gyro = _split_samples(raw, flags)
 

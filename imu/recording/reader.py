@@ -22,7 +22,7 @@ from imu.recording.schema import (
     SCHEMA, SessionFileError, check_session_header, connect_read_only, from_json,
     header_expected_bytes, header_page_size,
 )
-from imu.samples import DecodeStats, LinkEvent, Notification, SampleBlock
+from imu.samples import DecodeStats, LinkEvent, Notification, NotificationColumns, SampleBlock
 
 WINDOW_ROWS = 131_072  # notifications per read: large enough to decode vectorised, bounded memory
 SMALL_TABLE_WINDOW = 4_096
@@ -223,27 +223,42 @@ class SessionReader:
             streams.append(self._sensor_stream(location, info["id"], start_s))
         return heapq.merge(*streams, key=lambda item: item.host_time_s)
 
-    def iter_batches(self, start_s: float = 0.0) -> Iterator[list[Notification | LinkEvent]]:
-        """The same stream as iter_notifications, a storage window at a time: the fast path.
+    def iter_batches(self, start_s: float = 0.0) -> Iterator[list[NotificationColumns | LinkEvent]]:
+        """The same stream as iter_notifications, a storage window at a time, as columns.
 
         Rows are stored in arrival order, so each window only needs sorting by host time
-        within itself; link events are merged in by host time.
+        within itself; link events split the window where they fall.
         """
-        locations = self._sensor_locations
+        names = {sid: loc for sid, loc in self._sensor_locations.items()}
         events = sorted((e for e in self.link_events() if e.host_time_s >= start_s),
                         key=lambda e: e.host_time_s)
-        for rows in self._notification_windows("id, sensor_id, host_time, payload"):
-            batch = [Notification(locations[sid], t, p) for _, sid, t, p in rows
-                     if type(p) is bytes and type(t) is float and t >= start_s and sid in locations]
-            batch.sort(key=lambda n: n.host_time_s)
-            if events and batch and events[0].host_time_s <= batch[-1].host_time_s:
-                due = [e for e in events if e.host_time_s <= batch[-1].host_time_s]
-                events = events[len(due):]
-                batch = list(heapq.merge(batch, due, key=lambda item: item.host_time_s))
-            if batch:
-                yield batch
+        for rows in self._notification_windows("sensor_id, host_time, payload"):
+            if not rows:
+                continue
+            sids, times, payloads = zip(*rows)
+            if not all(type(p) is bytes for p in payloads) or not all(type(t) is float for t in times):
+                good = [r for r in rows if type(r[2]) is bytes and type(r[1]) is float]
+                self.integrity.damaged_rows += len(rows) - len(good)
+                if not good:
+                    continue
+                sids, times, payloads = zip(*good)
+            sensor = np.array([names.get(i, "") for i in sids], dtype=object)
+            host = np.asarray(times, dtype=float)
+            keep = (host >= start_s) & (sensor != "")
+            order = np.flatnonzero(keep)
+            if np.any(np.diff(host[order]) < 0):
+                order = order[np.argsort(host[order], kind="stable")]
+            columns = NotificationColumns(sensor[order], host[order], [payloads[i] for i in order.tolist()])
+            batch: list[NotificationColumns | LinkEvent] = []
+            while events and len(columns) and events[0].host_time_s <= columns.host_time_s[-1]:
+                cut = int(np.searchsorted(columns.host_time_s, events[0].host_time_s, side="right"))
+                batch.append(_slice_columns(columns, 0, cut))
+                batch.append(events.pop(0))
+                columns = _slice_columns(columns, cut, len(columns))
+            batch.append(columns)
+            yield [b for b in batch if not isinstance(b, NotificationColumns) or len(b)]
         if events:
-            yield events
+            yield list(events)
 
     def link_events(self) -> list[LinkEvent]:
         rows = self._small_table("link_events", "sensor_id, host_time, kind")
@@ -371,13 +386,17 @@ class SessionReader:
             return self.integrity.file_bytes // 16  # a notification row takes more than 16 bytes
 
 
+def _slice_columns(c: NotificationColumns, lo: int, hi: int) -> NotificationColumns:
+    return NotificationColumns(c.sensor[lo:hi], c.host_time_s[lo:hi], c.payloads[lo:hi])
+
+
 def read_session(path: str | Path) -> Session:
     """Everything in a session file, decoded; raises SessionFileError for a non-session."""
     with SessionReader(path) as reader:
         return reader.read()
 
 
-def iter_batches(path: str | Path, start_s: float = 0.0) -> Iterator[list[Notification | LinkEvent]]:
+def iter_batches(path: str | Path, start_s: float = 0.0) -> Iterator[list[NotificationColumns | LinkEvent]]:
     """Replay and report source: host-time ordered batches of notifications and link events."""
     reader = SessionReader(path)
     try:
