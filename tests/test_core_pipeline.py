@@ -104,3 +104,17 @@ def test_chunks_of_40_ms_give_the_same_angles_and_events_as_whole():
         np.testing.assert_allclose(chunked.angles[name], values, atol=1e-6, equal_nan=True,
                                    err_msg=name)
     assert list(chunked.context) == list(whole.context)
+
+
+def test_lumbar_slump_time_against_truth(desk):
+    from imu.report.summary import build_summary
+
+    sim, analysis = desk
+    slump = build_summary(analysis, {"kind": "session"})["lumbar_slump"]
+    assert slump["signal"] == "lumbar_inclination"
+    truth = sim.truth
+    bends = (truth.t > analysis.calibration.bends[0][0]) & (truth.t < analysis.calibration.bends[-1][1])
+    assert slump["calibrated_max_deg"] == pytest.approx(truth.angles["lumbar_inclination"][bends].max(), abs=1.5)
+    after = truth.t > analysis.calibration.bends[-1][1]
+    true_pct = 100 * np.mean(truth.angles["lumbar_inclination"][after] > slump["threshold_deg"])
+    assert slump["time_pct"] == pytest.approx(true_pct, abs=1.0)

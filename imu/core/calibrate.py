@@ -178,6 +178,21 @@ def _flexion_axis(t, q_sensor_e, windows, lag_s: float = 0.2):
     return eigvec[:, -1], planarity
 
 
+def _lumbar_max(quats_e, mounting, windows) -> dict:
+    """The largest lumbar angles reached in the bends: the wearer's own maximum, against
+    which a lumbar slump is judged (lumbar_flexion needs the sacral sensor)."""
+    def segment(loc):
+        q = np.concatenate([quats_e[loc][a:b] for a, b in windows])
+        return Q.multiply(q, Q.conjugate(mounting[loc]))
+
+    lumbar = segment("lumbar")
+    out = {"lumbar_inclination": round(float(np.nanmax(A.inclination(lumbar)[:, 0])), 2)}
+    if "sacral" in mounting:
+        rel = Q.multiply(Q.conjugate(segment("sacral")), lumbar)
+        out["lumbar_flexion"] = round(float(np.nanmax(A.joint_angles(rel)[:, 0])), 2)
+    return out
+
+
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
@@ -271,6 +286,9 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
     else:
         reasons_soft = f"{len(bends)} forward bend(s) found, {thr.bends_required} needed"
         details["bends"] = reasons_soft
+
+    if use_bends and "lumbar" in mounting:
+        details["lumbar_max_deg"] = _lumbar_max(quats_e, mounting, windows)
 
     ok = not reasons
     if not ok:

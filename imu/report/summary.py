@@ -99,6 +99,7 @@ def build_summary(analysis: Analysis, source: dict,
         "context_s": _context_time(analysis),
         "angles": {name: _angle(e) for name, e in exposures.items()},
         "slouch": _slouch(analysis),
+        "lumbar_slump": _lumbar_slump(analysis),
         "alerts": _alerts(analysis),
         "not_measured": not_measured(analysis, exposures),
         "method": {
@@ -107,6 +108,28 @@ def build_summary(analysis: Analysis, source: dict,
             "conventions": dict(CONVENTIONS),
             "definitions": dict(DEFINITIONS),
         },
+    }
+
+
+def _lumbar_slump(analysis: Analysis) -> dict | None:
+    """Time with the lumbar angle above a fraction of the wearer's calibrated maximum."""
+    maxima = analysis.calibration.details.get("lumbar_max_deg") if analysis.calibration.details else None
+    if not maxima:
+        return None
+    signal = "lumbar_flexion" if "lumbar_flexion" in analysis.angles and "lumbar_flexion" in maxima \
+        else "lumbar_inclination"
+    if signal not in analysis.angles or not maxima.get(signal):
+        return None
+    threshold = analysis.thresholds.lumbar_slump_fraction * maxima[signal]
+    values = analysis.angles[signal]
+    known = analysis.valid & np.isfinite(values)
+    above = known & (values > threshold)
+    return {
+        "signal": signal,
+        "calibrated_max_deg": rounded(maxima[signal], 2),
+        "threshold_deg": rounded(threshold, 2),
+        "time_s": rounded(float(above.sum()) * grid_step(analysis.t), 1),
+        "time_pct": rounded(100.0 * above.sum() / known.sum(), 2) if known.any() else None,
     }
 
 
