@@ -328,6 +328,13 @@ SCENARIOS: dict[str, str] = {
 }
 
 
+# issue 5 scenarios (running with lean drift, carries, holds) live in imu.sim.activities
+from imu.sim import activities as _activities  # noqa: E402  (it needs ScriptBuilder above)
+
+_activities.register(_BUILDERS, SCENARIOS)
+PHASE_LABELS = PHASE_LABELS + _activities.ACTIVITY_PHASE_LABELS
+
+
 def build_script(name: str, duration_s: float | None, rng: np.random.Generator,
                  sacral: bool | None = None) -> Script:
     """The keyframe script of scenario `name`; ValueError for an unknown name or duration."""

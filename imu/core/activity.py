@@ -1,0 +1,470 @@
+"""Activity context from the trunk sensors: still (sitting / standing), walking, running;
+carries and holds as the wearer labelled them; sensors that slipped or came off.
+
+Pure functions and one streaming tracker; arrays in, results out.
+
+Gait is found window by window (6 s windows every second, centred): a window is gait when
+its gait signal (imu.core.strides.gait_signal) has a clear step rhythm (autocorrelation at
+one step >= `gait_min_regularity`) of some size (band-passed amplitude); running when the
+cadence reaches `running_cadence_min_spm`. Still windows have almost no angular change.
+Sitting vs standing: still spans joined to walking or running without a deep trunk bend in
+between (standing up or sitting down bends the trunk over 20 deg) are standing; the others
+take the calibration's posture when it is known, else stay "still".
+
+Slipped or removed sensors: a relative angle that steps by more than `slip_jump_deg` within
+0.2 s and stays there (the sensor's neutral jumped), or a sensor whose inclination stops
+changing while another keeps moving; the span is invalid until the step reverses (or the
+recording ends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu.core.strides import bandpass, gait_signal, step_period
+from imu.profile import Thresholds
+
+STILL, SITTING, STANDING, WALKING, RUNNING, MOVING, UNKNOWN = (
+    "still", "sitting", "standing", "walking", "running", "moving", "unknown")
+CARRY_LABELS = ("carry_farmer", "carry_suitcase_left", "carry_suitcase_right", "carry_front")
+HOLD_ALIASES = {
+    "hold_plank": "plank", "plank": "plank",
+    "hold_side_bridge_left": "side_bridge_left", "side_bridge_left": "side_bridge_left",
+    "hold_side_bridge_right": "side_bridge_right", "side_bridge_right": "side_bridge_right",
+    "hold_bird_dog": "bird_dog", "bird_dog": "bird_dog",
+    "hold_extensor": "extensor", "extensor_hold": "extensor", "biering_sorensen": "extensor",
+    "sorensen": "extensor", "hold_flexor": "flexor", "flexor_hold": "flexor",
+}
+WINDOW_S = 6.0
+HOP_S = 1.0
+MIN_SEGMENT_S = 4.0
+TRANSITION_BEND_DEG = 20.0
+STOPPED_MIN_S = 6.0  # longer than any posture change that could freeze one sensor
+
+
+
+
+@dataclass
+class Segment:
+    kind: str
+    start_s: float
+    end_s: float
+    cadence_spm: float | None = None
+
+    def as_dict(self) -> dict:
+        d = {"kind": self.kind, "start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2)}
+        if self.cadence_spm is not None and np.isfinite(self.cadence_spm):
+            d["cadence_spm"] = round(float(self.cadence_spm), 1)
+        return d
+
+
+@dataclass
+class SensorIssue:
+    sensor: str
+    kind: str  # "slipped" (neutral jumped) or "stopped" (stopped moving with the others)
+    start_s: float
+    end_s: float
+    size_deg: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"sensor": self.sensor, "kind": self.kind, "start_s": round(self.start_s, 2),
+                "end_s": round(self.end_s, 2), "size_deg": round(self.size_deg, 1)}
+
+
+@dataclass
+class ActivityResult:
+    t: np.ndarray
+    labels: np.ndarray  # (n,) object: still/sitting/standing/walking/running/moving/unknown
+    segments: list[Segment]  # automatic segmentation (gait and still), time order
+    sensor_issues: list[SensorIssue] = field(default_factory=list)
+    invalid: np.ndarray | None = None  # (n,) bool: a sensor slipped or came off
+
+    def spans(self, kind: str) -> list[Segment]:
+        return [s for s in self.segments if s.kind == kind]
+
+
+# --- window classification ----------------------------------------------------------------
+
+def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: float,
+                    thr: Thresholds) -> tuple[str, float]:
+    """(label, cadence) of one window of gait signal; `still_std` is the window's largest
+    inclination standard deviation (deg)."""
+    if len(x) < rate_hz or not np.isfinite(x).all():
+        return UNKNOWN, float("nan")
+    period, ad1, _ = step_period(x, rate_hz)
+    amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0)))
+    min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
+        cadence = 60.0 / period
+        return (RUNNING if cadence >= thr.running_cadence_min_spm else WALKING), cadence
+    if not np.isfinite(still_std):
+        return UNKNOWN, float("nan")
+    if still_std <= thr.still_max_std_deg:
+        return STILL, float("nan")
+    return MOVING, float("nan")
+
+
+def _still_std(angles: dict[str, np.ndarray], rows: slice) -> float:
+    stds = []
+    for name in ("trunk_inclination", "trunk_lateral_inclination", "lumbar_inclination",
+                 "lumbar_lateral_inclination"):
+        if name in angles:
+            x = np.asarray(angles[name][rows], float)
+            x = x[np.isfinite(x)]
+            if len(x) > 2:
+                stds.append(np.std(x))
+    return max(stds) if stds else float("nan")
+
+
+def _mode_filter(labels: list[str], hops: int) -> list[str]:
+    """Runs shorter than `hops` take the label of their longer neighbour."""
+    labels = list(labels)
+    changed = True
+    while changed:
+        changed = False
+        runs = []
+        start = 0
+        for i in range(1, len(labels) + 1):
+            if i == len(labels) or labels[i] != labels[start]:
+                runs.append((start, i))
+                start = i
+        if len(runs) < 2:
+            break
+        for k, (a, b) in enumerate(runs):
+            if b - a >= hops:
+                continue
+            left = runs[k - 1] if k > 0 else None
+            right = runs[k + 1] if k + 1 < len(runs) else None
+            pick = max((r for r in (left, right) if r is not None), key=lambda r: r[1] - r[0])
+            for i in range(a, b):
+                labels[i] = labels[pick[0]]
+            changed = True
+            break
+    return labels
+
+
+def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None = None,
+                       valid: np.ndarray | None = None, thresholds=None,
+                       neutral_posture: str | None = None) -> ActivityResult:
+    """Offline segmentation of a whole session into still / walking / running spans."""
+    thr = thresholds or Thresholds()
+    t = np.asarray(t, float)
+    n = len(t)
+    if n < 2:
+        return ActivityResult(t, np.full(n, UNKNOWN, dtype=object), [])
+    rate = 1.0 / np.median(np.diff(t))
+    signal, name = gait_signal(angles, acc)
+    if signal is None:
+        return ActivityResult(t, np.full(n, UNKNOWN, dtype=object), [])
+    is_acc = "acceleration" in name
+    half = int(round(WINDOW_S * rate / 2))
+    hop = max(1, int(round(HOP_S * rate)))
+    centres = np.arange(0, n, hop)
+    labels, cadences = [], []
+    raw_valid = np.isfinite(signal) if valid is None else np.asarray(valid, bool)
+    for c in centres:
+        rows = slice(max(0, c - half), min(n, c + half))
+        if raw_valid[rows].mean() < 0.8:
+            labels.append(UNKNOWN)
+            cadences.append(np.nan)
+            continue
+        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr)
+        labels.append(label)
+        cadences.append(cad)
+    labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
+    cadences = np.array(cadences)
+    # hop labels to samples: each sample takes the label of its nearest centre
+    nearest = np.clip(np.round(np.arange(n) / hop).astype(int), 0, len(centres) - 1)
+    sample_labels = np.array(labels, dtype=object)[nearest]
+    segments = _segments(t, sample_labels, cadences, centres, hop)
+    _refine_boundaries(t, signal, rate, segments)
+    segments = _postures(t, angles, segments, neutral_posture)
+    for seg in segments:
+        rows = (t >= seg.start_s) & (t <= seg.end_s)
+        sample_labels[rows] = seg.kind
+    return ActivityResult(t, sample_labels, segments)
+
+
+def _segments(t, sample_labels, cadences, centres, hop) -> list[Segment]:
+    out = []
+    change = np.flatnonzero(sample_labels[1:] != sample_labels[:-1]) + 1
+    bounds = np.concatenate([[0], change, [len(t)]])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        kind = sample_labels[a]
+        cad = None
+        if kind in (WALKING, RUNNING):
+            inside = (centres >= a) & (centres < b)
+            cad = float(np.nanmedian(cadences[inside])) if np.isfinite(cadences[inside]).any() else None
+        end = t[b] if b < len(t) else t[-1]
+        out.append(Segment(str(kind), float(t[a]), float(end), cad))
+    return out
+
+
+def _refine_boundaries(t, signal, rate, segments: list[Segment]) -> None:
+    """Move each boundary that touches gait to where the step-band amplitude envelope
+    (1 s RMS) crosses half-way between its levels on either side: the 6 s windows place
+    boundaries up to half a window off, the envelope to about half a second."""
+    env = bandpass(signal, rate, 0.8, 6.0) ** 2
+    k = max(1, int(round(rate)))
+    c = np.concatenate([[0.0], np.cumsum(env)])
+    idx = np.arange(len(env))
+    a, b = np.clip(idx - k // 2, 0, len(env)), np.clip(idx + k // 2 + 1, 0, len(env))
+    rms = np.sqrt((c[b] - c[a]) / np.maximum(b - a, 1))
+    for left, right in zip(segments[:-1], segments[1:]):
+        if WALKING not in (left.kind, right.kind) and RUNNING not in (left.kind, right.kind):
+            continue
+        tb = right.start_s
+        i = int(np.searchsorted(t, tb))
+        lo, hi = int(np.searchsorted(t, tb - 5.0)), int(np.searchsorted(t, tb + 5.0))
+        before = rms[int(np.searchsorted(t, tb - 8.0)):int(np.searchsorted(t, tb - 4.0))]
+        after = rms[int(np.searchsorted(t, tb + 4.0)):int(np.searchsorted(t, tb + 8.0))]
+        if len(before) < k or len(after) < k or hi - lo < 2 * k:
+            continue
+        level_a, level_b = np.median(before), np.median(after)
+        if max(level_a, level_b) < 1.5 * min(level_a, level_b):
+            continue  # no clear change of amplitude: keep the window boundary
+        mid = 0.5 * (level_a + level_b)
+        side = rms[lo:hi] > mid if level_b > level_a else rms[lo:hi] < mid
+        # the crossing nearest the coarse boundary
+        crossings = np.flatnonzero(side[1:] & ~side[:-1]) + lo + 1
+        if len(crossings) == 0:
+            continue
+        j = crossings[np.argmin(np.abs(crossings - i))]
+        new = float(t[j])
+        if left.start_s < new < right.end_s:
+            left.end_s = right.start_s = new
+
+
+def _postures(t, angles, segments: list[Segment], neutral_posture: str | None) -> list[Segment]:
+    """Still spans become standing when joined to gait without a deep bend in between."""
+    incl = None
+    for name in ("lumbar_inclination", "trunk_inclination"):
+        if name in angles:
+            incl = np.asarray(angles[name], float)
+            break
+
+    def deep_bend(a: float, b: float) -> bool:
+        if incl is None:
+            return False
+        rows = (t >= a) & (t <= b)
+        return bool(rows.any() and np.nanmax(np.abs(incl[rows]), initial=0.0) > TRANSITION_BEND_DEG)
+
+    gait = [i for i, s in enumerate(segments) if s.kind in (WALKING, RUNNING)]
+    fallback = {"sitting": SITTING, "standing": STANDING}.get(neutral_posture or "", STILL)
+    for i, seg in enumerate(segments):
+        if seg.kind != STILL:
+            continue
+        standing = False
+        for g in gait:
+            a, b = sorted((i, g))
+            between_start = segments[a].end_s if a == g else segments[a].start_s
+            between_end = segments[b].start_s
+            # the still span itself may hold the sit-down / stand-up at its edge
+            edge = (seg.start_s, min(seg.start_s + 3.0, seg.end_s)) if g < i else \
+                (max(seg.end_s - 3.0, seg.start_s), seg.end_s)
+            if not deep_bend(between_start, between_end) and not deep_bend(*edge):
+                standing = True
+                break
+        seg.kind = STANDING if standing else fallback
+    # merge neighbours that became equal
+    merged: list[Segment] = []
+    for seg in segments:
+        if merged and merged[-1].kind == seg.kind and seg.kind not in (WALKING, RUNNING):
+            merged[-1].end_s = seg.end_s
+        else:
+            merged.append(seg)
+    return merged
+
+
+def overlay_labels(t: np.ndarray, labels: np.ndarray, annotations, kinds) -> np.ndarray:
+    """Labels with the wearer's annotated spans (carries, holds) written over them."""
+    out = labels.copy()
+    for start, end, label in annotations or []:
+        if label in kinds:
+            out[(t >= start) & (t <= end)] = label
+    return out
+
+
+# --- sensors that slipped or came off ------------------------------------------------------
+
+_RELATIVE = {"thoracic": ("thoracic_flexion", "thoracic_lateral_bend"),
+             "lumbar": ("lumbar_flexion", "lumbar_lateral_bend")}
+_INCLINATION = {"thoracic": ("trunk_inclination", "trunk_lateral_inclination"),
+                "lumbar": ("lumbar_inclination", "lumbar_lateral_inclination")}
+
+
+def _rolling_median(x: np.ndarray, window: int) -> np.ndarray:
+    from scipy.ndimage import median_filter
+
+    return median_filter(x, size=max(1, window), mode="nearest")
+
+
+def _jumps(t: np.ndarray, x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float]]:
+    """(index, size) of steps: > jump_deg within 0.2 s, and the level 0.3-3 s after differs
+    from the level 0.3-3 s before by more than jump_deg in the same direction."""
+    x = np.asarray(x, float)
+    if len(x) < int(6 * rate) or not np.isfinite(x).any():
+        return []
+    xf = np.where(np.isfinite(x), x, np.nan)
+    lag = max(1, int(round(0.2 * rate)))
+    d = np.full(len(x), np.nan)
+    d[lag:] = xf[lag:] - xf[:-lag]
+    candidates = np.flatnonzero(np.abs(np.nan_to_num(d)) > jump_deg)
+    out, last = [], -np.inf
+    near, far = int(0.3 * rate), int(3.0 * rate)
+    for i in candidates:
+        if i - last < far:
+            continue
+        c = i - lag // 2
+        before = xf[max(0, c - far):max(0, c - near)]
+        after = xf[c + near:c + far]
+        if np.isfinite(before).sum() < rate or np.isfinite(after).sum() < rate:
+            continue
+        size = np.nanmedian(after) - np.nanmedian(before)
+        if abs(size) > jump_deg and np.sign(size) == np.sign(d[i]):
+            out.append((int(c), float(size)))
+            last = i
+    return out
+
+
+def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], thresholds=None) -> tuple[list[SensorIssue], np.ndarray]:
+    """(issues, invalid mask). A slip shows as a step in the relative angles that involve the
+    sensor: only the thoracic ones -> thoracic sensor; thoracic and lumbar ones -> lumbar
+    sensor; only the lumbar ones -> sacral sensor."""
+    thr = thresholds or Thresholds()
+    t = np.asarray(t, float)
+    n = len(t)
+    invalid = np.zeros(n, bool)
+    if n < 10:
+        return [], invalid
+    rate = 1.0 / np.median(np.diff(t))
+    steps: dict[str, list[tuple[int, float]]] = {}
+    for joint, names in _RELATIVE.items():
+        found = []
+        for name in names:
+            if name in angles:
+                found += _jumps(t, angles[name], rate, thr.slip_jump_deg)
+        steps[joint] = sorted(found)
+    issues: list[SensorIssue] = []
+    used = {"thoracic": set(), "lumbar": set()}
+    window = int(1.0 * rate)
+    pairs = []
+    for i, (ti, si) in enumerate(steps["thoracic"]):
+        partner = next((j for j, (tj, _) in enumerate(steps["lumbar"])
+                        if abs(tj - ti) <= window and j not in used["lumbar"]), None)
+        if partner is not None:
+            used["lumbar"].add(partner)
+            pairs.append(("lumbar", ti, si))
+        else:
+            pairs.append(("thoracic", ti, si))
+    for j, (tj, sj) in enumerate(steps["lumbar"]):
+        if j not in used["lumbar"]:
+            pairs.append(("sacral", tj, sj))
+    pairs.sort(key=lambda p: p[1])
+    open_: dict[str, tuple[int, float]] = {}
+    for sensor, idx, size in pairs:
+        if sensor in open_ and np.sign(size) != np.sign(open_[sensor][1]) \
+                and abs(size + open_[sensor][1]) < 0.5 * abs(open_[sensor][1]):
+            start, first = open_.pop(sensor)
+            issues.append(SensorIssue(sensor, "slipped", float(t[start]), float(t[idx]), abs(first)))
+            invalid[start:idx + 1] = True
+        elif sensor not in open_:
+            open_[sensor] = (idx, size)
+    for sensor, (start, size) in open_.items():
+        issues.append(SensorIssue(sensor, "slipped", float(t[start]), float(t[-1]), abs(size)))
+        invalid[start:] = True
+    issues += _stopped(t, angles, rate, thr, invalid)
+    issues.sort(key=lambda s: s.start_s)
+    return issues, invalid
+
+
+def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray) -> list[SensorIssue]:
+    """A sensor whose inclination is frozen (std below sensor_stopped_std_deg over 3 s)
+    while another sensor's moves (std above sensor_moving_std_deg) for STOPPED_MIN_S."""
+    win = int(3.0 * rate)
+    stds = {}
+    for sensor, names in _INCLINATION.items():
+        parts = [np.asarray(angles[nm], float) for nm in names if nm in angles]
+        if not parts:
+            continue
+        s = np.zeros(len(t))
+        for x in parts:
+            xf = np.nan_to_num(x)
+            c1 = np.concatenate([[0], np.cumsum(xf)])
+            c2 = np.concatenate([[0], np.cumsum(xf * xf)])
+            a = np.clip(np.arange(len(t)) - win // 2, 0, len(t))
+            b = np.clip(np.arange(len(t)) + win // 2, 0, len(t))
+            m = np.maximum(b - a, 1)
+            var = (c2[b] - c2[a]) / m - ((c1[b] - c1[a]) / m) ** 2
+            s = np.maximum(s, np.sqrt(np.maximum(var, 0.0)))
+        stds[sensor] = s
+    issues = []
+    for sensor, s in stds.items():
+        others = [v for k, v in stds.items() if k != sensor]
+        if not others:
+            continue
+        frozen = (s < thr.sensor_stopped_std_deg) & (np.max(others, axis=0) > thr.sensor_moving_std_deg)
+        padded = np.concatenate([[False], frozen, [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if (b - a) / rate >= STOPPED_MIN_S:
+                issues.append(SensorIssue(sensor, "stopped", float(t[a]), float(t[b - 1])))
+                invalid[a:b] = True
+    return issues
+
+
+# --- streaming ------------------------------------------------------------------------------
+
+class ActivityTracker:
+    """Causal still / walking / running / moving labels for the live loop.
+
+    Every HOP_S on the absolute grid (sample index multiple of the hop) the trailing
+    WINDOW_S of gait signal is classified; samples take the latest decision, so a label
+    depends only on the past and chunked input gives the same labels as whole input.
+    Labels lag the truth by about half a window (3 s). Feed it the angles of each step
+    (and the grid acceleration when sensors send it).
+    """
+
+    def __init__(self, rate_hz: float, thresholds=None):
+        self.rate = rate_hz
+        self.thr = thresholds or Thresholds()
+        self.window = int(round(WINDOW_S * rate_hz))
+        self.hop = max(1, int(round(HOP_S * rate_hz)))
+        self._count = 0
+        self._buf: dict[str, np.ndarray] = {}
+        self._acc: dict[str, np.ndarray] = {}
+        self._label = UNKNOWN
+
+    def update(self, angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        n = len(next(iter(angles.values()))) if angles else 0
+        out = np.empty(n, dtype=object)
+        if n == 0:
+            return out
+        for name, x in angles.items():
+            self._buf[name] = np.concatenate([self._buf.get(name, np.empty(0)), np.asarray(x, float)])
+        for loc, a in (acc or {}).items():
+            self._acc[loc] = np.concatenate([self._acc.get(loc, np.empty((0, 3))), np.asarray(a, float)])
+        total = self._count + n
+        first = self._count
+        for i in range(n):
+            k = first + i  # absolute index of this sample
+            if k % self.hop == 0 and k + 1 >= self.window:
+                self._label = self._decide(k + 1 - (total - len(next(iter(self._buf.values())))))
+            out[i] = self._label
+        self._count = total
+        keep = self.window
+        self._buf = {k: v[-keep:] for k, v in self._buf.items()}
+        self._acc = {k: v[-keep:] for k, v in self._acc.items()}
+        return out
+
+    def _decide(self, end: int) -> str:
+        rows = slice(end - self.window, end)
+        signal, name = gait_signal(self._buf, self._acc or None, rows)
+        if signal is None:
+            return UNKNOWN
+        window = {k: v[rows] for k, v in self._buf.items()}
+        label, _ = classify_window(signal, self.rate, "acceleration" in name,
+                                   _still_std(window, slice(None)), self.thr)
+        return label

@@ -1,0 +1,184 @@
+"""Issue 5 entry point: activity context and trunk-stability grading of a whole session.
+
+`analyze_stability(t, angles, ...)` takes the arrays of an Analysis (and, when available,
+the grid acceleration per sensor) and returns a StabilityResult: activity segments and
+per-sample labels, sensor issues (slipped / came off) with an invalid mask, per-run metrics,
+per-carry metrics against the wearer's unloaded walking, per-hold failure times and McGill's
+ratios. Spans with a slipped or removed sensor are never graded. Pure: arrays in, results
+out. `stability_from_analysis(analysis, acc=None)` is the same on an Analysis object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu.core.activity import (CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING, WALKING, ActivityResult,
+                               Segment, SensorIssue, detect_sensor_issues, overlay_labels,
+                               segment_activities)
+from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
+from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
+from imu.core.running import RunMetrics, run_metrics
+
+MIN_RUN_S = 20.0
+MIN_STANDING_REF_S = 3.0
+
+
+@dataclass
+class StabilityResult:
+    activity: ActivityResult
+    labels: np.ndarray  # (n,) activity labels with annotated carries / holds written over
+    invalid: np.ndarray  # (n,) bool: a sensor slipped or came off
+    sensor_issues: list[SensorIssue]
+    runs: list[RunMetrics]
+    carries: list[CarryMetrics]
+    holds: list[HoldMetrics]
+    endurance: dict | None
+    walking: WalkingBaseline | None
+    lean_reference_deg: float | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def activities(self) -> list[Segment]:
+        """Automatic segments with the annotated carries and holds cut in."""
+        t = self.activity.t
+        out: list[Segment] = []
+        if len(t) == 0:
+            return out
+        change = np.flatnonzero(self.labels[1:] != self.labels[:-1]) + 1
+        bounds = np.concatenate([[0], change, [len(t)]])
+        cad = {(s.kind, round(s.start_s, 3)): s.cadence_spm for s in self.activity.segments}
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            end = t[b] if b < len(t) else t[-1]
+            kind = str(self.labels[a])
+            out.append(Segment(kind, float(t[a]), float(end), cad.get((kind, round(float(t[a]), 3)))))
+        return out
+
+
+def _overlaps_invalid(t, invalid, a, b) -> bool:
+    rows = (t >= a) & (t <= b)
+    return bool(rows.any() and invalid[rows].mean() > 0.05)
+
+
+def _subtract(span, others, margin: float) -> list[tuple[float, float]]:
+    """Parts of `span` outside every span of `others` (each widened by `margin`)."""
+    parts = [span]
+    for a, b in others:
+        a, b = a - margin, b + margin
+        parts = [piece for s, e in parts for piece in ((s, min(e, a)), (max(s, b), e)) if piece[1] > piece[0]]
+    return parts
+
+
+def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.ndarray | None = None,
+                      annotations=(), thresholds=None, acc: dict[str, np.ndarray] | None = None,
+                      neutral_posture: str | None = None) -> StabilityResult:
+    t = np.asarray(t, float)
+    angles = {k: np.asarray(v, float) for k, v in angles.items()}
+    notes: list[str] = []
+    issues, invalid = detect_sensor_issues(t, angles, thresholds)
+    for issue in issues:
+        notes.append(f"{issue.sensor} sensor {issue.kind} at {issue.start_s:.0f} s: "
+                     f"{issue.start_s:.0f}-{issue.end_s:.0f} s not graded")
+    usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
+    masked = {k: np.where(usable, np.nan, v) for k, v in angles.items()}
+    activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds, neutral_posture)
+    activity.sensor_issues, activity.invalid = issues, invalid
+    annotations = list(annotations or [])
+    labels = overlay_labels(t, activity.labels, annotations, set(CARRY_LABELS) | set(HOLD_ALIASES))
+
+    # the standing neutral for the running lean: median trunk inclination while standing still
+    ref = None
+    standing = [s for s in activity.segments if s.kind == STANDING and s.end_s - s.start_s >= MIN_STANDING_REF_S]
+    if standing and "trunk_inclination" in masked:
+        rows = np.zeros(len(t), bool)
+        for s in standing:
+            rows |= (t >= s.start_s + 1.0) & (t <= s.end_s - 1.0)
+        x = masked["trunk_inclination"][rows]
+        if np.isfinite(x).sum() > 100:
+            ref = float(np.nanmedian(x))
+
+    runs = []
+    for seg in activity.spans(RUNNING):
+        if seg.end_s - seg.start_s < MIN_RUN_S:
+            continue
+        if _overlaps_invalid(t, invalid, seg.start_s, seg.end_s):
+            notes.append(f"run at {seg.start_s:.0f} s not graded: a sensor slipped or came off")
+            continue
+        m = run_metrics(t, masked, seg.start_s, seg.end_s, acc, ref, thresholds)
+        if m is not None:
+            runs.append(m)
+
+    carry_spans = [(a, b) for a, b, label in annotations if label in CARRY_LABELS]
+    walk_spans = []
+    for seg in activity.spans(WALKING):
+        for a, b in _subtract((seg.start_s, seg.end_s), carry_spans, margin=5.0):
+            if b - a >= 15.0 and not _overlaps_invalid(t, invalid, a, b):
+                walk_spans.append((a, b))
+    walking = walking_baseline(t, masked, walk_spans, acc) if walk_spans else None
+    carries = []
+    for a, b, label in sorted(annotations):
+        if label not in CARRY_LABELS:
+            continue
+        if _overlaps_invalid(t, invalid, a, b):
+            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
+            continue
+        m = carry_metrics(t, masked, label, a, b, acc, walking, thresholds)
+        if m is None:
+            notes.append(f"{label} at {a:.0f} s not graded: no strides found")
+        else:
+            carries.append(m)
+    if carry_spans and walking is None:
+        notes.append("no unloaded walking in this session: carries graded against their own start only")
+
+    holds = []
+    for a, b, label in sorted(annotations):
+        if label not in HOLD_ALIASES:
+            continue
+        if _overlaps_invalid(t, invalid, a, b):
+            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
+            continue
+        m = hold_metrics(t, masked, label, a, b, thresholds)
+        if m is not None:
+            holds.append(m)
+    endurance = endurance_ratios(holds) if holds else None
+    return StabilityResult(activity, labels, invalid, issues, runs, carries, holds, endurance,
+                           walking, ref, notes)
+
+
+def stability_from_analysis(analysis, acc: dict[str, np.ndarray] | None = None,
+                            neutral_posture: str | None = None) -> StabilityResult:
+    """analyze_stability on an imu.core.result.Analysis."""
+    return analyze_stability(analysis.t, analysis.angles, analysis.valid, analysis.annotations,
+                             analysis.thresholds, acc, neutral_posture)
+
+
+class AccCollector:
+    """An on_step callback for imu.analysis.analyze that keeps the grid acceleration
+    (the Analysis does not hold it): analyze(source, on_step=collector); collector.acc."""
+
+    def __init__(self):
+        self._parts: dict[str, list[np.ndarray]] = {}
+        self._n = 0
+
+    def __call__(self, out) -> None:
+        n = len(out.t)
+        if n == 0:
+            return
+        for loc, a in out.grid.acc.items():
+            parts = self._parts.setdefault(loc, [])
+            have = sum(len(p) for p in parts)
+            if have < self._n:
+                parts.append(np.full((self._n - have, 3), np.nan))
+            parts.append(np.asarray(a, float))
+        self._n += n
+
+    @property
+    def acc(self) -> dict[str, np.ndarray]:
+        out = {}
+        for loc, parts in self._parts.items():
+            a = np.concatenate(parts)
+            if len(a) < self._n:
+                a = np.concatenate([a, np.full((self._n - len(a), 3), np.nan)])
+            out[loc] = a
+        return out

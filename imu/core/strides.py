@@ -1,0 +1,159 @@
+"""Steps and strides from the trunk signals; cadence; autocorrelation regularity.
+
+Pure functions: arrays in, arrays out.
+
+The gait signal is the magnitude of the trunk acceleration when a sensor sends it (each
+step is one vertical bounce), otherwise the lumbar (or trunk) sagittal inclination, which
+rocks forward and back once per step with the pelvis. Cadence is the step frequency of
+the unbiased autocorrelation (Moe-Nilssen & Helbostad 2004): its first dominant peak in
+the step band is one step. Step events are the peaks of the gait signal band-passed
+around that frequency; a stride is two consecutive steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, find_peaks, sosfiltfilt
+
+STEP_BAND_HZ = (1.2, 4.0)  # walking 1.4-2.2 Hz, running 2.4-3.6 Hz
+ACC_PREFERENCE = ("sacral", "lumbar", "thoracic")
+ANGLE_PREFERENCE = ("lumbar_inclination", "trunk_inclination")
+
+
+@dataclass
+class Steps:
+    t: np.ndarray  # (k,) step times, session s
+    cadence_spm: float  # from the autocorrelation period
+    step_period_s: float
+    step_regularity: float  # Ad1: autocorrelation at one step
+    stride_regularity: float  # Ad2: autocorrelation at one stride
+    signal: str  # which signal the steps came from
+
+    @property
+    def symmetry(self) -> float:
+        """Ad1 / Ad2: 1 for identical left and right steps."""
+        if not np.isfinite(self.stride_regularity) or self.stride_regularity <= 0:
+            return float("nan")
+        return float(self.step_regularity / self.stride_regularity)
+
+    def strides(self) -> np.ndarray:
+        """(m, 2) start and end time of each stride (two consecutive steps, back to back)."""
+        if len(self.t) < 3:
+            return np.empty((0, 2))
+        starts = self.t[0:-2:2]
+        return np.stack([starts, self.t[2::2][:len(starts)]], axis=1)
+
+
+def fill_nan(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN (constant at the ends); all-NaN stays NaN."""
+    x = np.asarray(x, float)
+    finite = np.isfinite(x)
+    if finite.all() or not finite.any():
+        return x.copy()
+    idx = np.arange(len(x))
+    return np.interp(idx, idx[finite], x[finite])
+
+
+def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None,
+                rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray | None, str]:
+    """(signal, name): acceleration magnitude (g) if any sensor sent it, else a sagittal
+    inclination (deg); (None, "") when neither is there."""
+    for loc in ACC_PREFERENCE:
+        if acc and loc in acc:
+            a = np.asarray(acc[loc], float)[rows]
+            mag = np.linalg.norm(a, axis=1)
+            if np.isfinite(mag).mean() > 0.5:
+                return fill_nan(mag), f"{loc} acceleration"
+    for name in ANGLE_PREFERENCE:
+        if name in angles:
+            x = np.asarray(angles[name], float)[rows]
+            if np.isfinite(x).mean() > 0.5:
+                return fill_nan(x), name
+    return None, ""
+
+
+def bandpass(x: np.ndarray, rate_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
+    nyq = rate_hz / 2.0
+    high = min(high_hz, 0.9 * nyq)
+    sos = butter(order, [low_hz / nyq, high / nyq], btype="band", output="sos")
+    if len(x) <= 3 * (2 * order + 1) * 2:
+        return x - np.mean(x)
+    return sosfiltfilt(sos, x)
+
+
+def unbiased_autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Ad(m) = 1/(N-m) sum x_i x_(i+m) / (1/N sum x_i^2), m = 0..max_lag (Moe-Nilssen)."""
+    x = np.asarray(x, float) - np.mean(x)
+    n = len(x)
+    max_lag = min(max_lag, n - 1)
+    if n < 4 or max_lag < 1:
+        return np.ones(1)
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    f = np.fft.rfft(x, size)
+    raw = np.fft.irfft(f * np.conj(f), size)[: max_lag + 1]
+    raw = raw / (n - np.arange(max_lag + 1))
+    return raw / raw[0] if raw[0] > 0 else np.zeros(max_lag + 1)
+
+
+def _parabolic(ac: np.ndarray, k: int) -> tuple[float, float]:
+    if 0 < k < len(ac) - 1:
+        a, b, c = ac[k - 1], ac[k], ac[k + 1]
+        denom = a - 2 * b + c
+        if denom < 0:
+            shift = 0.5 * (a - c) / denom
+            return k + shift, b - 0.25 * (a - c) * shift
+    return float(k), float(ac[k])
+
+
+def step_period(x: np.ndarray, rate_hz: float, band_hz: tuple[float, float] = STEP_BAND_HZ):
+    """(step period s, Ad1, Ad2) of a gait signal; (nan, 0, 0) when there is no rhythm.
+
+    The step is the first autocorrelation peak in the step band reaching 70 % of the
+    band's highest peak (a stride lag can fall inside the band when running)."""
+    lo, hi = int(np.floor(rate_hz / band_hz[1])), int(np.ceil(rate_hz / band_hz[0]))
+    if len(x) < 2 * hi + 2:
+        return float("nan"), 0.0, 0.0
+    ac = unbiased_autocorrelation(x, 2 * hi + 2)
+    peaks, _ = find_peaks(ac[: hi + 1])
+    peaks = peaks[peaks >= lo]
+    if len(peaks) == 0 or ac[peaks].max() <= 0:
+        return float("nan"), 0.0, 0.0
+    best = ac[peaks].max()
+    k = int(peaks[np.flatnonzero(ac[peaks] >= 0.7 * best)[0]])
+    lag, ad1 = _parabolic(ac, k)
+    # the stride peak: the highest value within +-25 % of twice the step lag
+    lo2, hi2 = int(np.floor(1.75 * lag)), min(int(np.ceil(2.25 * lag)), len(ac) - 2)
+    ad2 = 0.0
+    if hi2 > lo2:
+        k2 = lo2 + int(np.argmax(ac[lo2:hi2 + 1]))
+        ad2 = _parabolic(ac, k2)[1]
+    return lag / rate_hz, float(ad1), float(ad2)
+
+
+def detect_steps(t: np.ndarray, signal: np.ndarray, rate_hz: float, name: str = "") -> Steps:
+    """Steps of one stretch of gait (the signal spans the stretch only)."""
+    period, ad1, ad2 = step_period(signal, rate_hz)
+    if not np.isfinite(period):
+        return Steps(np.empty(0), float("nan"), float("nan"), 0.0, 0.0, name)
+    f = 1.0 / period
+    narrow = bandpass(signal, rate_hz, 0.6 * f, 1.5 * f)
+    peaks, _ = find_peaks(narrow, distance=max(1, int(0.6 * period * rate_hz)))
+    times = t[peaks]
+    return Steps(times, 60.0 / period, period, ad1, ad2, name)
+
+
+def per_stride(t: np.ndarray, x: np.ndarray, strides: np.ndarray) -> dict[str, np.ndarray]:
+    """Per stride: mid time, mean, range (max - min) of x; NaN where the stride is mostly unknown."""
+    x = np.asarray(x, float)
+    idx = np.searchsorted(t, strides)
+    out = {k: np.full(len(strides), np.nan) for k in ("t", "mean", "range")}
+    for i, (a, b) in enumerate(idx):
+        seg = x[a:b]
+        out["t"][i] = 0.5 * (strides[i, 0] + strides[i, 1])
+        finite = seg[np.isfinite(seg)]
+        if len(seg) and len(finite) >= 0.8 * len(seg):
+            out["mean"][i] = finite.mean()
+            out["range"][i] = np.ptp(finite)
+    return out

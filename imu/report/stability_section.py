@@ -1,0 +1,161 @@
+"""report.html section for issue 5: runs, carries and holds, with per-stride figures.
+
+`stability_figures(result)` -> {name: PNG bytes}; `render_stability_section(summary, figures)`
+-> HTML (escaped) for the summary keys added by imu.report.stability_summary.add_stability.
+The lead inserts the section into render_html (e.g. after "Alerts").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from imu.report.figures import DPI, _margins, png_bytes
+from imu.report.html import _e, _image, _num, _table, clock
+
+WIDTH_PX = 1000
+
+
+def _run_figure(run) -> bytes:
+    p = run.per_stride
+    fig = Figure(figsize=(WIDTH_PX / DPI, 3.6))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    ax1.plot(p["t"], p["lean"], ".", ms=2.5, color="#1f3b73")
+    ax1.set_ylabel("lean per stride\n(deg)", fontsize=8)
+    for key, colour in (("sagittal_range", "#1f3b73"), ("lateral_range", "#b5651d"), ("rotation_range", "#2e7d32")):
+        if np.isfinite(p[key]).any():
+            ax2.plot(p["t"], p[key], ".", ms=2.5, color=colour, label=key.replace("_", " "))
+    ax2.set_ylabel("range per stride\n(deg)", fontsize=8)
+    ax2.set_xlabel("session time (s)", fontsize=8)
+    ax2.legend(fontsize=7, loc="upper right")
+    for ax in (ax1, ax2):
+        ax.tick_params(labelsize=8)
+    _margins(fig, left=1.0, bottom=0.5, top=0.15, hspace=0.12)
+    return png_bytes(fig)
+
+
+def _carry_figure(carry) -> bytes:
+    p = carry.per_stride
+    front = carry.kind == "carry_front"
+    mean_key = "sagittal_mean" if front else "lateral_mean"
+    base_key = "sagittal_mean" if front else "lateral_mean"
+    fig = Figure(figsize=(WIDTH_PX / DPI, 3.6))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    base = carry.baseline.get(base_key)
+    ax1.plot(p["t"], p[mean_key], ".", ms=3, color="#1f3b73")
+    if base is not None and np.isfinite(base):
+        ax1.axhspan(base - 5.0, base + 5.0, color="#2e7d32", alpha=0.12, lw=0)
+    ax1.set_ylabel(("sagittal" if front else "lateral") + " lean\nper stride (deg)", fontsize=8)
+    ax2.plot(p["t"], p["lateral_range"], ".", ms=3, color="#b5651d", label="lateral range")
+    if np.isfinite(p["rotation_range"]).any():
+        ax2.plot(p["t"], p["rotation_range"], ".", ms=3, color="#2e7d32", label="rotation range")
+    b_range = carry.baseline.get("lateral_range")
+    if b_range is not None and np.isfinite(b_range):
+        ax2.axhline(1.5 * b_range, color="#b5651d", lw=0.8, ls="--")
+    ax2.legend(fontsize=7, loc="upper left")
+    ax2.set_ylabel("range per stride\n(deg)", fontsize=8)
+    ax2.set_xlabel("session time (s)", fontsize=8)
+    for ax in (ax1, ax2):
+        if carry.breakdown_at_s is not None:
+            ax.axvline(carry.breakdown_at_s, color="#a22", lw=1.0)
+        ax.tick_params(labelsize=8)
+    _margins(fig, left=1.0, bottom=0.5, top=0.15, hspace=0.12)
+    return png_bytes(fig)
+
+
+def _holds_figure(holds, limit_deg: float) -> bytes:
+    fig = Figure(figsize=(WIDTH_PX / DPI, 0.5 + 1.3 * len(holds)))
+    axes = fig.subplots(len(holds), 1, squeeze=False)[:, 0]
+    for ax, h in zip(axes, holds):
+        tt = h.trace["t"] - h.start_s
+        for name in h.signals:
+            ax.plot(tt, h.trace[name], lw=0.8, label=name.replace("_", " "))
+        ax.axhline(limit_deg, color="#a22", lw=0.6, ls="--")
+        ax.axhline(-limit_deg, color="#a22", lw=0.6, ls="--")
+        if h.failed:
+            ax.axvline(h.time_to_failure_s, color="#a22", lw=1.0)
+        ax.set_ylabel(f"{h.kind.replace('_', ' ')}\n(deg)", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+    axes[-1].set_xlabel("time into the hold (s)", fontsize=8)
+    _margins(fig, left=1.0, bottom=0.5, top=0.15, hspace=0.3)
+    return png_bytes(fig)
+
+
+def stability_figures(result, hold_deviation_deg: float = 10.0) -> dict[str, bytes]:
+    """PNG figures: run_<i>, carry_<i> (per stride), holds (deviation from baseline)."""
+    figs: dict[str, bytes] = {}
+    for i, run in enumerate(result.runs):
+        figs[f"run_{i}"] = _run_figure(run)
+    for i, carry in enumerate(result.carries):
+        figs[f"carry_{i}"] = _carry_figure(carry)
+    if result.holds:
+        figs["holds"] = _holds_figure(result.holds, hold_deviation_deg)
+    return figs
+
+
+def _grade(grade: str) -> str:
+    return f'<span class="bad">{_e(grade)}</span>' if grade == "poor" else _e(grade)
+
+
+def render_stability_section(summary: dict, figures: dict[str, bytes | None]) -> str:
+    """HTML for runs, carries and holds; empty string when the session has none of them."""
+    runs, carries = summary.get("running") or [], summary.get("carries") or []
+    holds = (summary.get("holds") or {}).get("tests") or []
+    issues = summary.get("sensor_issues") or []
+    acts = [a for a in summary.get("activities") or [] if a["kind"] not in ("unknown",)]
+    if not (runs or carries or holds or issues):
+        return ""
+    out = ["<h2>Activities and trunk stability</h2>"]
+    if acts:
+        rows = [[_e(a["kind"].replace("_", " ")), clock(a["start_s"]), clock(a["end_s"]),
+                 _num(a["end_s"] - a["start_s"], 0, "s"), _num(a.get("cadence_spm"), 0)] for a in acts]
+        out.append(_table(["activity", "from", "to", "duration", "cadence (steps/min)"], rows, (0,)))
+    if issues:
+        out.append("<p class=\"note\">Sensor problems (these spans are not graded or alerted on): "
+                   + "; ".join(f"{_e(i['sensor'])} {_e(i['kind'])} {clock(i['start_s'])}-{clock(i['end_s'])}"
+                               for i in issues) + "</p>")
+    for i, r in enumerate(runs):
+        out.append(f"<h3>Run {i + 1}: {clock(r['start_s'])} to {clock(r['end_s'])}, grade {_grade(r['grade'])}</h3>")
+        ranges, reg = r["stride_ranges_deg"], r["regularity"]
+        out.append(_table(
+            ["cadence (steps/min)", "trunk lean (deg)", "lean drift (deg)", "sagittal range", "lateral range",
+             "rotation range", "step regularity", "stride regularity", "symmetry"],
+            [[_num(r["cadence_spm"], 0), _num(r["trunk_lean_mean_deg"]), _num(r["lean_drift_deg"]),
+              _num(ranges["sagittal"]), _num(ranges["lateral"]), _num(ranges["rotation"]),
+              _num(reg["step"], 2), _num(reg["stride"], 2), _num(reg["symmetry"], 2)]]))
+        out.append("<ul>" + "".join(f"<li>{_e(x)}</li>" for x in r["reasons"]) + "</ul>")
+        out.append(_image(figures.get(f"run_{i}"), f"run {i + 1} per stride"))
+    for i, c in enumerate(carries):
+        out.append(f"<h3>{_e(c['kind'].replace('_', ' '))}: {clock(c['start_s'])} to {clock(c['end_s'])}, "
+                   f"grade {_grade(c['grade'])}</h3>")
+        vs = c.get("vs_walking") or {}
+        out.append(_table(
+            ["lateral bend mean", "lateral range / stride", "rotation range / stride", "flexion drift",
+             "lateral drift", "range growth", "vs walking: lateral range", "breakdown at"],
+            [[_num(c["lateral_bend_mean_deg"], 1, "deg"), _num(c["lateral_bend_range_deg"], 1, "deg"),
+              _num(c["rotation_range_deg"], 1, "deg"), _num(c["flexion_drift_deg"], 1, "deg"),
+              _num(c["lateral_drift_deg"], 1, "deg"),
+              _num(None if c["range_growth"] is None else 100 * c["range_growth"], 0, "%"),
+              _num(vs.get("lateral_range_ratio"), 2, "x"),
+              clock(c["breakdown_at_s"]) if c["breakdown"] else "none"]]))
+        out.append("<ul>" + "".join(f"<li>{_e(x)}</li>" for x in c["reasons"]) + "</ul>")
+        out.append(_image(figures.get(f"carry_{i}"), f"{c['kind']} per stride"))
+    if holds:
+        out.append("<h3>Endurance holds</h3>")
+        out.append(_table(["test", "from", "form held (s)", "failed", "failing signal", "max deviation (deg)"],
+                          [[_e(h["kind"].replace("_", " ")), clock(h["start_s"]), _num(h["endurance_s"], 1),
+                            "yes" if h["failed"] else "no (held to the end)",
+                            _e((h["failed_signal"] or "-").replace("_", " ")), _num(h["max_deviation_deg"], 1)]
+                           for h in holds], (0, 3, 4)))
+        mcgill = (summary.get("holds") or {}).get("mcgill") or {}
+        checks = mcgill.get("checks") or []
+        if checks:
+            out.append(_table(["McGill ratio", "value", "target", "within"],
+                              [[_e(c["ratio"]), _num(c["value"], 2), _e(c["target"]),
+                                "yes" if c["ok"] else '<span class="bad">no</span>'] for c in checks], (0, 2)))
+        out.append(_image(figures.get("holds"), "deviation from the first seconds of each hold"))
+    notes = summary.get("stability_notes") or []
+    if notes:
+        out.append("<ul>" + "".join(f"<li class=\"note\">{_e(n)}</li>" for n in notes) + "</ul>")
+    return "\n".join(out)
