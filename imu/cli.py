@@ -70,11 +70,13 @@ def cmd_simulate(args) -> int:
 # --- report --------------------------------------------------------------------------
 def make_report(input_path, out_dir, thresholds=None) -> dict:
     from imu.analysis import analyze, open_source
+    from imu.core.stability import AccCollector
     from imu.report import write_report
 
     source = open_source(input_path, thresholds)
-    analysis = analyze(source)
-    return write_report(analysis, Path(out_dir), source.describe())
+    acc = AccCollector()
+    analysis = analyze(source, on_step=acc)
+    return write_report(analysis, Path(out_dir), source.describe(), acc.acc)
 
 
 def cmd_report(args) -> int:
@@ -123,8 +125,12 @@ def cmd_decode(args) -> int:
 def cmd_validate(args) -> int:
     from imu.validate import format_table, run_validation
 
+    from imu.validate_stability import format_stability_table, run_stability_validation
+
     rows = run_validation(quick=args.quick, seeds=args.seeds)
     print(format_table(rows))
+    print()
+    print(format_stability_table(run_stability_validation(quick=args.quick)))
     return 0
 
 

@@ -47,9 +47,27 @@ class Thresholds:
     carry_lateral_drift_deg: float = 5.0
     carry_range_growth: float = 0.5
     carry_baseline_fraction: float = 0.2
+    carry_lean_max_deg: float = 10.0
+    carry_range_ratio_max: float = 1.5  # per-stride lateral / rotation range vs unloaded walking
     hold_deviation_deg: float = 10.0
     hold_deviation_s: float = 1.0
     hold_baseline_s: float = 3.0
+    # activity context and sensor checks (issue 5)
+    running_cadence_min_spm: float = 145.0
+    gait_min_regularity: float = 0.5
+    gait_min_amplitude_deg: float = 0.5  # std of the band-passed sagittal inclination
+    gait_min_amplitude_g: float = 0.04  # std of the band-passed acceleration magnitude
+    still_max_std_deg: float = 1.0  # sagittal and lateral inclination std in a still window
+    slip_jump_deg: float = 8.0  # a sensor's neutral jumping this far: slipped or came off
+    sensor_stopped_std_deg: float = 0.3
+    sensor_moving_std_deg: float = 1.0
+    # running grade
+    run_lean_max_deg: float = 12.0
+    run_lean_drift_max_deg: float = 3.0
+    run_lateral_range_max_deg: float = 12.0
+    run_rotation_range_max_deg: float = 25.0
+    run_step_regularity_min: float = 0.6
+    run_symmetry_tolerance: float = 0.15  # |1 - Ad1/Ad2| above this is asymmetric
 
 
 def load_thresholds(path: str | Path | None) -> Thresholds:

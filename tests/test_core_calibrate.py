@@ -78,7 +78,7 @@ def test_refused_when_bends_are_too_small():
     quats = wearer(t, bumps(t, [8, 14], 5, 8), bumps(t, [8, 14], 5, 5), bumps(t, [8, 14], 5, 3))
     cal = calibrate(t, quats, Thresholds(), neutral_window=(0, 6), bend_windows=[(8, 13), (14, 19)])
     assert not cal.report.ok
-    assert any("bent only" in r for r in cal.report.reasons)
+    assert any("reached only" in r for r in cal.report.reasons)
 
 
 def test_refused_when_sensors_disagree():

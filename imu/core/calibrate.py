@@ -111,26 +111,29 @@ def _mean_quat(q: np.ndarray) -> np.ndarray:
 def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0):
     """First window of at least neutral_still_s in which every sensor is still.
 
-    A still run is cut where any sensor tilts more than the allowed spread away from the
-    run's first second, so the slow start of a movement never enters the neutral.
+    The ends of a still run are trimmed while any sensor tilts more than the allowed spread
+    from the run's central second, so the slow start or end of a movement never enters the
+    neutral, while sway inside it does not split it.
     """
     still = np.ones(len(t), dtype=bool)
     for q in quats_e.values():
         still &= angular_speed_dps(t, q) < thr.still_max_rate_dps  # NaN (unknown) is not still
     still &= t >= start_s
     dt = np.median(np.diff(t))
-    head = max(int(round(1.0 / dt)), 1)
+    half = max(int(round(0.5 / dt)), 1)
     still = _close_small_gaps(still, int(round(0.3 / dt)))  # a lost packet is not a movement
     for a, b in _runs(still):
         if (b - a) * dt < thr.neutral_still_s:
             continue
+        mid = (a + b) // 2
         drift = np.zeros(b - a)
         for q in quats_e.values():
-            ref = _mean_quat(q[a:a + head])
+            ref = _mean_quat(q[max(mid - half, a):mid + half])
             drift = np.maximum(drift, np.nan_to_num(tilt_between(q[a:b], ref), nan=0.0))
         # cut inside the gate's limit, so the window's own spread passes the gate
-        beyond = np.flatnonzero(drift > 0.75 * thr.still_max_spread_deg)
-        b = a + int(beyond[0]) if len(beyond) else b
+        within = np.flatnonzero(drift <= 0.75 * thr.still_max_spread_deg)
+        if len(within):
+            a, b = a + int(within[0]), a + int(within[-1]) + 1
         if (b - a) * dt >= thr.neutral_still_s:
             return a, b
     return None
@@ -140,8 +143,9 @@ def find_bends(t, quats_e, neutral_q, after: int, thr: Thresholds, allowed=None)
     """Forward-bend excursions after the neutral window: (start, peak, end) indices.
 
     `allowed` (a boolean mask) restricts the search, e.g. to spans labelled as bends."""
+    # tilt only: turning on the spot (walking, a swivel chair) changes heading, not tilt
     deviation = np.min(
-        [Q.angle_between(quats_e[loc], neutral_q[loc]) for loc in quats_e], axis=0
+        [tilt_between(quats_e[loc], neutral_q[loc]) for loc in quats_e], axis=0
     )  # the least-moving sensor must move too
     deviation = np.where(np.isnan(deviation), 0.0, deviation)
     deviation[:after] = 0.0
@@ -247,10 +251,12 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
         if use_bends:
             axis, planarity = _flexion_axis(t, q, windows)
             details[loc]["axis_planarity"] = round(planarity, 3)
-            peak = max(float(np.nanmax(Q.angle_between(q[a:b], neutral_q[loc]))) for a, b in windows)
+            peak = max(float(np.nanmax(tilt_between(q[a:b], neutral_q[loc]))) for a, b in windows)
             details[loc]["bend_deg"] = round(peak, 1)
-            if peak < thr.bend_min_deg:
-                reasons.append(f"{loc} sensor bent only {peak:.0f} deg (needs {thr.bend_min_deg:.0f})")
+            # the pelvis tilts less than the spine above it: each sensor needs half the
+            # minimum for its axis, the most-bent one the full minimum (checked below)
+            if peak < thr.bend_min_deg / 2:
+                reasons.append(f"{loc} sensor bent only {peak:.0f} deg (needs {thr.bend_min_deg / 2:.0f})")
         if axis is None:
             axis = Q.rotate(Q.conjugate(A.NOMINAL_SENSOR_IN_SEGMENT), [0.0, 0.0, 1.0])
         z = axis - np.dot(axis, up) * up
@@ -259,7 +265,7 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
         if use_bends:
             # during a forward bend earth-up, seen from the segment, tips backwards (-x)
             a, p, b = max(bends, key=lambda w: w[1] - w[0])
-            peak_idx = a + int(np.nanargmax(Q.angle_between(q[a:b], neutral_q[loc])))
+            peak_idx = a + int(np.nanargmax(tilt_between(q[a:b], neutral_q[loc])))
             up_at_peak = Q.rotate(Q.conjugate(q[peak_idx]), A.UP)
             if np.dot(up_at_peak, x) > 0:
                 z, x = -z, -x
@@ -269,7 +275,7 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
 
     if use_bends:
         # the sensors must bend together, each about one axis; otherwise one sits loose or wrong
-        courses = {loc: np.concatenate([Q.angle_between(q[a:b], neutral_q[loc]) for a, b in windows])
+        courses = {loc: np.concatenate([tilt_between(q[a:b], neutral_q[loc]) for a, b in windows])
                    for loc, q in quats_e.items()}
         locs = list(courses)
         for other in locs[1:]:
@@ -287,6 +293,10 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
         reasons_soft = f"{len(bends)} forward bend(s) found, {thr.bends_required} needed"
         details["bends"] = reasons_soft
 
+    if use_bends:
+        most = max(d.get("bend_deg", 0.0) for d in details.values() if isinstance(d, dict))
+        if most < thr.bend_min_deg:
+            reasons.append(f"the forward bends reached only {most:.0f} deg (needs {thr.bend_min_deg:.0f})")
     if use_bends and "lumbar" in mounting:
         details["lumbar_max_deg"] = _lumbar_max(quats_e, mounting, windows)
 

@@ -84,7 +84,7 @@ class Pipeline:
             if isinstance(item, LinkEvent):
                 self._flush_sensor(by_sensor)
                 self.link_events.append(item)
-                self.grid.set_connected(item.sensor, item.kind == "connected")
+                self.grid.set_connected(item.sensor, item.kind in ("connected", "reconnected"))
                 continue
             if item.sensor not in self.decoders:
                 continue

@@ -162,8 +162,9 @@ def _method_panel(s: dict) -> str:
             f"{_e(s['schema'])}.</p><ul>{conventions}</ul>{thresholds}")
 
 
-def render_html(summary: dict, figures: dict[str, bytes | None]) -> str:
-    """The report page. figures: "traces", "zones", "distributions", "hourly" -> PNG bytes."""
+def render_html(summary: dict, figures: dict[str, bytes | None], activity_html: str = "") -> str:
+    """The report page. figures: "traces", "zones", "distributions", "hourly" -> PNG bytes;
+    activity_html: the runs, carries and holds section (already escaped), placed after alerts."""
     s = summary
     source = s["source"]
     title = f"Trunk posture report: {source['file'] or source['kind']}"
@@ -189,6 +190,7 @@ def render_html(summary: dict, figures: dict[str, bytes | None]) -> str:
         "<h2>Slouches</h2>", _image(figures.get("hourly"), "slouches per hour of session"),
         _slouch_table(s),
         "<h2>Alerts</h2>", _alert_table(s),
+        activity_html,
         "<h2>Data quality</h2>", _quality_table(s),
         "<h2>Calibration</h2>", _calibration_panel(s),
         "<h2>What could not be measured</h2>",

@@ -10,19 +10,26 @@ from imu.core.result import Analysis
 from imu.report import figures
 from imu.report.events import write_events_csv
 from imu.report.html import render_html
+from imu.core.stability import stability_from_analysis
+from imu.report.stability_section import render_stability_section, stability_figures
+from imu.report.stability_summary import add_stability
 from imu.report.summary import build_summary
 
 
-def write_report(analysis: Analysis, out_dir: str | Path, source: dict) -> dict[str, Path]:
+def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
+                 acc: dict | None = None) -> dict[str, Path]:
     """Write the three report files into out_dir (created if needed); returns their paths.
 
-    source: {"kind": ..., "file": ...} as for `build_summary`.
+    source: {"kind": ..., "file": ...} as for `build_summary`. acc: the grid acceleration per
+    sensor (imu.core.stability.AccCollector), which sharpens activity and stride detection.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"report directory {out} exists and is not a directory")
     exposures = angle_summary(analysis)
     summary = build_summary(analysis, source, exposures)
+    stability = stability_from_analysis(analysis, acc)
+    add_stability(summary, analysis, stability)
     out.mkdir(parents=True, exist_ok=True)
 
     summary_path = out / "summary.json"
@@ -39,5 +46,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict) -> dict[
         "hourly": figures.hourly_figure(analysis),
     }
     html_path = out / "report.html"
-    html_path.write_text(render_html(summary, images), encoding="utf-8")
+    extra = render_stability_section(
+        summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
+    html_path.write_text(render_html(summary, images, extra), encoding="utf-8")
     return {"summary.json": summary_path, "events.csv": events_path, "report.html": html_path}
