@@ -1,0 +1,92 @@
+"""Per-person profiles kept on this computer: thresholds, sensor choices, last calibration.
+
+One folder per person under the user's config folder (`$IMU_HOME` overrides it, e.g. in
+tests): `<home>/profiles/<name>/` holding `thresholds.json` (any subset of the threshold
+keys), `sensors.json` (the sensor-choice file of `imu.ble.choice`) and `calibration.json`
+(the last accepted calibration, `Calibration.to_dict()`). Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from imu.ble.choice import SensorChoice, load_choices, save_choices
+from imu.profile import Thresholds, load_thresholds, thresholds_to_dict
+
+DEFAULT_PROFILE = "default"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def imu_home() -> Path:
+    """Where profiles live: $IMU_HOME, else the platform's user config folder."""
+    env = os.environ.get("IMU_HOME")
+    if env:
+        return Path(env).expanduser()
+    try:
+        import platformdirs
+
+        return Path(platformdirs.user_config_dir("imu"))
+    except ImportError:  # pragma: no cover - platformdirs comes with bumble
+        return Path.home() / ".config" / "imu"
+
+
+@dataclass
+class PersonProfile:
+    name: str
+    folder: Path
+
+    @property
+    def thresholds_path(self) -> Path:
+        return self.folder / "thresholds.json"
+
+    @property
+    def sensors_path(self) -> Path:
+        return self.folder / "sensors.json"
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.folder / "calibration.json"
+
+    def thresholds(self) -> Thresholds:
+        return load_thresholds(self.thresholds_path) if self.thresholds_path.exists() else Thresholds()
+
+    def save_thresholds(self, thresholds: Thresholds) -> None:
+        self._write(self.thresholds_path, {"thresholds": thresholds_to_dict(thresholds)})
+
+    def sensor_choices(self) -> dict[str, SensorChoice] | None:
+        return load_choices(self.sensors_path) if self.sensors_path.exists() else None
+
+    def save_sensor_choices(self, choices: dict[str, SensorChoice]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_choices(self.sensors_path, choices)
+
+    def calibration(self) -> dict | None:
+        if not self.calibration_path.exists():
+            return None
+        return json.loads(self.calibration_path.read_text())
+
+    def save_calibration(self, data: dict) -> None:
+        self._write(self.calibration_path, data)
+
+    def _write(self, path: Path, data: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(path)  # never a half-written profile file
+
+
+def get_profile(name: str | None = None) -> PersonProfile:
+    """The named profile (created on first save); ValueError for names unsafe as folders."""
+    name = name or DEFAULT_PROFILE
+    if not _NAME.match(name):
+        raise ValueError(f"profile name {name!r}: use letters, digits, '-', '_' or '.' (max 64)")
+    return PersonProfile(name, imu_home() / "profiles" / name)
+
+
+def list_profiles() -> list[str]:
+    root = imu_home() / "profiles"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

@@ -1,0 +1,120 @@
+"""The live loop's parts: guided calibration, profiles, status line, CLI flags, CSV rig."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import numpy as np
+import pytest
+
+from imu.core.pipeline import Pipeline
+from imu.live import LiveOptions, LiveSession, add_live_arguments, options_from_args
+from imu.live.calibration_guide import FAILED, CalibrationGuide
+from imu.live.people import get_profile, imu_home
+from imu.live.status import StatusLine, format_status
+from imu.profile import Thresholds
+from imu.sim import simulate, to_interchange_csv
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    return simulate("smoke", seed=1, loss_rate=0.0)
+
+
+def guide_run(sim, thr, **kwargs):
+    sensors = {loc: {"device": "imu-fw", "rate_hz": info["rate_hz"]} for loc, info in sim.sensors.items()}
+    pipeline, guide = Pipeline(sensors, thr), CalibrationGuide(thr, **kwargs)
+    said, attempts, accepted = list(guide.begin().say), [], None
+    notes = sim.notifications
+    for start in range(0, len(notes), 20):
+        chunk = notes[start:start + 20]
+        update = guide.update(pipeline.feed(chunk).grid, chunk[-1].host_time_s)
+        said += update.say
+        attempts += update.attempts
+        accepted = accepted or update.accepted
+        if not guide.active:
+            break
+    return guide, said, attempts, accepted
+
+
+def test_guide_accepts_the_scenario_calibration(smoke):
+    guide, said, attempts, accepted = guide_run(smoke, Thresholds())
+    assert accepted is not None and accepted.report.ok and len(attempts) == 1
+    assert "sit" in said[0] and "bend forward" in said[1]
+    calib_end = max(e for s, e, label in smoke.truth.phases if label == "calibrate_bend")
+    assert accepted.applies_from_s <= calib_end + 1.0 and len(accepted.report.bends) >= 2
+
+
+def test_guide_refuses_with_reasons_and_gives_up_after_bounded_attempts(smoke):
+    thr = Thresholds(still_max_spread_deg=0.01)  # nobody can be that still
+    guide, said, attempts, accepted = guide_run(smoke, thr, max_attempts=2, neutral_timeout_s=10)
+    assert accepted is None and guide.stage == FAILED and len(attempts) == 2
+    assert all(not a.report.ok for a in attempts)
+    refusals = [s for s in said if s.startswith("Calibration refused")]
+    assert len(refusals) == 2 and "still" in refusals[0]
+    assert any("try again" in s for s in said) and "no alerts" in said[-1]
+
+
+def test_profiles_live_under_imu_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMU_HOME", str(tmp_path))
+    assert imu_home() == tmp_path
+    profile = get_profile("ana")
+    assert profile.thresholds() == Thresholds() and profile.calibration() is None
+    profile.save_thresholds(Thresholds(slouch_enter_deg=20.0))
+    profile.save_calibration({"ok": True})
+    assert get_profile("ana").thresholds().slouch_enter_deg == 20.0
+    assert get_profile("ana").calibration() == {"ok": True}
+    with pytest.raises(ValueError):
+        get_profile("../evil")
+
+
+def test_status_line_tty_and_pipe():
+    status = {"thoracic": {"connected": True, "rate_hz": 99.6, "loss_pct": 0.0, "battery_pct": 80},
+              "lumbar": {"connected": False}}
+    text = format_status(75.0, {"thoracic_flexion": np.array([21.0]), "trunk_inclination": np.array([25.0])},
+                         status, 2, True, (20.0, 60.0))
+    assert "01:15.0" in text and "+21" in text and "zone 20-60" in text and "slouch 2 NOW" in text
+    assert "T 100Hz 80%bat" in text and "L LOST" in text
+    pipe = io.StringIO()
+    line = StatusLine(pipe, every_s=30.0)
+    for t in np.arange(0, 61, 0.5):
+        line.show(float(t), lambda: "status")
+    assert pipe.getvalue().count("status\n") == 3 and "\r" not in pipe.getvalue()  # 0, 30, 60 s
+    off = io.StringIO()
+    StatusLine(off, enabled=False).show(0.0, lambda: "x")
+    assert off.getvalue() == ""
+
+
+def test_cli_flags_map_to_options():
+    parser = add_live_arguments(argparse.ArgumentParser())
+    o = options_from_args(parser.parse_args(["--virtual", "--speed", "10", "--jsonl", "--no-buzz"]))
+    assert o.virtual == "" and o.speed == 10 and o.jsonl and not o.buzz and o.desktop
+    o = options_from_args(parser.parse_args(["--virtual", "smoke", "--duration", "60", "--profile", "ana"]))
+    assert (o.virtual, o.duration, o.profile) == ("smoke", 60, "ana")
+    assert options_from_args(parser.parse_args([])).virtual is None
+
+
+async def test_virtual_csv_streams_its_samples_without_labels(tmp_path, monkeypatch, smoke):
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    csv = tmp_path / "smoke.csv"
+    to_interchange_csv(smoke, csv)
+    out = io.StringIO()
+    session = LiveSession(LiveOptions(virtual=str(csv), speed=15, output=str(tmp_path / "csv.imu"),
+                                      jsonl=True, stdout=out, duration=32.0, report=False))
+    assert await session.run() == 0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["ok"] for e in events if e["event"] == "calibration"][-1]
+    from imu.recording.reader import SessionReader
+
+    with SessionReader(tmp_path / "csv.imu") as reader:
+        blocks, stats, _ = reader.decode()
+        assert not reader.annotations()  # CSV labels are not transmitted
+        assert reader.metadata["virtual"] == str(csv)
+    truth = smoke.sensor_samples("thoracic")
+    got = blocks["thoracic"]
+    n = min(len(got), 500)
+    assert n > 400 and stats["thoracic"].lost_samples == 0
+    np.testing.assert_allclose(got.device_time_s[:n], truth["t"][:n], atol=1e-4)  # one dt per frame
+    np.testing.assert_allclose(np.abs(np.sum(got.quat[:n] * truth["quat"][:n], axis=1)), 1.0, atol=1e-3)
