@@ -134,27 +134,44 @@ def cmd_validate(args) -> int:
     return 0
 
 
-# --- demo (the README's main job) ----------------------------------------------------
-def cmd_demo(args) -> int:
-    import tempfile
+# --- live, scan, demo -----------------------------------------------------------------
+def cmd_scan(args) -> int:
+    import asyncio
 
-    from imu.sim import simulate
+    from imu.ble.scan import BleError, scan
 
-    out_dir = Path(args.output) if args.output else Path(tempfile.mkdtemp(prefix="imu-demo-"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    session = out_dir / "desk-demo.imu"
-    if session.exists():
-        session.unlink()  # the demo's own file from an earlier run
-    print("no sensors needed: simulating a 20-minute desk session with two virtual sensors ...")
-    sim = simulate("desk", args.duration, args.seed)
-    write_simulated_session(sim, session, "desk", args.seed)
-    paths = make_report(session, out_dir / "report")
-    summary = json.loads(Path(paths["summary.json"]).read_text())
-    print(f"session: {session}")
-    print(f"report:  {paths['report.html']}")
-    print(f"         {summary['slouch']['count']} slouch events "
-          f"({len(sim.truth.episodes)} in the simulated truth), {summary['alerts']['count']} alerts")
+    async def look() -> list[dict]:
+        if not args.virtual:
+            return await scan(args.timeout)
+        from imu.ble.clock import SessionClock
+        from imu.live.virtual import VirtualRig
+        from imu.sim.radio import VirtualRadio
+
+        async with VirtualRadio() as radio:  # three simulated sensors advertising nearby
+            await radio.power_on()
+            rig = VirtualRig.from_spec(radio, SessionClock(), "smoke", sacral=True)
+            await rig.start()
+            try:
+                return await scan(args.timeout, backend=radio)
+            finally:
+                await rig.stop()
+
+    try:
+        found = asyncio.run(look())
+    except BleError as err:
+        raise UserError(str(err)) from None
+    if not found:
+        print("no devices found")
+    for d in found:
+        print(f"{d['address']:20s} {d['rssi']:>5} dBm  {d['profile'] or '-':12s} {d['name'] or ''}")
     return 0
+
+
+def cmd_demo(args) -> int:
+    """The README's main job: `imu live` on real sensors, or on virtual ones when none exist."""
+    from imu.live import main_job
+
+    return main_job(args.output)
 
 
 # --- parser --------------------------------------------------------------------------
@@ -202,10 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=3)
     s.set_defaults(func=cmd_validate)
 
-    s = sub.add_parser("demo", help="simulated desk session end to end, then its report")
-    s.add_argument("-o", "--output", help="folder for the session and report")
-    s.add_argument("--duration", type=float)
-    s.add_argument("--seed", type=int, default=0)
+    from imu.live import add_live_arguments, cmd_live
+
+    s = sub.add_parser("live", help="live slouch alerts: calibrate, monitor, alert, record")
+    add_live_arguments(s)
+    s.set_defaults(func=cmd_live)
+
+    s = sub.add_parser("scan", help="list BLE devices nearby and which sensor profile each matches")
+    s.add_argument("--timeout", type=float, default=5.0)
+    s.add_argument("--virtual", action="store_true", help="scan a virtual radio with simulated sensors")
+    s.set_defaults(func=cmd_scan)
+
+    s = sub.add_parser("demo", help="imu live on real sensors, or a virtual desk session at 10x")
+    s.add_argument("-o", "--output", help="session file")
     s.set_defaults(func=cmd_demo)
     return p
 
