@@ -15,7 +15,8 @@ import asyncio
 import time
 
 from imu.ble import SensorChoice, SensorHub, SessionClock
-from imu.sim.peripherals import ImuFwPeripheral, synthetic_imu_fw_source
+from imu.sim.frames import synthetic_imu_fw_source
+from imu.sim.peripherals import ImuFwPeripheral
 from imu.sim.radio import VirtualRadio
 
 LOCATIONS = ("thoracic", "lumbar", "sacral")

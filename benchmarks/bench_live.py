@@ -105,7 +105,8 @@ async def scale_run(n_sensors: int, seconds: float) -> dict:
     from imu.ble import SensorChoice, SensorHub
     from imu.live.virtual import GatedClock
     from imu.recording.session import SessionWriter
-    from imu.sim.peripherals import ImuFwPeripheral, synthetic_imu_fw_source
+    from imu.sim.frames import synthetic_imu_fw_source
+    from imu.sim.peripherals import ImuFwPeripheral
     from imu.sim.radio import VirtualRadio
 
     locations = ("thoracic", "lumbar", "sacral")

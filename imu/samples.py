@@ -28,7 +28,7 @@ class LinkEvent(NamedTuple):
 
     sensor: str
     host_time_s: float
-    kind: str  # "connected", "disconnected"
+    kind: str  # connected, reconnected, disconnected, stalled, not_found (imu.ble.link)
 
 
 @dataclass

@@ -8,8 +8,8 @@ import pytest
 from imu.ble import (BluetoothUnavailable, SensorChoice, SensorHub, SensorNotFound,
                      SessionClock, scan)
 from imu.protocols import imu_fw, movella_dot
-from imu.sim.peripherals import (DeviceClock, Faults, FrameSource, ImuFwPeripheral,
-                                 MovellaDotPeripheral, synthetic_imu_fw_source)
+from imu.sim.frames import DeviceClock, FrameSource, synthetic_imu_fw_source
+from imu.sim.peripherals import Faults, ImuFwPeripheral, MovellaDotPeripheral
 from imu.sim.radio import VirtualRadio
 
 SPEED = 10.0

@@ -11,8 +11,8 @@ from bumble import hci
 
 from imu.ble import SessionClock, scan
 from imu.protocols import imu_fw
-from imu.sim.peripherals import (FrameSource, ImuFwPeripheral, MovellaDotPeripheral,
-                                 WitMotionPeripheral)
+from imu.sim.frames import FrameSource
+from imu.sim.peripherals import ImuFwPeripheral, MovellaDotPeripheral, WitMotionPeripheral
 from imu.sim.radio import RadioError, VirtualRadio
 
 

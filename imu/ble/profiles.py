@@ -12,17 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from imu.protocols import imu_fw, movella_dot
-
-# WitMotion BLE 5.0 (WT901BLECL, WT9011DCL): vendor SDK device_model.py
-WITMOTION_SERVICE_UUID = "0000ffe5-0000-1000-8000-00805f9a34fb"
-WITMOTION_NOTIFY_UUID = "0000ffe4-0000-1000-8000-00805f9a34fb"
-WITMOTION_WRITE_UUID = "0000ffe9-0000-1000-8000-00805f9a34fb"
-WITMOTION_UNLOCK = bytes.fromhex("FFAA6988B5")
-WITMOTION_SAVE = bytes.fromhex("FFAA000000")
-WITMOTION_RATE_REGISTER = 0x03
-# output-rate register codes; 200 Hz is 0x0B in the vendor Android SDK (the doc says 0x0A)
-WITMOTION_RATE_CODES = {1: 0x03, 2: 0x04, 5: 0x05, 10: 0x06, 20: 0x07, 50: 0x08, 100: 0x09, 200: 0x0B}
+from imu.protocols import imu_fw, movella_dot, witmotion
 
 MOVELLA_COMPANY_ID = 0x0886  # 2182, Xsens / Movella
 IMU_FW_COMPANY_ID = 0xFFFF  # the SIG's "no company" value, until the project has an id
@@ -118,22 +108,23 @@ MOVELLA_DOT = DeviceProfile(
 
 
 def witmotion_rate_command(rate_hz: int) -> bytes:
-    if rate_hz not in WITMOTION_RATE_CODES:
-        raise ProfileError(f"WitMotion streams at {sorted(WITMOTION_RATE_CODES)} Hz, not {rate_hz}")
-    return bytes([0xFF, 0xAA, WITMOTION_RATE_REGISTER, WITMOTION_RATE_CODES[rate_hz], 0x00])
+    try:
+        return witmotion.rate_command(rate_hz)
+    except ValueError as err:
+        raise ProfileError(str(err)) from None
 
 
 WITMOTION = DeviceProfile(
     name="witmotion",
-    service_uuid=WITMOTION_SERVICE_UUID,
-    data_char_uuid=WITMOTION_NOTIFY_UUID,
-    control_char_uuid=WITMOTION_WRITE_UUID,
+    service_uuid=witmotion.SERVICE_UUID,
+    data_char_uuid=witmotion.NOTIFY_UUID,
+    control_char_uuid=witmotion.WRITE_UUID,
     name_pattern=re.compile(r"WT"),
     company_id=None,
     default_rate_hz=100,
     # streams as soon as notifications are on; the rate needs unlock first (vendor SDK)
-    start_writes=lambda rate: [(WITMOTION_WRITE_UUID, WITMOTION_UNLOCK, False),
-                               (WITMOTION_WRITE_UUID, witmotion_rate_command(rate), False)],
+    start_writes=lambda rate: [(witmotion.WRITE_UUID, witmotion.UNLOCK, False),
+                               (witmotion.WRITE_UUID, witmotion_rate_command(rate), False)],
     stop_writes=lambda: [],
 )
 

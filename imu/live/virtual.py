@@ -17,8 +17,8 @@ import numpy as np
 from imu.ble.choice import SensorChoice
 from imu.ble.clock import SessionClock
 from imu.protocols import imu_fw
-from imu.sim.peripherals import (DeviceClock, Faults, FrameSource, ImuFwPeripheral,
-                                 frame_sources_from_notifications)
+from imu.sim.frames import DeviceClock, FrameSource, frame_sources_from_notifications
+from imu.sim.peripherals import Faults, ImuFwPeripheral
 
 DEFAULT_SCENARIO = "desk"
 VIRTUAL_RATES_HZ = {"thoracic": 100.0, "lumbar": 100.0, "sacral": 60.0}

@@ -2,7 +2,7 @@
 
 Each peripheral is a Bumble device with its own controller. It advertises like the real
 sensor, serves the vendor's services, obeys the vendor's control writes and streams the
-payloads of a `FrameSource` on an absolute schedule of the session clock, but only while
+payloads of a `FrameSource` (imu.sim.frames) on an absolute schedule of the session clock, but only while
 connected, subscribed and started. Frames due while it cannot send are lost, as on a real
 sensor, and the imu-fw sequence number still advances over them.
 
@@ -17,90 +17,19 @@ from __future__ import annotations
 import asyncio
 import struct
 from dataclasses import dataclass, field
-from typing import Iterable
 
-import numpy as np
 from bumble import gatt
 from bumble.att import ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection
 
-from imu import quat as Q
 from imu.ble import profiles
 from imu.ble.clock import SessionClock
-from imu.protocols import imu_fw, movella_dot
-from imu.samples import Notification
+from imu.protocols import imu_fw, movella_dot, witmotion
+from imu.sim.frames import FrameSource
 from imu.sim.radio import REASON_REMOTE_USER_TERMINATED, VirtualRadio
 
 ATT_INVALID_ATTRIBUTE_LENGTH = 0x0D
-
-
-@dataclass(frozen=True)
-class DeviceClock:
-    """A sensor's own clock: device microseconds at a session time (offset and drift)."""
-
-    offset_us: int = 0
-    drift_ppm: float = 0.0
-
-    def device_time_us(self, session_time_s: float) -> int:
-        return int(round(self.offset_us + session_time_s * 1e6 * (1 + self.drift_ppm * 1e-6)))
-
-    def session_time_s(self, device_time_us: float) -> float:
-        return (device_time_us - self.offset_us) / 1e6 / (1 + self.drift_ppm * 1e-6)
-
-
-@dataclass
-class FrameSource:
-    """What a sensor sends: (session time, payload) in time order, and its device clock."""
-
-    frames: list[tuple[float, bytes]]
-    clock: DeviceClock = field(default_factory=DeviceClock)
-
-    def __post_init__(self) -> None:
-        times = [t for t, _ in self.frames]
-        if any(b < a for a, b in zip(times, times[1:])):
-            raise ValueError("frame source times must not decrease")
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def device_time_us(self, session_time_s: float) -> int:
-        return self.clock.device_time_us(session_time_s)
-
-
-def frame_sources_from_notifications(
-    notifications: Iterable[Notification], clocks: dict[str, DeviceClock] | None = None,
-) -> dict[str, FrameSource]:
-    """Per-sensor frame sources from a time-sorted list of notifications (e.g. a
-    SimulatedSession's), keeping each notification's time as its send time."""
-    frames: dict[str, list[tuple[float, bytes]]] = {}
-    for note in notifications:
-        frames.setdefault(note.sensor, []).append((note.host_time_s, bytes(note.payload)))
-    clocks = clocks or {}
-    return {sensor: FrameSource(f, clocks.get(sensor, DeviceClock())) for sensor, f in frames.items()}
-
-
-def synthetic_imu_fw_source(rate_hz: float, duration_s: float, samples_per_frame: int = 4,
-                            clock: DeviceClock = DeviceClock(), start_s: float = 0.0) -> FrameSource:
-    """imu-fw frames of a slow forward nod (quat + acc + gyro) on the device's own clock.
-
-    A frame is sent when its last sample is taken; with drift the sensor's oscillator sets
-    the pace, so session send times stretch or shrink against the nominal rate.
-    """
-    dt_us = int(round(1e6 / rate_hz))
-    n_frames = int(duration_s * rate_hz) // samples_per_frame
-    t0_device = clock.device_time_us(start_s)
-    frames = []
-    for k in range(n_frames):
-        t_dev = t0_device + (k * samples_per_frame + np.arange(samples_per_frame)) * dt_us
-        angle = 20.0 * np.sin(2 * np.pi * 0.2 * (t_dev - t0_device) / 1e6)
-        quat = Q.from_axis_angle(np.array([0.0, 0.0, 1.0]), angle)
-        acc = Q.rotate(Q.conjugate(quat), np.tile([0.0, 0.0, 1.0], (samples_per_frame, 1)))
-        gyro = np.zeros((samples_per_frame, 3))
-        gyro[:, 2] = np.gradient(angle) * rate_hz
-        payload = imu_fw.encode_samples(k, int(t_dev[0]), dt_us, quat, acc, gyro, battery_pct=90)
-        frames.append((clock.session_time_s(t_dev[-1]), payload))
-    return FrameSource(frames, clock)
 
 
 @dataclass
@@ -429,27 +358,31 @@ class WitMotionPeripheral(VirtualPeripheral):
     streams_when_subscribed = True
 
     def __init__(self, *args, **kwargs) -> None:
-        self.rate_code = profiles.WITMOTION_RATE_CODES[10]  # factory default 10 Hz
+        self.rate_code = witmotion.RATE_CODES[witmotion.DEFAULT_RATE_HZ]  # factory default
         self.unlocked = False
         self.bad_commands = 0
         super().__init__(*args, **kwargs)
 
     def _services(self) -> list[gatt.Service]:
-        write = _write_only(profiles.WITMOTION_WRITE_UUID, self._on_write, with_response=False)
-        return [gatt.Service(profiles.WITMOTION_SERVICE_UUID, [self.data_char, write])]
+        write = _write_only(witmotion.WRITE_UUID, self._on_write, with_response=False)
+        return [gatt.Service(witmotion.SERVICE_UUID, [self.data_char, write])]
 
     def _advertising_structures(self):
         return [(AdvertisingData.FLAGS, bytes([0x06])),
                 (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
                 (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
-                 bytes(UUID(profiles.WITMOTION_SERVICE_UUID)))]
+                 bytes(UUID(witmotion.SERVICE_UUID)))]
 
     def _on_write(self, connection, value: bytes) -> None:
         # write-without-response: a bad command cannot be answered, only ignored
         self._record_command(value)
-        if len(value) != 5 or value[:2] != b"\xff\xaa":
-            self.bad_commands += 1
-        elif value == profiles.WITMOTION_UNLOCK:
+        if value == witmotion.UNLOCK:
             self.unlocked = True
-        elif value[2] == profiles.WITMOTION_RATE_REGISTER and self.unlocked:
-            self.rate_code = value[3]
+            return
+        try:
+            register, code = witmotion.decode_command(value)
+        except ValueError:
+            self.bad_commands += 1
+            return
+        if register == witmotion.REG_RATE and self.unlocked:
+            self.rate_code = code
