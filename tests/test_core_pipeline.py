@@ -118,3 +118,31 @@ def test_lumbar_slump_time_against_truth(desk):
     after = truth.t > analysis.calibration.bends[-1][1]
     true_pct = 100 * np.mean(truth.angles["lumbar_inclination"][after] > slump["threshold_deg"])
     assert slump["time_pct"] == pytest.approx(true_pct, abs=1.0)
+
+
+def test_motor_vibration_never_reaches_the_angles(tmp_path):
+    """Frames flagged 'motor running' carry shaken orientations; they must be ignored, not
+    fused from raw acc/gyro, and must not end the slouch episode they fall in."""
+    from imu.protocols import imu_fw
+    from imu.samples import Notification
+
+    sim = simulate("smoke", None, seed=3)
+    episode = sim.truth.episodes[0]
+    buzz = (episode["start_s"] + 30.0, episode["start_s"] + 30.6)
+    shaken = []
+    for n in sim.notifications:
+        if n.sensor == "thoracic" and buzz[0] <= n.host_time_s <= buzz[1]:
+            frame = imu_fw.decode_frame(n.payload)
+            wild = np.tile([0.0, 1.0, 0.0, 0.0], (frame.n, 1))  # upside down: garbage
+            payload = imu_fw.encode_samples(frame.seq, frame.t0_us, frame.dt_us, wild, frame.acc,
+                                            frame.gyro, flags=imu_fw.FLAG_MOTOR)
+            n = Notification(n.sensor, n.host_time_s, payload)
+        shaken.append(n)
+    sim.notifications = shaken
+    path = tmp_path / "buzz.imu"
+    write_simulated_session(sim, path, "smoke", 3)
+    analysis = analyze(open_source(path))
+    assert len(analysis.episodes) == 1
+    assert analysis.episodes[0].start_s == pytest.approx(episode["start_s"], abs=2.0)
+    during = (analysis.t > buzz[0] + 0.1) & (analysis.t < buzz[1] - 0.1)
+    assert np.isnan(analysis.angles["thoracic_flexion"][during]).all()

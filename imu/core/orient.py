@@ -29,6 +29,8 @@ class RawOrientation:
         if samples.acc is None or samples.gyro is None:
             return samples
         missing = np.isnan(samples.quat).any(axis=1)
+        if samples.vibrating is not None:
+            missing &= ~samples.vibrating  # blanked on purpose: the motor shakes the sensor
         if not missing.any():
             return samples
         quat = samples.quat.copy()
