@@ -167,6 +167,55 @@ def cmd_scan(args) -> int:
     return 0
 
 
+def cmd_live(args) -> int:
+    from imu.live import cmd_live as run_live_command
+    from imu.live.session import options_from_args
+
+    if not args.dashboard:
+        return run_live_command(args)
+    from dashboards.live_runner import run_live_dashboard
+
+    return run_live_dashboard(options_from_args(args))
+
+
+def cmd_replay(args) -> int:
+    if args.screenshot:
+        import dashboards
+
+        if args.at is None:
+            raise UserError("--screenshot needs --at T (session seconds)")
+        print(f"wrote {dashboards.screenshot(args.input, args.screenshot, args.at)}")
+        return 0
+    if args.dashboard:
+        import dashboards
+
+        return dashboards.run_replay_dashboard(args.input, args.speed or 1.0, args.from_s)
+    from imu.live.session import describe_event
+    from imu.live.sinks import TerminalAlertSink
+    from imu.replay import AlertSink, JsonlSink, replay
+
+    class PrintSink:  # the same event lines `imu live` prints
+        def step(self, update) -> None:
+            for event in update.events:
+                if event["event"] != "alert":
+                    print(describe_event(event), flush=True)
+
+    sinks = [JsonlSink(sys.stdout)] if args.jsonl else [PrintSink()]
+    if args.alerts or not args.jsonl:
+        terminal = TerminalAlertSink(lambda text: print(text, flush=True))
+        sinks.append(AlertSink(terminal.alert))
+    if args.lsl:
+        from imu.lsl import lsl_sink_for
+
+        sinks.append(lsl_sink_for(args.input))
+    result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=sinks)
+    if not args.jsonl:
+        a = result.analysis
+        print(f"replayed {a.duration_s / 60:.1f} min: {len(a.episodes)} slouch events, "
+              f"{len(a.alerts)} alerts")
+    return 0
+
+
 def cmd_demo(args) -> int:
     """The README's main job: `imu live` on real sensors, or on virtual ones when none exist."""
     from imu.live import main_job
@@ -219,11 +268,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=3)
     s.set_defaults(func=cmd_validate)
 
-    from imu.live import add_live_arguments, cmd_live
+    from imu.live import add_live_arguments
 
     s = sub.add_parser("live", help="live slouch alerts: calibrate, monitor, alert, record")
     add_live_arguments(s)
+    s.add_argument("--dashboard", action="store_true", help="show the live dashboard (pyqtgraph)")
     s.set_defaults(func=cmd_live)
+
+    s = sub.add_parser("replay", help="play a recorded session through the live pipeline")
+    s.add_argument("input")
+    s.add_argument("--speed", type=float, default=0.0, help="0 = as fast as possible (default)")
+    s.add_argument("--from", dest="from_s", type=float, default=0.0, help="start at session time T")
+    s.add_argument("--jsonl", action="store_true", help="events as JSON lines on stdout")
+    s.add_argument("--alerts", action="store_true", help="fire the alert sinks")
+    s.add_argument("--dashboard", action="store_true", help="show the replay viewer")
+    s.add_argument("--lsl", action="store_true", help="publish angles and orientations over LSL")
+    s.add_argument("--screenshot", metavar="PNG", help="render the dashboard at --at T and exit")
+    s.add_argument("--at", type=float, help="session time for --screenshot")
+    s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("scan", help="list BLE devices nearby and which sensor profile each matches")
     s.add_argument("--timeout", type=float, default=5.0)
@@ -242,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
     except (UserError, ValueError, OSError) as err:
         if os.environ.get("IMU_DEBUG"):
             raise

@@ -116,7 +116,10 @@ async def test_forced_disconnect_reconnects_while_others_lose_nothing(radio):
     lumbar = rig.payloads("lumbar")
     lost_in_air = [(t, p) for t, p in rig.sensors["lumbar"].sent if p not in set(lumbar)]
     assert [p for t, p in rig.sensors["lumbar"].sent if p in set(lumbar)] == lumbar
-    assert lost_in_air and all(7.0 <= t <= 7.0 + 0.5 + 0.1 for t, _ in lost_in_air)  # before the timeout
+    # lost in the air: sent while the link loss went unreported (until the 0.5 s timeout), and
+    # under load a frame that left just as the remote disconnect at 4 s took effect
+    assert any(7.0 <= t <= 7.6 for t, _ in lost_in_air)
+    assert all(7.0 <= t <= 7.6 or 4.0 <= t <= 4.1 for t, _ in lost_in_air)
     gaps = np.diff(seqs(lumbar))
     assert (gaps > 1).sum() == 2  # the sequence number tells the host how much went missing
     times = [t for t, _ in rig.received["lumbar"]]

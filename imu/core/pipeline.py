@@ -170,29 +170,31 @@ class AnalysisCollector:
     def __init__(self):
         self._t: list[np.ndarray] = []
         self._angles: dict[str, list[np.ndarray]] = {}
+        self._angle_lengths: dict[str, int] = {}
+        self._n = 0  # grid samples so far
         self._context: list[np.ndarray] = []
         self._valid: list[np.ndarray] = []
         self.events: list[dict] = []
 
     def add(self, out: StepOutput) -> None:
         n = len(out.t)
+        self.events += out.events
         if n == 0:
-            self.events += out.events
             return
-        offset = sum(len(t) for t in self._t)
         for name, values in out.angles.items():
             parts = self._angles.setdefault(name, [])
-            have = sum(len(p) for p in parts)
-            if have < offset:  # an angle that appeared late: NaN before
-                parts.append(np.full(offset - have, np.nan, dtype=np.float32))
+            have = self._angle_lengths.get(name, 0)
+            if have < self._n:  # an angle that appeared late: NaN before
+                parts.append(np.full(self._n - have, np.nan, dtype=np.float32))
             parts.append(values.astype(np.float32))
+            self._angle_lengths[name] = self._n + n
         self._t.append(out.t)
         self._context.append(out.context)
         valid = np.ones(n, dtype=bool)
         for q in out.grid.quat.values():
             valid &= np.isfinite(q).all(axis=1)
         self._valid.append(valid)
-        self.events += out.events
+        self._n += n
 
     def build(self, pipeline: Pipeline, notes: list[str], annotations=None) -> Analysis:
         t = np.concatenate(self._t) if self._t else np.empty(0)

@@ -34,10 +34,11 @@ from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.people import get_profile
-from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, LslSink, TerminalAlertSink,
+from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
                             stderr_note)
 from imu.live.status import StatusLine, format_status
 from imu.profile import Thresholds, thresholds_to_dict
+from imu.lsl import LslSink
 from imu.replay import SensorStatusTracker, StepUpdate, event_json
 from imu.samples import LinkEvent, Notification, TimedSamples
 
@@ -252,7 +253,10 @@ class LiveSession:
         if o.buzz:
             self.alert_sinks.append(BuzzAlertSink(self.hub))
         if o.lsl:
-            self.step_sinks.append(LslSink(self.thr.analysis_rate_hz, self.note))
+            try:
+                self.step_sinks.append(LslSink(self.sensor_specs, grid_rate_hz=self.thr.analysis_rate_hz))
+            except Exception as err:  # no liblsl here: keep recording, say why once
+                self.note(f"LSL outlet unavailable ({type(err).__name__}: {err})")
         if o.dashboard_sink is not None:
             self.step_sinks.append(o.dashboard_sink)
         self.note(f"recording to {self.path}")
@@ -578,7 +582,11 @@ def describe_event(event: dict) -> str:
 
 # -- entry points -------------------------------------------------------------------------------
 async def run_live_async(options: LiveOptions) -> int:
-    session = LiveSession(options)
+    return await run_session(LiveSession(options))
+
+
+async def run_session(session: LiveSession) -> int:
+    """Run a session; BLE and input problems become one line and an exit code."""
     try:
         return await session.run()
     except BleError as err:

@@ -150,38 +150,5 @@ class BuzzAlertSink(_TaskSink):
             log.info("buzz skipped: %s", err)
 
 
-class LslSink:
-    """Angles to a Lab Streaming Layer outlet at the analysis rate (one channel per angle)."""
-
-    CHANNELS = ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination",
-                "thoracic_lateral_bend", "trunk_lateral_inclination")
-
-    def __init__(self, rate_hz: float, note: Callable[[str], None] | None = None,
-                 name: str = "imu-angles") -> None:
-        self.outlet = None
-        self.disabled: str | None = None
-        try:
-            import pylsl
-
-            info = pylsl.StreamInfo(name, "Angles", len(self.CHANNELS), rate_hz, "float32", name)
-            channels = info.desc().append_child("channels")
-            for ch in self.CHANNELS:
-                c = channels.append_child("channel")
-                c.append_child_value("label", ch)
-                c.append_child_value("unit", "degrees")
-            self.outlet = pylsl.StreamOutlet(info)
-        except Exception as err:
-            self.disabled = f"{type(err).__name__}: {err}"
-            if note:
-                note(f"LSL outlet unavailable ({self.disabled})")
-
-    def step(self, update) -> None:
-        out = update.out
-        if self.outlet is None or not len(out.t):
-            return
-        data = np.column_stack([out.angles.get(ch, np.full(len(out.t), np.nan)) for ch in self.CHANNELS])
-        self.outlet.push_chunk(data.astype(np.float32).tolist())
-
-
 def stderr_note(text: str) -> None:
     print(f"imu: {text}", file=sys.stderr, flush=True)
