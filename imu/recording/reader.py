@@ -236,7 +236,7 @@ class SessionReader:
             if not rows:
                 continue
             sids, times, payloads = zip(*rows)
-            if not all(type(p) is bytes for p in payloads) or not all(type(t) is float for t in times):
+            if set(map(type, payloads)) != {bytes} or set(map(type, times)) != {float}:
                 good = [r for r in rows if type(r[2]) is bytes and type(r[1]) is float]
                 self.integrity.damaged_rows += len(rows) - len(good)
                 if not good:
