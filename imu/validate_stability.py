@@ -14,38 +14,30 @@ failure times within 2 s; walking / running boundaries within 5 s.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from imu.validate import Case
+
 LEAN_TOL_DEG, CADENCE_TOL, BREAKDOWN_TOL_S, HOLD_TOL_S, BOUNDARY_TOL_S = 2.0, 0.03, 10.0, 2.0, 5.0
 
 
-@dataclass
-class StabilityCase:
-    name: str
-    scenario: str
-    seed: int
-    duration_s: float | None = None
-    options: dict = field(default_factory=dict)
-
-
-def default_stability_cases(quick: bool = False, seeds: int = 2) -> list[StabilityCase]:
+def default_stability_cases(quick: bool = False, seeds: int = 2) -> list[Case]:
     cases = []
     for seed in range(seeds):
-        cases += [StabilityCase(f"run with lean drift, seed {seed}", "run_drift", seed),
-                  StabilityCase(f"steady carries, seed {seed}", "carries", seed),
-                  StabilityCase(f"breaking-down carries, seed {seed}", "carries_breakdown", seed),
-                  StabilityCase(f"holds, seed {seed}", "holds", seed)]
-    cases.append(StabilityCase("walk / run / walk (activity)", "activity", 3, 420.0 if quick else None))
+        cases += [Case(f"run with lean drift, seed {seed}", "run_drift", seed),
+                  Case(f"steady carries, seed {seed}", "carries", seed),
+                  Case(f"breaking-down carries, seed {seed}", "carries_breakdown", seed),
+                  Case(f"holds, seed {seed}", "holds", seed)]
+    cases.append(Case("walk / run / walk (activity)", "activity", 3, 420.0 if quick else None))
     if not quick:
-        cases.append(StabilityCase("run, raw-only lumbar (AHRS)", "run_drift", 5, None,
+        cases.append(Case("run, raw-only lumbar (AHRS)", "run_drift", 5, None,
                                    {"raw_only": {"lumbar"}}))
     return cases
 
 
-def simulate_and_analyze(case: StabilityCase, workdir: Path):
+def simulate_and_analyze(case: Case, workdir: Path):
     """(stability result, truth dict, analysis) of one case, through a real session file."""
     from imu.analysis import analyze, open_source
     from imu.cli import write_simulated_session
@@ -78,7 +70,7 @@ def _boundary_errors(result, truth) -> list[float]:
     return errors
 
 
-def compare_case(case: StabilityCase, result, truth) -> list[dict]:
+def compare_case(case: Case, result, truth) -> list[dict]:
     rows = []
     scenario = case.scenario
     if scenario in ("run_drift", "activity"):
@@ -126,7 +118,7 @@ def compare_case(case: StabilityCase, result, truth) -> list[dict]:
 
 
 def run_stability_validation(quick: bool = False, seeds: int = 2,
-                             cases: list[StabilityCase] | None = None) -> list[dict]:
+                             cases: list[Case] | None = None) -> list[dict]:
     """One row per check: case, check, value, unit, ok (and measured / true where useful)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="imu-validate-stability-") as tmp:

@@ -97,6 +97,7 @@ def test_walking_and_running_boundaries_on_the_pipeline(run_session):
 
 @pytest.fixture(scope="module")
 def run_session(tmp_path_factory):
-    from imu.validate_stability import StabilityCase, simulate_and_analyze
+    from imu.validate import Case
+    from imu.validate_stability import simulate_and_analyze
 
-    return simulate_and_analyze(StabilityCase("run", "run_drift", 2), tmp_path_factory.mktemp("run"))
+    return simulate_and_analyze(Case("run", "run_drift", 2), tmp_path_factory.mktemp("run"))

@@ -3,19 +3,20 @@ carries never; comparison with the wearer's unloaded walking."""
 
 import pytest
 
-from imu.validate_stability import StabilityCase, simulate_and_analyze
+from imu.validate import Case
+from imu.validate_stability import simulate_and_analyze
 
 KINDS = ("carry_farmer", "carry_suitcase_left", "carry_suitcase_right", "carry_front")
 
 
 @pytest.fixture(scope="module")
 def breaking(tmp_path_factory):
-    return simulate_and_analyze(StabilityCase("b", "carries_breakdown", 1), tmp_path_factory.mktemp("b"))
+    return simulate_and_analyze(Case("b", "carries_breakdown", 1), tmp_path_factory.mktemp("b"))
 
 
 @pytest.fixture(scope="module")
 def steady(tmp_path_factory):
-    return simulate_and_analyze(StabilityCase("s", "carries", 1), tmp_path_factory.mktemp("s"))
+    return simulate_and_analyze(Case("s", "carries", 1), tmp_path_factory.mktemp("s"))
 
 
 def test_every_breaking_down_carry_is_flagged_within_ten_seconds(breaking):

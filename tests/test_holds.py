@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 from imu.core.holds import endurance_ratios, hold_metrics
-from imu.validate_stability import StabilityCase, simulate_and_analyze
+from imu.validate import Case
+from imu.validate_stability import simulate_and_analyze
 
 
 @pytest.fixture(scope="module")
 def holds(tmp_path_factory):
-    return simulate_and_analyze(StabilityCase("h", "holds", 2), tmp_path_factory.mktemp("h"))
+    return simulate_and_analyze(Case("h", "holds", 2), tmp_path_factory.mktemp("h"))
 
 
 def test_failure_times_within_two_seconds(holds):

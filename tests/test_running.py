@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 from imu.core.running import run_metrics
-from imu.validate_stability import StabilityCase, simulate_and_analyze
+from imu.validate import Case
+from imu.validate_stability import simulate_and_analyze
 
 
 @pytest.fixture(scope="module", params=[0, 3])
 def run_case(request, tmp_path_factory):
-    return simulate_and_analyze(StabilityCase("run", "run_drift", request.param),
+    return simulate_and_analyze(Case("run", "run_drift", request.param),
                                 tmp_path_factory.mktemp("run"))
 
 

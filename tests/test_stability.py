@@ -12,12 +12,13 @@ from imu.report.summary import build_summary
 from imu.sim import SCENARIOS, simulate_truth
 from imu.sim.activities import ACTIVITY_PHASE_LABELS, BUILDERS, stability_truth
 from imu.sim.scenarios import PHASE_LABELS
-from imu.validate_stability import StabilityCase, compare_case, format_stability_table, simulate_and_analyze
+from imu.validate import Case
+from imu.validate_stability import compare_case, format_stability_table, simulate_and_analyze
 
 
 @pytest.fixture(scope="module")
 def carries(tmp_path_factory):
-    case = StabilityCase("breaking carries", "carries_breakdown", 3)
+    case = Case("breaking carries", "carries_breakdown", 3)
     return case, simulate_and_analyze(case, tmp_path_factory.mktemp("c"))
 
 
