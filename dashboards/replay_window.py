@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from dashboards.model import ReplayModel
-from dashboards.view import BACKGROUND, INK, MUTED, DashboardView, clock_text
+from dashboards.view import BACKGROUND, INK, MUTED, DashboardView
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 FRAME_MS = 33  # ~30 fps

@@ -16,8 +16,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from imu.validate import Case
 
 LEAN_TOL_DEG, CADENCE_TOL, BREAKDOWN_TOL_S, HOLD_TOL_S, BOUNDARY_TOL_S = 2.0, 0.03, 10.0, 2.0, 5.0

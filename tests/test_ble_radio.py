@@ -31,7 +31,7 @@ async def make(kind, radio, name, source=None, **kw):
 
 async def test_scan_recognises_each_profile_with_rssi(radio):
     thoracic = await make(ImuFwPeripheral, radio, "IMU-THORACIC-1")
-    dot = await make(MovellaDotPeripheral, radio, "Movella DOT", address="D4:22:CD:00:00:07")
+    await make(MovellaDotPeripheral, radio, "Movella DOT", address="D4:22:CD:00:00:07")
     wit = await make(WitMotionPeripheral, radio, "WT901BLE68")
     found = {d["address"]: d for d in await scan(0.3, backend=radio)}
     assert found[thoracic.address] == {"address": thoracic.address, "name": "IMU-THORACIC-1",

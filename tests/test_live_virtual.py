@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from collections import defaultdict
 
 import numpy as np

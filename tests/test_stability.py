@@ -3,7 +3,6 @@ table, and the issue 5 simulator scenarios."""
 
 import json
 
-import numpy as np
 import pytest
 
 from imu.report.stability_section import render_stability_section, stability_figures

@@ -15,7 +15,6 @@ import sys
 import time
 from typing import Callable
 
-import numpy as np
 
 log = logging.getLogger(__name__)
 
