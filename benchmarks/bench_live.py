@@ -33,7 +33,6 @@ from imu.core.pipeline import Pipeline  # noqa: E402
 from imu.profile import Thresholds  # noqa: E402
 
 
-
 def bench_pipeline_cost() -> dict:
     from imu.sim import simulate
 

@@ -44,8 +44,6 @@ TRANSITION_BEND_DEG = 20.0
 STOPPED_MIN_S = 6.0  # longer than any posture change that could freeze one sensor
 
 
-
-
 @dataclass
 class Segment:
     kind: str

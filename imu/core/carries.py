@@ -31,7 +31,6 @@ MIN_RANGE_GROWTH_DEG = 1.0  # a range growth must also be this large to count
 EDGE_TRIM_S = 2.0  # the first and last seconds of a label are picking up / putting down
 
 
-
 @dataclass
 class WalkingBaseline:
     strides: int

@@ -34,7 +34,6 @@ BIRD_DOG_FALLBACK = ("thoracic_lateral_bend", "thoracic_axial_rotation")
 FLEX_EXT_MAX, SIDE_EXT_MAX, RIGHT_LEFT_TOL = 1.0, 0.75, 0.05
 
 
-
 @dataclass
 class HoldMetrics:
     kind: str  # plank, side_bridge_left, side_bridge_right, bird_dog, extensor, flexor

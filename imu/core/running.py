@@ -24,7 +24,6 @@ from imu.profile import Thresholds
 SAGITTAL, LATERAL, ROTATION = "trunk_inclination", "trunk_lateral_inclination", "thoracic_axial_rotation"
 
 
-
 @dataclass
 class RunMetrics:
     start_s: float
