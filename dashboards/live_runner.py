@@ -23,7 +23,8 @@ def run_live_dashboard(options, dash=None) -> int:
 
     from dashboards import _application, _dispose
     from dashboards.live import LiveDashboard
-    from imu.live.session import LiveSession, run_session
+    from imu.live.command import run_session
+    from imu.live.session import LiveSession
 
     app = _application()
     dash = dash or LiveDashboard()

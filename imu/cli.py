@@ -169,7 +169,7 @@ def cmd_scan(args) -> int:
 
 def cmd_live(args) -> int:
     from imu.live import cmd_live as run_live_command
-    from imu.live.session import options_from_args
+    from imu.live.command import options_from_args
 
     if not args.dashboard:
         return run_live_command(args)
@@ -190,7 +190,7 @@ def cmd_replay(args) -> int:
         import dashboards
 
         return dashboards.run_replay_dashboard(args.input, args.speed or 1.0, args.from_s)
-    from imu.live.session import describe_event
+    from imu.live.status import describe_event
     from imu.live.sinks import TerminalAlertSink
     from imu.replay import AlertSink, JsonlSink, replay
 

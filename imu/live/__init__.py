@@ -5,8 +5,9 @@ Entry points: `run_live(LiveOptions(...)) -> exit code`, `add_live_arguments(par
 desk session at 10x). `python -m imu.live ...` runs it directly.
 """
 
-from imu.live.session import (LiveOptions, LiveSession, add_live_arguments, cmd_live, main_job,
-                              options_from_args, run_live, run_live_async)
+from imu.live.command import (add_live_arguments, cmd_live, main_job, options_from_args, run_live,
+                              run_live_async, run_session)
+from imu.live.session import LiveOptions, LiveSession
 
 __all__ = ["LiveOptions", "LiveSession", "add_live_arguments", "cmd_live", "main_job",
-           "options_from_args", "run_live", "run_live_async"]
+           "options_from_args", "run_live", "run_live_async", "run_session"]

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from imu.live.session import add_live_arguments, cmd_live
+from imu.live.command import add_live_arguments, cmd_live
 
 parser = add_live_arguments(argparse.ArgumentParser(prog="imu live", description=(
     "Live slouch alerts: connect, calibrate, monitor, alert, record.")))

@@ -14,7 +14,6 @@ that may run faster than real time (every delay is then in session time).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as _dt
 import math
@@ -28,15 +27,14 @@ from typing import Any, TextIO
 import numpy as np
 
 from imu import __version__
-from imu.ble import (BleError, ChoiceFileError, SensorHub,
-                     SessionClock, load_choices, scan)
+from imu.ble import ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.people import get_profile
 from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
                             stderr_note)
-from imu.live.status import StatusLine, format_status
+from imu.live.status import StatusLine, describe_event, format_status
 from imu.profile import Thresholds, thresholds_to_dict
 from imu.lsl import LslSink
 from imu.replay import SensorStatusTracker, StepUpdate, event_json
@@ -559,100 +557,3 @@ def _plain(event: dict) -> dict:
     import json
 
     return json.loads(event_json(event))
-
-
-def describe_event(event: dict) -> str:
-    kind, t = event["event"], event["t"]
-    if kind == "calibration":
-        verdict = "accepted" if event["ok"] else "refused"
-        why = f": {'; '.join(event['reasons'])}" if event["reasons"] else ""
-        text = f"calibration {verdict} ({event['quality']}){why}"
-    elif kind == "slouch_start":
-        text = f"slouching since {event['start_s']:.1f} s"
-    elif kind == "slouch_end":
-        text = f"slouch over: {event['end_s'] - event['start_s']:.0f} s, peak {event['peak_deg']:.0f} deg"
-    elif kind == "gap":
-        text = f"{event['sensor']} sensor lost; reconnecting ..."
-    elif kind == "reconnect":
-        text = f"{event['sensor']} sensor back after {event.get('gap_s', 0):.1f} s"
-    else:
-        text = kind
-    return f"[{t:7.1f} s] {text}"
-
-
-# -- entry points -------------------------------------------------------------------------------
-async def run_live_async(options: LiveOptions) -> int:
-    return await run_session(LiveSession(options))
-
-
-async def run_session(session: LiveSession) -> int:
-    """Run a session; BLE and input problems become one line and an exit code."""
-    try:
-        return await session.run()
-    except BleError as err:
-        print(f"imu: {err}", file=sys.stderr, flush=True)
-        return EXIT_NO_SENSORS
-    except UserError as err:
-        print(f"imu: error: {err}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
-
-
-def run_live(options: LiveOptions) -> int:
-    """Run one live session; returns the exit code (0 ok, 2 bad input, 3 no Bluetooth or
-    sensors missing, 130 interrupted before recording)."""
-    try:
-        return asyncio.run(run_live_async(options))
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-
-
-def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p = parser
-    p.add_argument("--virtual", nargs="?", const="", default=None, metavar="SCENARIO|CSV",
-                   help="simulated sensors on a virtual radio: a scenario (default desk) or a "
-                        "CSV interchange file")
-    p.add_argument("--speed", type=float, default=1.0, help="virtual only: session seconds per second")
-    p.add_argument("-o", "--output", help="session file (default imu-DATE-TIME.imu here)")
-    p.add_argument("--jsonl", action="store_true", help="events as JSON lines on stdout, no status line")
-    p.add_argument("--duration", type=float, help="stop after this many session seconds")
-    p.add_argument("--profile", help="per-person profile (thresholds, sensors, calibration)")
-    p.add_argument("--sensors", dest="sensors_file", help="sensor-choice JSON file")
-    p.add_argument("--lsl", action="store_true", help="stream angles to a Lab Streaming Layer outlet")
-    p.add_argument("--no-desktop", dest="desktop", action="store_false", help="no desktop notifications")
-    p.add_argument("--no-buzz", dest="buzz", action="store_false", help="no buzz on the thoracic sensor")
-    p.add_argument("--sacral", action="store_true", help="virtual scenario: also wear a sacral sensor")
-    p.add_argument("--reuse-calibration", action="store_true",
-                   help="skip the guided calibration; use the profile's last one")
-    p.add_argument("--no-report", dest="report", action="store_false", help="no report at the end")
-    p.add_argument("--seed", type=int, default=0, help="virtual scenario seed")
-    return p
-
-
-def options_from_args(args: argparse.Namespace) -> LiveOptions:
-    return LiveOptions(virtual=args.virtual, speed=args.speed, output=args.output, jsonl=args.jsonl,
-                       duration=args.duration, profile=args.profile, sensors_file=args.sensors_file,
-                       lsl=args.lsl, desktop=args.desktop, buzz=args.buzz, seed=args.seed,
-                       sacral=args.sacral, reuse_calibration=args.reuse_calibration,
-                       report=args.report)
-
-
-def cmd_live(args: argparse.Namespace) -> int:
-    return run_live(options_from_args(args))
-
-
-def main_job(output: str | None = None, profile: str | None = None) -> int:
-    """The README's main job: real sensors if there are any, else a virtual desk at 10x."""
-
-    async def go() -> int:
-        try:
-            return await LiveSession(LiveOptions(output=output, profile=profile)).run()
-        except (BleError, UserError) as err:
-            why = str(err).split(";")[0]
-            print(f"imu: no real sensors ({why}); running a virtual desk session at 10x instead",
-                  file=sys.stderr, flush=True)
-        return await run_live_async(LiveOptions(virtual="", speed=10.0, output=output, profile=profile))
-
-    try:
-        return asyncio.run(go())
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED

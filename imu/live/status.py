@@ -106,3 +106,22 @@ class StatusLine:
             self.stream.write("\n")
             self.stream.flush()
             self._width = 0
+
+
+def describe_event(event: dict) -> str:
+    kind, t = event["event"], event["t"]
+    if kind == "calibration":
+        verdict = "accepted" if event["ok"] else "refused"
+        why = f": {'; '.join(event['reasons'])}" if event["reasons"] else ""
+        text = f"calibration {verdict} ({event['quality']}){why}"
+    elif kind == "slouch_start":
+        text = f"slouching since {event['start_s']:.1f} s"
+    elif kind == "slouch_end":
+        text = f"slouch over: {event['end_s'] - event['start_s']:.0f} s, peak {event['peak_deg']:.0f} deg"
+    elif kind == "gap":
+        text = f"{event['sensor']} sensor lost; reconnecting ..."
+    elif kind == "reconnect":
+        text = f"{event['sensor']} sensor back after {event.get('gap_s', 0):.1f} s"
+    else:
+        text = kind
+    return f"[{t:7.1f} s] {text}"
