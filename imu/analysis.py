@@ -89,8 +89,12 @@ def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:
     if not data.samples:
         raise ValueError(f"{path}: no usable sensor rows")
     sensors = {loc: {"device": None} for loc in data.samples}
+    notes = []
+    if data.time_offset_s:
+        notes.append(f"time_s in the file started at {data.time_offset_s:.3f} s; "
+                     "times are reported from the first sample")
     return Source(path, "csv", sensors, thresholds or Thresholds(), None, list(data.labels),
-                  list(data.labels), [], None, timed=data.samples, csv_stats=data.stats)
+                  list(data.labels), notes, None, timed=data.samples, csv_stats=data.stats)
 
 
 def _new_pipeline(source: Source, calibration: Calibration | None) -> Pipeline:
@@ -178,6 +182,9 @@ def analyze(source: Source, on_step=None) -> Analysis:
     if integrity is not None and not integrity.complete:
         notes.append(integrity.summary())
     analysis = collector.build(pipeline, notes, source.annotations)
+    if len(analysis.t) < 2 or analysis.duration_s <= 0:
+        raise ValueError(f"{source.path}: too little data to analyse "
+                         f"({sum(pipeline.samples_seen.values())} samples)")
     if refused is not None:
         analysis.calibration = refused
     return analysis

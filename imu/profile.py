@@ -74,8 +74,18 @@ def load_thresholds(path: str | Path | None) -> Thresholds:
     """Defaults, overridden by the keys of a JSON profile file when one is given."""
     if path is None:
         return Thresholds()
-    data = json.loads(Path(path).read_text())
-    return thresholds_from_dict(data.get("thresholds", data))
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable JSON profile ({err})") from None
+    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+        data = data["thresholds"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a profile is a JSON object of thresholds, e.g. {{\"slouch_enter_deg\": 20}}")
+    try:
+        return thresholds_from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def thresholds_from_dict(data: dict) -> Thresholds:
@@ -86,7 +96,10 @@ def thresholds_from_dict(data: dict) -> Thresholds:
     values = {}
     for key, value in data.items():
         default = getattr(Thresholds(), key)
-        values[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
+        try:
+            values[key] = tuple(float(v) for v in value) if isinstance(default, tuple) else type(default)(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"threshold {key} must be {type(default).__name__}, got {value!r}") from None
     thresholds = Thresholds(**values)
     if thresholds.slouch_exit_deg >= thresholds.slouch_enter_deg:
         raise ValueError("slouch_exit_deg must be below slouch_enter_deg (hysteresis)")

@@ -78,6 +78,8 @@ def test_session_cut_in_half_reports_what_is_intact(smoke_session, tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert 0 < summary["duration_s"] < 135
     assert any("damaged" in s for s in summary["not_measured"])
+    last = summary["slouch"]["events"][-1]  # the file ends inside the slouch episode
+    assert last["open"] and last["end_s"] == pytest.approx(summary["duration_s"], abs=0.02)
 
 
 def test_decode_prints_fields(tmp_path):
@@ -91,3 +93,34 @@ def test_decode_prints_fields(tmp_path):
 def test_simulate_refuses_to_overwrite(smoke_session):
     _, path = smoke_session
     assert_one_line_error(imu("simulate", "smoke", "-o", path), "exists")
+
+
+def test_csv_with_wall_clock_times_is_moved_to_the_session_timeline(tmp_path):
+    """Epoch-stamped rows and a damaged far-future row (review finding: the grid tried to
+    allocate terabytes)."""
+    sim = simulate("smoke", None, seed=4)
+    csv = tmp_path / "epoch.csv"
+    to_interchange_csv(sim, csv)
+    lines = csv.read_text().splitlines()
+    fields = lines[1].split(",")
+    shifted = [lines[0]] + [",".join([f"{float(ln.split(',')[0]) + 1.7e9:.6f}"] + ln.split(",")[1:])
+                            for ln in lines[1:]]
+    shifted.insert(500, ",".join(["1e308"] + fields[1:]))
+    csv.write_text("\n".join(shifted) + "\n")
+    result = imu("report", csv, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["duration_s"] < 140 and summary["slouch"]["count"] == len(sim.truth.episodes)
+    assert any("started at" in s for s in summary["not_measured"])
+
+
+@pytest.mark.parametrize("content, words", [
+    ("[1, 2]", ["JSON object"]),
+    ('{"slouch_enter_deg": "x"}', ["slouch_enter_deg"]),
+    ('{"slouch_enter_dgs": 3}', ["unknown threshold"]),
+])
+def test_bad_thresholds_file_gives_one_line(smoke_session, tmp_path, content, words):
+    _, path = smoke_session
+    profile = tmp_path / "thr.json"
+    profile.write_text(content)
+    assert_one_line_error(imu("report", path, "-o", tmp_path / "out", "--thresholds", profile), *words)

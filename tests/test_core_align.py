@@ -109,3 +109,14 @@ def test_grid_chunked_equals_whole():
     frames.append(parts.pull(final=True))
     np.testing.assert_array_equal(np.concatenate([f.t for f in frames]), ref.t)
     np.testing.assert_allclose(np.concatenate([f.quat["a"] for f in frames]), ref.quat["a"], atol=1e-12)
+
+
+def test_device_without_clock_keeps_its_timeline_across_a_dropout():
+    """A clockless sensor (WitMotion) goes silent for 5 s: what follows must not be pulled back
+    into the gap (review finding: it was placed 5 s early)."""
+    true_t, block = stream(duration_s=60, rate=50.0, per_frame=1, drift_ppm=0)
+    keep = (true_t < 20.0) | (true_t >= 25.0)
+    block = block.take(np.flatnonzero(keep))
+    block.device_time_s = np.full(len(block), np.nan)
+    t = ClockAligner(nominal_rate_hz=50.0).align(block).t
+    assert np.abs(t - true_t[keep])[true_t[keep] > 5].max() < 0.03

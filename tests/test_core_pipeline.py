@@ -146,3 +146,16 @@ def test_motor_vibration_never_reaches_the_angles(tmp_path):
     assert analysis.episodes[0].start_s == pytest.approx(episode["start_s"], abs=2.0)
     during = (analysis.t > buzz[0] + 0.1) & (analysis.t < buzz[1] - 0.1)
     assert np.isnan(analysis.angles["thoracic_flexion"][during]).all()
+
+
+def test_lumbar_maximum_despite_sensors_pointing_different_ways(tmp_path):
+    """Review finding: the lumbar-flexion maximum ignored the sensors' heading difference and
+    came out negative, so the wearer read as slumped the whole session."""
+    sim = simulate("desk_sacral", 300, seed=3)
+    path = tmp_path / "sacral.imu"
+    write_simulated_session(sim, path, "desk_sacral", 3)
+    analysis = analyze(open_source(path))
+    measured = analysis.calibration.details["lumbar_max_deg"]["lumbar_flexion"]
+    bends = [(s, e) for s, e, label in sim.truth.phases if label == "calibrate_bend"]
+    in_bends = (sim.truth.t >= bends[0][0]) & (sim.truth.t <= bends[-1][1])
+    assert measured == pytest.approx(sim.truth.angles["lumbar_flexion"][in_bends].max(), abs=1.5)

@@ -99,6 +99,7 @@ def test_episode_open_at_end_is_closed_and_marked():
     t = np.arange(0, 40, 1 / RATE)
     tracker, events = run(plateau(t, 10, 100, 25.0))
     assert tracker.episodes[0].end_s == pytest.approx(t[-1])
+    assert tracker.episodes[0].open_at_end
     assert events[-1]["event"] == "slouch_end" and events[-1]["open_at_end"]
 
 

@@ -295,3 +295,15 @@ def test_encoder_rejects_bad_input_with_a_clear_message():
         fw.encode_samples(0, 0, 5000, np.full((1, 4), np.nan))
     with pytest.raises(ValueError, match="payloads but"):
         fw.StreamDecoder().decode([b""], [0.0, 1.0])
+
+
+def test_loss_before_a_short_frame_is_still_counted():
+    """Samples 10, [11 lost], time sync 12, samples 13: the samples frame sizes the loss that
+    the time-sync frame revealed (review finding: it used to vanish)."""
+    q = np.tile([1.0, 0.0, 0.0, 0.0], (4, 1))
+    frames = [fw.encode_samples(10, 0, 10_000, q), fw.encode_time_sync(12, 80_000, 7),
+              fw.encode_samples(13, 80_000, 10_000, q)]
+    decoder = fw.StreamDecoder()
+    decoder.decode(frames, np.array([0.04, 0.09, 0.12]))
+    assert decoder.stats.lost_samples == 4
+    assert decoder.stats.gaps == [(0.04, 0.12)]

@@ -23,6 +23,7 @@ from imu.samples import SampleBlock, TimedSamples
 
 WINDOW_S = 10.0  # device seconds per envelope window
 FIT_WINDOWS = 90  # windows in the drift fit (15 minutes)
+DROPOUT_S = 0.25  # arrivals this far behind the synthetic clock mean samples were lost
 
 
 @dataclass
@@ -38,6 +39,8 @@ class ClockAligner:
     _slope: float = 0.0
     _ref: float = 0.0
     _samples_seen: int = 0
+    _clockless_shift: float = 0.0  # seconds added to the synthetic clock over dropouts
+    _clockless_floor: float = np.inf  # smallest arrival delay against the synthetic clock
     _last_t: float = -np.inf
 
     def align(self, block: SampleBlock) -> TimedSamples:
@@ -45,8 +48,7 @@ class ClockAligner:
         n = len(block)
         device = block.device_time_s
         if n and np.all(np.isnan(device)):
-            rate = self.nominal_rate_hz or _rate_from_host(block.host_time_s)
-            device = (self._samples_seen + np.arange(n)) / rate
+            device = self._synthetic_clock(block.host_time_s)
         self._samples_seen += n
         delay = _frame_min(block.host_time_s - device, block.host_time_s)
         t = np.empty(n)
@@ -75,6 +77,26 @@ class ClockAligner:
         if block.vibrating is not None and block.vibrating.any():
             quat[block.vibrating] = np.nan  # motor vibration: never used for angles
         return TimedSamples(t, quat, block.acc, block.gyro, block.vibrating)
+
+    def _synthetic_clock(self, host: np.ndarray) -> np.ndarray:
+        """Sample count / nominal rate for a device without a clock, moved forward over a
+        dropout: when arrivals run ahead of the count by more than any latency, samples were
+        lost, and the count must not pull what follows back into the gap."""
+        rate = self.nominal_rate_hz or _rate_from_host(host)
+        device = (self._samples_seen + np.arange(len(host))) / rate + self._clockless_shift
+        delay = host - device
+        while True:
+            floor = np.minimum.accumulate(np.concatenate([[self._clockless_floor], delay]))[1:]
+            ahead = np.flatnonzero(delay - floor > DROPOUT_S)
+            if not len(ahead):
+                break
+            j = int(ahead[0])
+            shift = delay[j] - floor[j]
+            device[j:] += shift
+            delay[j:] -= shift
+            self._clockless_shift += shift
+        self._clockless_floor = float(floor[-1])
+        return device
 
     def _offsets(self, device: np.ndarray, running_min: np.ndarray) -> np.ndarray:
         if self._intercept is None:

@@ -182,7 +182,7 @@ def _flexion_axis(t, q_sensor_e, windows, lag_s: float = 0.2):
     return eigvec[:, -1], planarity
 
 
-def _lumbar_max(quats_e, mounting, windows) -> dict:
+def _lumbar_max(quats_e, mounting, headings, windows) -> dict:
     """The largest lumbar angles reached in the bends: the wearer's own maximum, against
     which a lumbar slump is judged (lumbar_flexion needs the sacral sensor)."""
     def segment(loc):
@@ -192,7 +192,10 @@ def _lumbar_max(quats_e, mounting, windows) -> dict:
     lumbar = segment("lumbar")
     out = {"lumbar_inclination": round(float(np.nanmax(A.inclination(lumbar)[:, 0])), 2)}
     if "sacral" in mounting:
-        rel = Q.multiply(Q.conjugate(segment("sacral")), lumbar)
+        # each sensor has its own heading reference: line the sacrum up with the lumbar
+        # segment as at neutral before taking the relative rotation (as AngleComputer does)
+        sacral = Q.multiply(A.heading_quat(headings["lumbar"] - headings["sacral"]), segment("sacral"))
+        rel = Q.multiply(Q.conjugate(sacral), lumbar)
         out["lumbar_flexion"] = round(float(np.nanmax(A.joint_angles(rel)[:, 0])), 2)
     return out
 
@@ -298,7 +301,7 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None)
         if most < thr.bend_min_deg:
             reasons.append(f"the forward bends reached only {most:.0f} deg (needs {thr.bend_min_deg:.0f})")
     if use_bends and "lumbar" in mounting:
-        details["lumbar_max_deg"] = _lumbar_max(quats_e, mounting, windows)
+        details["lumbar_max_deg"] = _lumbar_max(quats_e, mounting, headings, windows)
 
     ok = not reasons
     if not ok:

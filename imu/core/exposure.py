@@ -183,7 +183,7 @@ def _first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int
 
 def episode_end(episode: SlouchEpisode, session_end_s: float) -> float:
     """An episode still open at the end of the session ends with the session."""
-    return session_end_s if episode.end_s is None else episode.end_s
+    return session_end_s if episode.end_s is None or episode.open_at_end else episode.end_s
 
 
 def slouches_per_hour(count: int, duration_s: float) -> float:

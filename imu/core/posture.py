@@ -114,6 +114,7 @@ class SlouchTracker:
             episode = self.episodes[-1]
             episode.end_s = t_end
             episode.peak_deg = self._peak
+            episode.open_at_end = open_at_end
             events.append({"event": "slouch_end", "t": t_end, "start_s": episode.start_s,
                            "end_s": t_end, "peak_deg": episode.peak_deg,
                            "open_at_end": open_at_end})

@@ -34,6 +34,7 @@ class SlouchEpisode:
     end_s: float | None  # crossing below the exit threshold; None while it lasts
     peak_deg: float
     counted_at_s: float  # when it had been held long enough to count
+    open_at_end: bool = False  # still going when the data ended (end_s is then the last sample)
 
     @property
     def duration_s(self) -> float | None:

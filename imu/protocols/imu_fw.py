@@ -294,6 +294,7 @@ class StreamDecoder:
     _last_host_s: float | None = None
     _last_dt_us: int = 0
     _motor_on: bool = False
+    _pending_loss_since: float | None = None  # host time before frames a short frame showed lost
     time_sync: list[tuple[float, float, int]] = field(default_factory=list)  # (host s, device s, token)
     events: list[tuple[float, float, int, int]] = field(default_factory=list)  # (host s, device s, code, arg)
 
@@ -351,7 +352,7 @@ class StreamDecoder:
             self._drop(err.reason)
             return
         # a samples frame reaches here only when damaged, so decode_frame raised above
-        self._advance_seq(frame.seq, host_s, None)
+        self._advance_seq(frame.seq, host_s)
         device_s = self._unwrap_time(frame.device_time_us) / 1e6
         if isinstance(frame, TimeSyncFrame):
             self.time_sync.append((host_s, device_s, frame.token))
@@ -370,27 +371,17 @@ class StreamDecoder:
         base = self._last_t_end_us
         return base + ((t_us - base + 2**31) % 2**32) - 2**31
 
-    def _advance_seq(self, seq: int, host_s: float, t0_us: int | None) -> None:
+    def _advance_seq(self, seq: int, host_s: float) -> None:
+        """A short frame (time sync, event) moves the shared sequence counter. Frames it shows
+        missing are sized by the next samples frame, from its device time."""
         if self._last_seq is not None:
             step = (seq - self._last_seq) % 65536
-            if step > 1:
-                self._record_loss(step - 1, host_s, t0_us)
+            if step > 1 and self._pending_loss_since is None:
+                self._pending_loss_since = self._last_host_s
             self._last_seq += step
         else:
             self._last_seq = seq
         self._last_host_s = host_s
-
-    def _record_loss(self, missing_frames: int, host_s: float, t0_us: int | None) -> None:
-        if t0_us is None:
-            return  # the next samples frame tells from its device time how much is missing
-        if self._last_t_end_us is not None and self._last_dt_us:
-            lost = max(0, round((t0_us - self._last_t_end_us) / self._last_dt_us))
-        else:
-            lost = missing_frames  # no timing to tell: at least one sample per frame
-        if lost:
-            self.stats.lost_samples += lost
-            start = self._last_host_s if self._last_host_s is not None else host_s
-            self.stats.gaps.append((start, host_s))
 
     def _unwrap_run(self, seqs, t0s, dts, hosts, n0):
         """Unwrapped sequence numbers and device times of a run of frames, vectorised.
@@ -410,9 +401,14 @@ class StreamDecoder:
         prev_dt = np.concatenate([[self._last_dt_us or dts[0]], dts[:-1]])
         prev_host = np.concatenate([[self._last_host_s if self._last_host_s is not None else hosts[0]],
                                     hosts[:-1]])
-        for k in np.flatnonzero(seq_steps > 1):
-            if self._last_seq is None and k == 0:
-                continue
+        lossy = seq_steps > 1
+        if self._last_seq is None:
+            lossy[0] = False
+        if self._pending_loss_since is not None:  # a short frame showed the loss first
+            lossy[0] = True
+            prev_host[0] = self._pending_loss_since
+            self._pending_loss_since = None
+        for k in np.flatnonzero(lossy):
             lost = max(0, round((t0_unwrapped[k] - prev_end[k]) / prev_dt[k]))
             if lost:
                 self.stats.lost_samples += lost

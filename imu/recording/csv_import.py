@@ -22,6 +22,8 @@ import pandas as pd
 from imu.samples import LOCATIONS, DecodeStats, TimedSamples
 
 REQUIRED = ("time_s", "sensor", "qw", "qx", "qy", "qz")
+MAX_START_S = 86_400.0  # times starting later than a day are not on the session timeline
+MAX_LEAP_S = 86_400.0  # rows further than this from a sensor's typical time are damage
 ACC = ("ax", "ay", "az")
 GYRO = ("gx", "gy", "gz")
 NORM_TOLERANCE = 0.05
@@ -37,6 +39,7 @@ class Interchange:
     labels: list[tuple[float, float, str]]  # (start_s, end_s, label), by start
     stats: dict[str, DecodeStats]  # location -> rows kept and dropped (with reasons)
     rejected: DecodeStats = field(default_factory=DecodeStats)  # rows of no known sensor, bad lines
+    time_offset_s: float = 0.0  # subtracted from the file's times when they were not session times
 
     @property
     def dropped_rows(self) -> int:
@@ -82,6 +85,12 @@ def read_interchange_csv(path: str | Path) -> Interchange:
 
     quat = np.column_stack([values[c] for c in ("qw", "qx", "qy", "qz")])
     time_s = values["time_s"]
+    # session time starts near 0; a file stamped with wall-clock or uptime seconds is moved there
+    finite_t = time_s[np.isfinite(time_s)]
+    typical = float(np.median(finite_t[:1000])) if len(finite_t) else 0.0
+    near = finite_t[np.abs(finite_t - typical) < MAX_LEAP_S]  # a damaged outlier cannot set it
+    offset = float(near.min()) if abs(typical) > MAX_START_S and len(near) else 0.0
+    time_s = time_s - offset
     missing = ~np.isfinite(time_s) | ~np.isfinite(quat).all(axis=1)
     norm = np.linalg.norm(quat, axis=1)
     with np.errstate(invalid="ignore"):
@@ -119,7 +128,7 @@ def read_interchange_csv(path: str | Path) -> Interchange:
             runs += [(a, b, label_names[code]) for a, b, code in _label_runs(time_s[keep], label_ids[keep])]
     if not samples and not stats:
         raise InterchangeError(f"no rows of a known sensor ({', '.join(LOCATIONS)}) in {path}")
-    return Interchange(samples, _merge_runs(runs), stats, rejected)
+    return Interchange(samples, _merge_runs(runs), stats, rejected, offset)
 
 
 def write_interchange_csv(path: str | Path, samples: dict[str, TimedSamples],
@@ -210,15 +219,23 @@ def _check_header(path: Path, header: str) -> list[str]:
 
 
 def _count_time_order(t: np.ndarray, ok: np.ndarray, stats: DecodeStats) -> np.ndarray:
-    """Keep rows whose time exceeds every earlier valid time of the same sensor."""
-    valid_t = np.where(ok, t, -np.inf)
+    """Keep rows whose time exceeds every earlier valid time of the same sensor.
+
+    A time more than a day away from the sensor's typical time is damage, not a pause (and
+    would make the analysis grid huge): it is dropped first, so it cannot hide what follows.
+    """
+    finite = ok & np.isfinite(t)
+    typical = np.median(t[finite]) if finite.any() else 0.0
+    leap = ok & (np.abs(t - typical) > MAX_LEAP_S)
+    valid_t = np.where(ok & ~leap, t, -np.inf)
     previous_max = np.concatenate([[-np.inf], np.maximum.accumulate(valid_t)[:-1]])
-    backwards = ok & (t < previous_max)
-    duplicate = ok & (t == previous_max)
-    for reason, hit in (("time going backwards", backwards), ("duplicate time", duplicate)):
+    backwards = ok & ~leap & (t < previous_max)
+    duplicate = ok & ~leap & (t == previous_max)
+    for reason, hit in (("time going backwards", backwards), ("duplicate time", duplicate),
+                        ("time more than a day from the rest", leap)):
         if hit.any():
             stats.errors[reason] = int(hit.sum())
-    return ~(backwards | duplicate)
+    return ~(backwards | duplicate | leap)
 
 
 def _clean_codes(column: pd.Series, normalise) -> tuple[np.ndarray, list[str]]:

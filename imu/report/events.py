@@ -52,7 +52,7 @@ def event_rows(analysis: Analysis) -> list[dict]:
     signal = analysis.thresholds.slouch_signal
     enter = analysis.thresholds.slouch_enter_deg
     for ep in analysis.episodes:
-        still_open = " (still open at the end of the session)" if ep.end_s is None else ""
+        still_open = " (still open at the end of the session)" if ep.end_s is None or ep.open_at_end else ""
         rows.append(_row("slouch", ep.start_s, episode_end(ep, analysis.duration_s), ep.peak_deg,
                          signal, f"over {enter:g} deg from neutral{still_open}"))
     for alert in analysis.alerts:

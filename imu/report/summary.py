@@ -118,8 +118,8 @@ def _lumbar_slump(analysis: Analysis) -> dict | None:
         return None
     signal = "lumbar_flexion" if "lumbar_flexion" in analysis.angles and "lumbar_flexion" in maxima \
         else "lumbar_inclination"
-    if signal not in analysis.angles or not maxima.get(signal):
-        return None
+    if signal not in analysis.angles or not maxima.get(signal) or maxima[signal] <= 0:
+        return None  # no forward bend to judge a slump against
     threshold = analysis.thresholds.lumbar_slump_fraction * maxima[signal]
     values = analysis.angles[signal]
     known = analysis.valid & np.isfinite(values)
@@ -211,7 +211,7 @@ def _slouch(analysis: Analysis) -> dict:
         events.append({
             "start_s": rounded(ep.start_s, 3), "end_s": rounded(stop, 3),
             "duration_s": rounded(stop - ep.start_s, 3), "peak_deg": rounded(ep.peak_deg, 2),
-            "open": ep.end_s is None,
+            "open": ep.end_s is None or ep.open_at_end,
         })
     durations = [e["duration_s"] for e in events]
     return {
