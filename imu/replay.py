@@ -275,48 +275,6 @@ def _timed_chunks(timed: dict[str, TimedSamples], from_s: float, step_s: float):
         yield end, part
 
 
-class _BatchedCollector:
-    """Merges consecutive small steps before handing them to AnalysisCollector, whose
-    add() cost grows with the number of parts it already holds."""
-
-    MAX_SAMPLES = 60_000
-
-    def __init__(self):
-        self.collector = AnalysisCollector()
-        self._held: list[StepOutput] = []  # the first one has samples
-        self._held_n = 0
-        self._keys = None
-
-    def add(self, out: StepOutput) -> None:
-        if len(out.t) == 0 and not self._held:
-            self.collector.add(out)  # events only
-            return
-        if len(out.t) and (out.angles.keys() != self._keys or self._held_n >= self.MAX_SAMPLES):
-            self.flush()
-        if len(out.t) and not self._held:
-            self._keys = out.angles.keys()
-        self._held.append(out)
-        self._held_n += len(out.t)
-
-    def flush(self) -> None:
-        held, self._held, self._held_n = self._held, [], 0
-        full = [o for o in held if len(o.t)]
-        if not full:
-            for out in held:
-                self.collector.add(out)
-            return
-        grid = type(full[0].grid)(np.concatenate([o.grid.t for o in full]),
-                                  {k: np.concatenate([o.grid.quat[k] for o in full])
-                                   for k in full[0].grid.quat}, {})
-        angles = {k: np.concatenate([o.angles[k] for o in full]) for k in self._keys}
-        self.collector.add(StepOutput(grid, angles, np.concatenate([o.context for o in full]),
-                                      [e for o in held for e in o.events]))
-
-    def build(self, pipeline: Pipeline, notes: list[str], annotations) -> Analysis:
-        self.flush()
-        return self.collector.build(pipeline, notes, annotations)
-
-
 def _slice_step(out: StepOutput, from_s: float) -> StepOutput:
     keep = out.t >= from_s
     if keep.all():
@@ -355,7 +313,7 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
     taps = {loc: _OrientationTap(o) for loc, o in pipeline.orienters.items()}
     pipeline.orienters.update(taps)
     status = SensorStatusTracker(pipeline)
-    collector = _BatchedCollector()
+    collector = AnalysisCollector()
     result = ReplayResult(analysis=None)  # type: ignore[arg-type]
     pending = [calibration_event(calibration, report)]  # delivered with the first shown step
     started: list[float] = []  # wall time when session time from_s was shown
