@@ -304,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except ImportError as err:  # an optional part that is not installed
+        extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl"}.get(
+            (err.name or "").split(".")[0], "dev")
+        print(f"imu: error: {err.name or err} is not installed; pip install -e '.[{extra}]'",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()
         return 0
