@@ -163,3 +163,36 @@ async def test_forced_disconnect_reconnects_marks_gap_and_loses_nothing_else(tmp
     lumbar = np.diff([seq(p) for _, p in got["lumbar"]])
     assert (lumbar > 1).sum() == 1  # the gap, counted by sequence number
     assert analyze(open_source(path)).sensors["lumbar"].stats.lost_samples > 0
+
+
+async def test_carry_keys_mark_annotations_the_report_grades(tmp_path, home):
+    """A key typed in `imu live` (f, then Enter to end) records a carry annotation."""
+    import asyncio
+    import os
+
+    read_fd, write_fd = os.pipe()
+    keys = os.fdopen(read_fd, "r")
+    path = tmp_path / "carry.imu"
+    session = LiveSession(LiveOptions(virtual="smoke", speed=10.0, output=str(path), duration=60.0,
+                                      desktop=False, report=False, stdout=io.StringIO(), stdin=keys))
+    loop = asyncio.get_running_loop()
+    typed = {}
+
+    def type_line(text: str) -> None:
+        typed[text] = session.clock.now()
+        os.write(write_fd, text.encode())
+
+    loop.call_later(3.0, type_line, "f\n")
+    loop.call_later(4.0, type_line, "\n")
+    try:
+        assert await session.run() == 0
+    finally:
+        os.close(write_fd)
+        keys.close()
+    with SessionReader(path) as reader:
+        marks = [(a.t_start, a.t_end, a.label, a.source) for a in reader.annotations()]
+    assert len(marks) == 1
+    start, end, label, source = marks[0]
+    assert (label, source) == ("carry_farmer", "key")
+    assert start == pytest.approx(typed["f\n"], abs=0.5) and end == pytest.approx(typed["\n"], abs=0.5)
+    assert ("carry_farmer" in {a[2] for a in analyze(open_source(path)).annotations})

@@ -31,6 +31,7 @@ from imu.ble import ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
+from imu.live.marks import HELP, CarryMarker
 from imu.live.people import get_profile
 from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
                             stderr_note)
@@ -74,6 +75,7 @@ class LiveOptions:
     step_s: float | None = None  # session seconds per pipeline step (default from speed)
     stdout: TextIO | None = None  # where events / status go (default sys.stdout)
     faults: dict | None = None  # virtual only: location -> imu.sim.peripherals.Faults (tests)
+    stdin: TextIO | None = None  # where carry keys are read (default: a terminal's stdin)
     wait_s: float = 10.0  # wall seconds to wait for the sensors to connect
 
 
@@ -302,6 +304,7 @@ class LiveSession:
         if self.rig is not None:
             clock.release()
         self._install_signals()
+        self._install_keys()
         if o.reuse_calibration and self._reuse_calibration():
             pass
         else:
@@ -489,6 +492,27 @@ class LiveSession:
             except (ValueError, RuntimeError, NotImplementedError):
                 pass  # not the main thread, or no signals here (Windows): Ctrl-C raises instead
 
+    def _install_keys(self) -> None:
+        """Carry keys from a terminal (not with --jsonl, whose stdout is for machines)."""
+        self.marker = CarryMarker(lambda a, b, label, src: self.writer.add_annotation(a, b, label, src))
+        stdin = self.o.stdin if self.o.stdin is not None else sys.stdin
+        if self.o.jsonl or stdin is None or not (self.o.stdin is not None or stdin.isatty()):
+            return
+        loop = asyncio.get_running_loop()
+
+        def typed() -> None:
+            line = stdin.readline()
+            if line == "":  # end of input: stop listening
+                loop.remove_reader(stdin.fileno())
+                return
+            text = self.marker.key(line, self.clock.now())
+            if text:
+                self.status_line.message(f"imu: {text}")
+
+        loop.add_reader(stdin.fileno(), typed)
+        self._keys_fd = stdin.fileno()
+        self.note(HELP)
+
     async def _teardown(self) -> None:
         self._stopping = True
         try:
@@ -516,6 +540,11 @@ class LiveSession:
             loop = asyncio.get_running_loop()
             for sig in getattr(self, "_signals", []):
                 loop.remove_signal_handler(sig)
+            if getattr(self, "_keys_fd", None) is not None:
+                loop.remove_reader(self._keys_fd)
+            marker = getattr(self, "marker", None)
+            if marker is not None and self.writer is not None and self.clock is not None:
+                marker.close(self.clock.now())  # a carry still going when the session ends
             if hasattr(self, "status_line"):
                 self.status_line.close()
             if self.writer is not None:
