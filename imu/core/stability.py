@@ -61,6 +61,18 @@ def _overlaps_invalid(t, invalid, a, b) -> bool:
     return bool(rows.any() and invalid[rows].mean() > 0.05)
 
 
+def _gradeable(annotations, labels, t, invalid, notes: list[str]):
+    """Annotated spans with one of `labels`, in time order, skipping (with a note) those
+    during which a sensor slipped or came off."""
+    for a, b, label in sorted(annotations):
+        if label not in labels:
+            continue
+        if _overlaps_invalid(t, invalid, a, b):
+            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
+            continue
+        yield a, b, label
+
+
 def _subtract(span, others, margin: float) -> list[tuple[float, float]]:
     """Parts of `span` outside every span of `others` (each widened by `margin`)."""
     parts = [span]
@@ -117,12 +129,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                 walk_spans.append((a, b))
     walking = walking_baseline(t, masked, walk_spans, acc) if walk_spans else None
     carries = []
-    for a, b, label in sorted(annotations):
-        if label not in CARRY_LABELS:
-            continue
-        if _overlaps_invalid(t, invalid, a, b):
-            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
-            continue
+    for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, notes):
         m = carry_metrics(t, masked, label, a, b, acc, walking, thresholds)
         if m is None:
             notes.append(f"{label} at {a:.0f} s not graded: no strides found")
@@ -132,12 +139,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
         notes.append("no unloaded walking in this session: carries graded against their own start only")
 
     holds = []
-    for a, b, label in sorted(annotations):
-        if label not in HOLD_ALIASES:
-            continue
-        if _overlaps_invalid(t, invalid, a, b):
-            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
-            continue
+    for a, b, label in _gradeable(annotations, HOLD_ALIASES, t, invalid, notes):
         m = hold_metrics(t, masked, label, a, b, thresholds)
         if m is not None:
             holds.append(m)
@@ -159,6 +161,7 @@ class AccCollector:
 
     def __init__(self):
         self._parts: dict[str, list[np.ndarray]] = {}
+        self._lengths: dict[str, int] = {}
         self._n = 0
 
     def __call__(self, out) -> None:
@@ -167,10 +170,11 @@ class AccCollector:
             return
         for loc, a in out.grid.acc.items():
             parts = self._parts.setdefault(loc, [])
-            have = sum(len(p) for p in parts)
-            if have < self._n:
+            have = self._lengths.get(loc, 0)
+            if have < self._n:  # a sensor whose acceleration appeared late: NaN before
                 parts.append(np.full((self._n - have, 3), np.nan))
             parts.append(np.asarray(a, float))
+            self._lengths[loc] = self._n + n
         self._n += n
 
     @property

@@ -373,16 +373,11 @@ class LiveSession:
 
     def _start_monitoring(self, calibration: Calibration, now: float, final: bool = False) -> StepOutput:
         """The monitoring pipeline: the calibrated one, fed everything from the start."""
-        self.calibration = calibration
         try:
             self.profile.save_calibration(calibration.to_dict())
         except OSError as err:
             self.note(f"could not save the calibration to profile {self.profile.name}: {err}")
-        old_status = self.status
-        self.pipeline = Pipeline(self.sensor_specs, self.thr, calibration)
-        self._install_taps()
-        self.status = SensorStatusTracker(self.pipeline)
-        self.status.connected, self.status.gaps = old_status.connected, old_status.gaps
+        self._use_calibration(calibration)
         history, self._history = self._history or [], None
         out = self.pipeline.feed(history)
         if final:
@@ -401,15 +396,19 @@ class LiveSession:
         record = calibration.to_dict() | {"reused_from_profile": self.profile.name}
         self.writer.add_calibration(record, 0.0)
         self._attempts += 1
-        self.calibration = calibration
-        self.pipeline = Pipeline(self.sensor_specs, self.thr, calibration)
-        self._install_taps()
-        old = self.status
-        self.status = SensorStatusTracker(self.pipeline)
-        self.status.connected, self.status.gaps = old.connected, old.gaps
+        self._use_calibration(calibration)
         self._history = None
         self._emit([attempt_event(calibration, 0.0, 1)], None, 0.0)
         return True
+
+    def _use_calibration(self, calibration: Calibration) -> None:
+        """A fresh calibrated pipeline; the sensors' link status carries over."""
+        self.calibration = calibration
+        old = self.status
+        self.pipeline = Pipeline(self.sensor_specs, self.thr, calibration)
+        self._install_taps()
+        self.status = SensorStatusTracker(self.pipeline)
+        self.status.connected, self.status.gaps = old.connected, old.gaps
 
     def _install_taps(self) -> None:
         self._taps = {loc: _Tap(o) for loc, o in self.pipeline.orienters.items()}
