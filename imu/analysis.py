@@ -68,7 +68,11 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
     recorded = [c for c in calibrations if c.accepted]
     calibration = Calibration.from_dict(recorded[-1].data) if recorded else None
     if thresholds is None and "thresholds" in metadata:
-        thresholds = thresholds_from_dict(metadata["thresholds"])
+        try:
+            thresholds = thresholds_from_dict(metadata["thresholds"])
+        except ValueError as err:
+            raise ValueError(f"{path}: the thresholds stored in the session file are unusable ({err}); "
+                             "pass --thresholds FILE to analyse it with others") from None
     labels = [a for a in annotations if a[2] in ("calibrate_neutral", "calibrate_bend")]
     source = Source(path, "session", sensors, thresholds or Thresholds(), calibration, labels,
                     annotations, [], None, integrity=integrity)
@@ -178,6 +182,9 @@ def analyze(source: Source, on_step=None) -> Analysis:
         collector.add(out)
         if on_step is not None:
             on_step(out)
+    for start, end in pipeline.grid.skipped_s:
+        notes.append(f"no data from any sensor from {start:.1f} s to {end:.1f} s "
+                     f"({(end - start) / 3600:.2f} h): that stretch is left out of the analysis")
     integrity = source.integrity
     if integrity is not None and not integrity.complete:
         notes.append(integrity.summary())

@@ -8,6 +8,7 @@ keys; unknown keys are refused so that a typo never silently falls back to a def
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -88,22 +89,95 @@ def load_thresholds(path: str | Path | None) -> Thresholds:
         raise ValueError(f"{path}: {err}") from None
 
 
+# Ranges that every threshold must satisfy: (low, high, low inclusive). Any numeric threshold
+# not listed here must be finite and positive. A zero or absurd value is not a preference: it
+# freezes the alert loop (alert_repeat_s 0), blows up the grid (analysis_rate_hz 1e5) or
+# silently disables a check, so it is refused with the key named.
+_RANGES = {
+    "analysis_rate_hz": (5.0, 1000.0, True),
+    "max_interpolation_gap_s": (0.0, 10.0, False),
+    "bends_required": (0, 10, True),
+    "calibration_search_s": (0.0, 86_400.0, False),
+    "sensor_agreement_min": (0.0, 1.0, True),
+    "slouch_enter_deg": (0.0, 90.0, False),
+    "slouch_exit_deg": (-90.0, 90.0, True),
+    "slouch_min_duration_s": (0.0, 86_400.0, True),
+    "alert_after_s": (0.0, 86_400.0, True),
+    "alert_repeat_s": (1.0, 86_400.0, True),
+    "lumbar_slump_fraction": (0.0, 1.0, False),
+    "heading_time_constant_s": (0.1, 86_400.0, True),
+    "carry_baseline_fraction": (0.0, 1.0, False),
+    "gait_min_regularity": (0.0, 1.0, True),
+    "run_step_regularity_min": (0.0, 1.0, True),
+    "run_symmetry_tolerance": (0.0, 10.0, True),
+    "running_cadence_min_spm": (1.0, 600.0, True),
+}
+SLOUCH_SIGNALS = ("thoracic_flexion", "lumbar_flexion", "trunk_inclination", "lumbar_inclination")
+_ANGLE_LIMIT_DEG = 180.0  # no threshold in degrees can exceed half a turn
+
+
 def thresholds_from_dict(data: dict) -> Thresholds:
+    if not isinstance(data, dict):
+        raise ValueError(f"thresholds must be an object of key: value, got {type(data).__name__}")
     known = {f.name: f for f in fields(Thresholds)}
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted(set(map(str, data)) - set(known))
     if unknown:
         raise ValueError(f"unknown threshold(s) in profile: {', '.join(unknown)}")
-    values = {}
-    for key, value in data.items():
-        default = getattr(Thresholds(), key)
-        try:
-            values[key] = tuple(float(v) for v in value) if isinstance(default, tuple) else type(default)(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"threshold {key} must be {type(default).__name__}, got {value!r}") from None
+    values = {key: _coerce(key, value, getattr(Thresholds(), key)) for key, value in data.items()}
     thresholds = Thresholds(**values)
-    if thresholds.slouch_exit_deg >= thresholds.slouch_enter_deg:
-        raise ValueError("slouch_exit_deg must be below slouch_enter_deg (hysteresis)")
+    validate_thresholds(thresholds)
     return thresholds
+
+
+def _coerce(key: str, value, default):
+    """The value in the default's type; JSON numbers only for numbers (no bools, no text)."""
+    def number(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"threshold {key} must be a number, got {v!r}")
+        return v
+
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise ValueError(f"threshold {key} must be a list of {len(default)} numbers, got {value!r}")
+        return tuple(float(number(v)) for v in value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"threshold {key} must be text, got {value!r}")
+        return value
+    value = number(value)
+    if isinstance(default, int) and float(value) != int(value):
+        raise ValueError(f"threshold {key} must be a whole number, got {value!r}")
+    return type(default)(value)
+
+
+def validate_thresholds(thr: Thresholds) -> None:
+    """Raise ValueError naming the first threshold that is not finite, out of range, or
+    inconsistent with another."""
+    for f in fields(Thresholds):
+        value = getattr(thr, f.name)
+        if isinstance(value, str):
+            continue
+        for v in (value if isinstance(value, tuple) else (value,)):
+            if not math.isfinite(v):
+                raise ValueError(f"threshold {f.name} must be a finite number, got {v!r}")
+        if isinstance(value, tuple):
+            if not (0 < value[0] < value[1] <= _ANGLE_LIMIT_DEG):
+                raise ValueError(f"threshold {f.name} must be two increasing angles in (0, 180] deg, got {list(value)}")
+            continue
+        low, high, inclusive = _RANGES.get(f.name, (0.0, math.inf, False))
+        if f.name.endswith("_deg") and f.name not in _RANGES:
+            high = _ANGLE_LIMIT_DEG
+        if value > high or value < low or (value == low and not inclusive):
+            shown = f"{'[' if inclusive else '('}{low:g}, {high:g}]"
+            raise ValueError(f"threshold {f.name} must be in {shown}, got {value!r}")
+    if thr.slouch_signal not in SLOUCH_SIGNALS:
+        raise ValueError(f"threshold slouch_signal must be one of {', '.join(SLOUCH_SIGNALS)}, got {thr.slouch_signal!r}")
+    if thr.slouch_exit_deg >= thr.slouch_enter_deg:
+        raise ValueError("slouch_exit_deg must be below slouch_enter_deg (hysteresis)")
+    if thr.moving_min_rate_dps < thr.still_max_rate_dps:
+        raise ValueError("moving_min_rate_dps must not be below still_max_rate_dps")
+    if thr.sensor_moving_std_deg <= thr.sensor_stopped_std_deg:
+        raise ValueError("sensor_moving_std_deg must be above sensor_stopped_std_deg")
 
 
 def thresholds_to_dict(thresholds: Thresholds) -> dict:

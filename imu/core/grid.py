@@ -38,6 +38,9 @@ class GridFrame:
         return len(self.t)
 
 
+SKIP_EMPTY_S = 60.0  # a stretch without any sensor's data longer than this is left off the grid
+
+
 class GridResampler:
     def __init__(self, locations: list[str], rate_hz: float, max_gap_s: float):
         self.locations = list(locations)
@@ -45,6 +48,7 @@ class GridResampler:
         self.max_gap_s = max_gap_s
         self._buffers = {loc: _SensorBuffer() for loc in self.locations}
         self._next_k = 0  # index of the next grid time to emit
+        self.skipped_s: list[tuple[float, float]] = []  # (from, to) stretches left out: no data at all
 
     def push(self, location: str, samples: TimedSamples) -> None:
         buf = self._buffers[location]
@@ -79,8 +83,10 @@ class GridResampler:
         last_k = int(np.floor(horizon * self.rate_hz + 1e-9))
         if last_k < self._next_k:
             return self._empty()
-        grid = np.arange(self._next_k, last_k + 1) / self.rate_hz
+        grid = self._covered(self._next_k, last_k) / self.rate_hz
         self._next_k = last_k + 1
+        if len(grid) == 0:
+            return self._empty()
         quats, accs = {}, {}
         for loc, buf in self._buffers.items():
             quats[loc], acc = self._interpolate(buf, grid)
@@ -88,6 +94,33 @@ class GridResampler:
                 accs[loc] = acc
             self._trim(buf, grid[-1])
         return GridFrame(grid, quats, accs)
+
+    def _covered(self, k0: int, k1: int) -> np.ndarray:
+        """Grid indices k0..k1, less those in a stretch of more than SKIP_EMPTY_S where no
+        sensor has data (a recording paused, a clock that jumped a day): such a stretch would
+        only be NaN, yet cost memory in proportion to its length rather than to the data."""
+        if (k1 - k0) / self.rate_hz <= SKIP_EMPTY_S:
+            return np.arange(k0, k1 + 1)
+        times = [b.t for b in self._buffers.values() if len(b.t)]
+        t = np.unique(np.concatenate(times)) if times else np.empty(0)
+        breaks = np.flatnonzero(np.diff(t) > SKIP_EMPTY_S)  # data stretches: samples this close
+        starts = np.floor(np.concatenate([t[:1], t[breaks + 1]]) * self.rate_hz + 1e-9) - 1
+        ends = np.ceil(np.concatenate([t[breaks], t[-1:]]) * self.rate_hz - 1e-9) + 1
+        parts, k = [], k0
+        for a, b in zip(np.clip(starts, k0, k1 + 1).astype(np.int64), np.clip(ends, k0 - 1, k1).astype(np.int64)):
+            if b < a:
+                continue
+            if (a - k) / self.rate_hz > SKIP_EMPTY_S:
+                self.skipped_s.append((k / self.rate_hz, (a - 1) / self.rate_hz))
+            else:
+                a = k  # a short empty stretch stays on the grid, as it would in a short pull
+            parts.append(np.arange(max(a, k), b + 1))
+            k = max(k, b + 1)
+        if (k1 + 1 - k) / self.rate_hz > SKIP_EMPTY_S:
+            self.skipped_s.append((k / self.rate_hz, k1 / self.rate_hz))
+        elif k <= k1:
+            parts.append(np.arange(k, k1 + 1))
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def _interpolate(self, buf: _SensorBuffer, grid: np.ndarray):
         n = len(grid)

@@ -244,7 +244,9 @@ class SessionReader:
                 sids, times, payloads = zip(*good)
             sensor = np.array([names.get(i, "") for i in sids], dtype=object)
             host = np.asarray(times, dtype=float)
-            keep = (host >= start_s) & (sensor != "")
+            unknown = sensor == ""
+            self.integrity.damaged_rows += int(unknown.sum())  # no sensor to decode them with
+            keep = (host >= start_s) & ~unknown
             order = np.flatnonzero(keep)
             if np.any(np.diff(host[order]) < 0):
                 order = order[np.argsort(host[order], kind="stable")]
@@ -298,12 +300,26 @@ class SessionReader:
 
     def _notification_windows(self, columns: str = "id, sensor_id, host_time, payload",
                               where: str = "", params: tuple = ()) -> Iterator[list[tuple]]:
-        sql = f"SELECT {columns} FROM notifications WHERE id >= ? AND id < ? {where} ORDER BY id"
+        """Windows of rows in id order. Pages by the last id read (keyset), so sparse ids (a
+        damaged or hostile sequence counter of 1e12) cost nothing; where a page cannot be read,
+        it falls back to fixed id windows that bisect the damage."""
+        keyset = (f"SELECT id, {columns} FROM notifications WHERE id >= ? AND id <= ? {where} "
+                  f"ORDER BY id LIMIT {WINDOW_ROWS}")
+        ranged = f"SELECT {columns} FROM notifications WHERE id >= ? AND id < ? {where} ORDER BY id"
         last = self.integrity.notifications_written or 0
         counting = not where  # the full scan is the one that fills the integrity report
-        for lo in range(1, last + 1, WINDOW_ROWS):
-            hi = min(lo + WINDOW_ROWS, last + 1)
-            rows = self._rows("notifications", sql, lo, hi, params, min_span=max(1, (hi - lo) // 512))
+        lo = 1
+        while lo <= last:
+            try:
+                page = self._conn.execute(keyset, (lo, last, *params)).fetchall()
+            except sqlite3.DatabaseError:
+                hi = min(lo + WINDOW_ROWS, last + 1)
+                rows = self._rows("notifications", ranged, lo, hi, params,
+                                  min_span=max(1, (hi - lo) // 512))
+                lo = hi
+            else:
+                rows = [row[1:] for row in page]
+                lo = page[-1][0] + 1 if len(page) == WINDOW_ROWS else last + 1
             if counting:
                 self.integrity.notifications_read += len(rows)
             yield rows

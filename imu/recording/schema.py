@@ -11,6 +11,7 @@ import json
 import math
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -93,7 +94,8 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     writable_schema lets SQLite open a file shorter than its header says (it otherwise
     refuses the whole file); the connection is read-only, so nothing is ever written.
     """
-    uri = f"file:{path.resolve().as_posix()}?mode=ro"
+    # quoted: "#", "?" and "%" in a file name are URI syntax, not part of the name otherwise
+    uri = f"file:{quote(path.resolve().as_posix())}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         conn.execute("PRAGMA writable_schema=ON")

@@ -1,0 +1,207 @@
+"""Hostile and damaged input: every case ends in an honest result or one clear error line,
+in time and memory that follow the real data, not its timestamps or ids."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imu.analysis import analyze, open_source
+from imu.cli import write_simulated_session
+from imu.core.pipeline import AnalysisCollector, Pipeline
+from imu.profile import Thresholds, thresholds_from_dict, thresholds_to_dict, validate_thresholds
+from imu.recording.reader import SessionReader
+from imu.sim import simulate, to_interchange_csv
+
+
+def imu(*args):
+    return subprocess.run([sys.executable, "-m", "imu.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "smoke.imu"
+    write_simulated_session(simulate("smoke", None, seed=5), path, "smoke", 5)
+    return path
+
+
+# --- thresholds --------------------------------------------------------------------------------
+BAD_THRESHOLDS = [
+    ({"alert_repeat_s": 0}, "alert_repeat_s"),  # froze the live loop at the first alert
+    ({"alert_repeat_s": -5}, "alert_repeat_s"),
+    ({"heading_time_constant_s": 0}, "heading_time_constant_s"),
+    ({"max_interpolation_gap_s": -1}, "max_interpolation_gap_s"),
+    ({"analysis_rate_hz": 1e5}, "analysis_rate_hz"),  # took minutes
+    ({"slouch_enter_deg": 1e400}, "slouch_enter_deg"),  # JSON gives inf
+    ({"slouch_enter_deg": float("nan")}, "slouch_enter_deg"),
+    ({"slouch_enter_deg": "20"}, "slouch_enter_deg"),
+    ({"slouch_enter_deg": True}, "slouch_enter_deg"),
+    ({"bends_required": 2.5}, "bends_required"),
+    ({"sagittal_zones_deg": [60, 20]}, "sagittal_zones_deg"),
+    ({"sagittal_zones_deg": [20]}, "sagittal_zones_deg"),
+    ({"slouch_signal": "elbow_flexion"}, "slouch_signal"),
+    ({"lumbar_slump_fraction": 1.5}, "lumbar_slump_fraction"),
+    ({"slouch_exit_deg": 20, "slouch_enter_deg": 15}, "slouch_exit_deg"),
+]
+
+
+@pytest.mark.parametrize("data, key", BAD_THRESHOLDS)
+def test_every_bad_threshold_is_refused_naming_its_key(data, key):
+    with pytest.raises(ValueError, match=key):
+        thresholds_from_dict(data)
+
+
+def test_defaults_and_their_round_trip_pass_the_checks():
+    validate_thresholds(Thresholds())
+    assert thresholds_from_dict(thresholds_to_dict(Thresholds())) == Thresholds()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([f.name for f in fields(Thresholds)]),
+                       st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
+                                 st.text(max_size=5), st.booleans(), st.none(),
+                                 st.lists(st.floats(-1e3, 1e3), max_size=3)),
+                       max_size=4))
+def test_threshold_loader_accepts_only_valid_profiles(data):
+    """Anything the loader accepts passes every check; anything else is one ValueError."""
+    try:
+        thr = thresholds_from_dict(data)
+    except ValueError as err:
+        assert str(err) and "\n" not in str(err)
+    else:
+        validate_thresholds(thr)
+
+
+def test_bad_threshold_file_is_one_line_and_stops_before_any_work(session, tmp_path):
+    profile = tmp_path / "thr.json"
+    profile.write_text('{"alert_repeat_s": 0}')
+    line = one_error_line(imu("report", session, "-o", tmp_path / "out", "--thresholds", profile))
+    assert "alert_repeat_s" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_unusable_thresholds_stored_in_a_session_file_are_named(session, tmp_path):
+    copy = tmp_path / "stored.imu"
+    shutil.copy(session, copy)
+    with sqlite3.connect(copy) as conn:  # the meta table is append-only: add the key, never rewrite
+        conn.execute("INSERT INTO meta (key, value) VALUES ('thresholds', ?)",
+                     (json.dumps({"alert_repeat_s": 0}),))
+    line = one_error_line(imu("report", copy, "-o", tmp_path / "out"))
+    assert "stored" in line and "alert_repeat_s" in line and "--thresholds" in line
+
+
+# --- paths ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["subject#3.imu", "100%41.imu", "what?.imu"])
+def test_session_paths_are_opened_literally(session, tmp_path, name):
+    """'#', '?' and '%' are URI syntax to SQLite: the file named must be the file read."""
+    copy = tmp_path / name
+    shutil.copy(session, copy)
+    decoy = tmp_path / name.split("#")[0].split("?")[0].replace("%41", "A")
+    if decoy != copy:
+        decoy.write_bytes(b"not a session")
+    result = imu("report", copy, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["duration_s"] > 100
+
+
+# --- ids and times that are far from the data ------------------------------------------------------
+def test_a_sequence_counter_of_1e12_costs_nothing(session, tmp_path):
+    copy = tmp_path / "sparse.imu"
+    shutil.copy(session, copy)
+    with sqlite3.connect(copy) as conn:
+        sid, host, payload = conn.execute(
+            "SELECT sensor_id, host_time, payload FROM notifications ORDER BY id DESC LIMIT 1").fetchone()
+        conn.execute("INSERT INTO notifications (id, sensor_id, host_time, payload) VALUES (?, ?, ?, ?)",
+                     (10**12, sid, host + 0.01, payload))
+        rows = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+    with SessionReader(copy) as reader:
+        windows = list(reader._notification_windows())
+        assert sum(len(w) for w in windows) == rows
+        assert len(windows) <= 2  # read by the ids that exist, not by the 1e12 ids that could
+
+
+def _gapped_csv(tmp_path, gap_s: float):
+    sim = simulate("smoke", None, seed=2)
+    plain = tmp_path / "plain.csv"
+    to_interchange_csv(sim, plain)
+    frame = pd.read_csv(plain)
+    later = frame["time_s"] > 70.0
+    frame.loc[later, "time_s"] += gap_s
+    path = tmp_path / "gap.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_a_day_without_data_is_left_out_not_filled_with_nan(tmp_path):
+    path, frame = _gapped_csv(tmp_path, 86_000.0)
+    analysis = analyze(open_source(path))
+    data_span = 140.0
+    assert len(analysis.t) < 1.1 * data_span * analysis.thresholds.analysis_rate_hz
+    assert any("no data from any sensor" in note and "left out" in note for note in analysis.notes)
+    late = analysis.t > 86_000
+    assert late.any() and np.isfinite(analysis.angles["thoracic_flexion"][late]).mean() > 0.9
+
+
+def test_chunked_equals_whole_across_a_long_gap(tmp_path):
+    _, frame = _gapped_csv(tmp_path, 500.0)
+    source = open_source(_gapped_csv(tmp_path, 500.0)[0])
+    from imu.analysis import find_calibration
+
+    calibration = find_calibration(source)
+
+    def run(chunk_s):
+        pipeline, collector = Pipeline(source.sensors, source.thresholds, calibration), AnalysisCollector()
+        end = max(s.t[-1] for s in source.timed.values())
+        edges = np.arange(0.0, end + chunk_s, chunk_s) if chunk_s else np.array([0.0, end + 1])
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            part = {loc: _slice(s, lo, hi) for loc, s in source.timed.items()}
+            collector.add(pipeline.feed_timed(part))
+        collector.add(pipeline.finish())
+        return collector.build(pipeline, [])
+
+    whole, chunked = run(None), run(7.0)
+    np.testing.assert_array_equal(chunked.t, whole.t)
+    np.testing.assert_array_equal(chunked.angles["thoracic_flexion"], whole.angles["thoracic_flexion"])
+
+
+def _slice(samples, lo, hi):
+    from imu.samples import TimedSamples
+
+    keep = (samples.t >= lo) & (samples.t < hi)
+    return TimedSamples(samples.t[keep], samples.quat[keep],
+                        None if samples.acc is None else samples.acc[keep],
+                        None if samples.gyro is None else samples.gyro[keep])
+
+
+def test_rows_of_an_unknown_sensor_id_are_counted_as_damage(session, tmp_path):
+    copy = tmp_path / "stranger.imu"
+    shutil.copy(session, copy)
+    with sqlite3.connect(copy) as conn:
+        host, payload = conn.execute("SELECT host_time, payload FROM notifications LIMIT 1").fetchone()
+        conn.executemany("INSERT INTO notifications (sensor_id, host_time, payload) VALUES (99, ?, ?)",
+                         [(host + i, payload) for i in range(5)])
+    source = open_source(copy)
+    analysis = analyze(source)
+    assert source.integrity.damaged_rows == 5
+    assert any("5 damaged rows" in note for note in analysis.notes)
