@@ -19,6 +19,11 @@ from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds, thresholds_from_dict
 from imu.samples import NotificationColumns, TimedSamples
 
+# below this a sensor's stream is a few stray samples, not a recording: 2 samples 5 s apart
+# would otherwise be reported as a 5 s session at 0 Hz
+MIN_SENSOR_SAMPLES = 10
+
+
 @dataclass
 class Source:
     """A recording opened for analysis: how to stream it, and what it says about itself."""
@@ -186,12 +191,15 @@ def analyze(source: Source, on_step=None) -> Analysis:
         notes.append(f"no data from any sensor from {start:.1f} s to {end:.1f} s "
                      f"({(end - start) / 3600:.2f} h): that stretch is left out of the analysis")
     integrity = source.integrity
-    if integrity is not None and not integrity.complete:
+    if integrity is not None and not (integrity.complete and integrity.closed_cleanly):
         notes.append(integrity.summary())
     analysis = collector.build(pipeline, notes, source.annotations)
-    if len(analysis.t) < 2 or analysis.duration_s <= 0:
-        raise ValueError(f"{source.path}: too little data to analyse "
-                         f"({sum(pipeline.samples_seen.values())} samples)")
+    usable = [q for q in analysis.sensors.values() if q.samples >= MIN_SENSOR_SAMPLES]
+    if len(analysis.t) < 2 or analysis.duration_s <= 0 or not usable:
+        seen = ", ".join(f"{q.location} {q.samples} samples at {q.rate_hz:g} Hz"
+                         for q in analysis.sensors.values())
+        raise ValueError(f"{source.path}: too little data to analyse ({seen or 'no samples'}; "
+                         f"a sensor needs at least {MIN_SENSOR_SAMPLES} samples)")
     if refused is not None:
         analysis.calibration = refused
     return analysis

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from imu import __version__
@@ -116,8 +117,16 @@ def cmd_annotate(args) -> int:
 def cmd_decode(args) -> int:
     from imu.protocols.describe import describe, parse_hex
 
+    from imu.report.summary import json_safe
+
     payload = parse_hex(" ".join(args.hex))
-    print(json.dumps(describe(args.device, payload, args.mode), indent=2))
+    fields = describe(args.device, payload, args.mode)
+    text = json.dumps(fields, allow_nan=True)
+    if "NaN" in text or "Infinity" in text:  # JSON has no NaN: show null and say why
+        fields = json_safe(fields)
+        fields["problems"] = fields.get("problems", []) + [
+            "non-finite values (NaN or infinity) shown as null: the pipeline drops such samples"]
+    print(json.dumps(fields, indent=2, allow_nan=False))
     return 0
 
 
@@ -301,7 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        if os.environ.get("IMU_DEBUG"):
+            return args.func(args)
+        # library warnings (numpy on an all-NaN slice, pandas dtypes) are not for the user: what
+        # matters reaches the report's notes or the one error line
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return args.func(args)
     except KeyboardInterrupt:
         return 130
     except ImportError as err:  # an optional part that is not installed

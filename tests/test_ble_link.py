@@ -200,3 +200,27 @@ async def test_no_bluetooth_on_this_machine_gives_one_clear_error():
                     lambda *a: None)
     with pytest.raises(BluetoothUnavailable):
         await hub.start(wait_s=2)
+
+
+async def test_a_sensor_chosen_by_name_never_reconnects_to_a_stranger_of_that_name(radio):
+    """Two devices advertise the same name: after a drop, only the one first connected counts."""
+    clock = SessionClock(SPEED)
+    mine = ImuFwPeripheral(radio, "IMU-LUMBAR-1", synthetic_imu_fw_source(100, 10), clock)
+    stranger = ImuFwPeripheral(radio, "IMU-LUMBAR-1", synthetic_imu_fw_source(100, 10), clock)
+    await mine.start()
+    hub = SensorHub({"lumbar": SensorChoice("lumbar", "imu-fw", name="IMU-LUMBAR-1")}, lambda *a: None,
+                    backend=radio, clock=clock, scan_timeout_s=0.3, backoff_initial_s=0.05)
+    await hub.start(wait_s=5)
+    link = hub.links["lumbar"]
+    assert link.bound_address == mine.address
+    await stranger.start()
+    await mine.device.stop_advertising()  # my sensor goes away; only the stranger advertises now
+    await mine.stop()
+    for _ in range(100):  # until the link has looked for its sensor again (wall time varies with load)
+        await clock.sleep_until(clock.now() + 1.0)
+        if link.last_error is not None:
+            break
+    assert stranger.connections == 0
+    assert not link.is_connected and "other devices of that name are ignored" in str(link.last_error)
+    await hub.stop()
+    await stranger.stop()

@@ -205,3 +205,90 @@ def test_rows_of_an_unknown_sensor_id_are_counted_as_damage(session, tmp_path):
     analysis = analyze(source)
     assert source.integrity.damaged_rows == 5
     assert any("5 damaged rows" in note for note in analysis.notes)
+
+
+# --- interrupted and damaged recordings -----------------------------------------------------------
+KILLED_AFTER_WRITING = """
+import os, signal, sys, time
+import numpy as np
+from imu.protocols.imu_fw import encode_samples
+from imu.recording.session import SessionWriter
+q = np.tile([1.0, 0, 0, 0], (4, 1))
+w = SessionWriter(sys.argv[1], {"run": "kill"}, [{"location": "lumbar", "device": "imu-fw"}])
+for k in range(3000):  # 120 s of 100 Hz frames, committed as it goes
+    w.add_notification("lumbar", k * 0.04, encode_samples(k, k * 40000, 10000, q))
+    if k % 100 == 0:
+        time.sleep(0.05)
+time.sleep(0.6)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """A session whose recorder was killed: its recent data lives in the write-ahead log."""
+    path = tmp_path_factory.mktemp("killed") / "killed.imu"
+    subprocess.run([sys.executable, "-c", KILLED_AFTER_WRITING, str(path)], timeout=120)
+    assert (path.parent / "killed.imu-wal").stat().st_size > 100_000
+    return path
+
+
+def test_a_killed_recording_says_it_was_not_closed(killed):
+    analysis = analyze(open_source(killed))
+    assert analysis.duration_s > 119
+    assert any("not closed" in note and "cut short" in note for note in analysis.notes)
+
+
+def test_a_damaged_write_ahead_log_is_reported_not_read_as_a_shorter_session(killed, tmp_path):
+    for suffix in ("", "-wal"):
+        shutil.copy(str(killed) + suffix, tmp_path / f"copy.imu{suffix}")
+    with open(tmp_path / "copy.imu-wal", "r+b") as wal:
+        wal.seek(wal.seek(0, 2) // 3)
+        wal.write(b"\xff" * 16)
+    analysis = analyze(open_source(tmp_path / "copy.imu"))
+    assert analysis.duration_s < 100  # SQLite stops at the damage...
+    assert any("write-ahead log damaged" in note for note in analysis.notes)  # ...and now says so
+
+
+# --- outputs ---------------------------------------------------------------------------------------
+def test_a_report_that_fails_half_way_leaves_nothing_that_looks_complete(session, tmp_path, monkeypatch):
+    from imu.report import writer
+
+    def broken(*args, **kwargs):  # a fault injected where a kill would land: after summary.json is ready
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "write_events_csv", broken)
+    out = tmp_path / "report"
+    with pytest.raises(OSError):
+        writer.write_report(analyze(open_source(session)), out, {"kind": "session", "file": str(session)})
+    assert not out.exists()
+    assert not list(tmp_path.glob(".report.partial-*"))
+
+
+def test_export_is_written_whole_or_not_at_all(session, tmp_path):
+    out = tmp_path / "samples.csv"
+    child = subprocess.Popen([sys.executable, "-m", "imu.cli", "export", str(session), "--format", "csv",
+                              "-o", str(out)])
+    child.wait(timeout=300)
+    assert child.returncode == 0 and out.exists()
+    assert not list(tmp_path.glob(".samples.csv.partial-*"))
+    rerun = imu("export", session, "--format", "csv", "-o", out)
+    assert "exists" in one_error_line(rerun)
+
+
+def test_two_stray_samples_are_not_a_session(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("time_s,sensor,qw,qx,qy,qz\n0.1,thoracic,1,0,0,0\n5.4,thoracic,1,0,0,0\n")
+    line = one_error_line(imu("report", path, "-o", tmp_path / "out"))
+    assert "too little data" in line and "2 samples" in line
+
+
+def test_decode_never_prints_nan_into_json():
+    import struct
+
+    payload = struct.pack("<I", 5) + struct.pack("<4f", float("nan"), 0, 0, 0) + bytes(24)
+    result = imu("decode", "--device", "movella-dot", "--mode", "26", payload.hex())
+    assert result.returncode == 0, result.stderr
+    decoded = json.loads(result.stdout)  # strict JSON: NaN would not parse in most readers
+    assert decoded["quat_wxyz"][0] is None and decoded["problems"]
+    assert ": NaN" not in result.stdout and "NaN," not in result.stdout

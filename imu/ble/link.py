@@ -59,6 +59,7 @@ class SensorLink:
         self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
         self.notifications = 0
         self.connects = 0
+        self.bound_address: str | None = None  # the device this link belongs to, once known
         self.last_error: BaseException | None = None
         self._client: BleakClient | None = None
         self._connected = asyncio.Event()
@@ -141,8 +142,17 @@ class SensorLink:
             delay = min(delay * 2, self.backoff_max_s)
 
     async def _connect_and_start(self) -> None:
-        device = await find_sensor(self.choice.address, self.choice.name, self.scan_timeout_s,
-                                   self.backend)
+        # a sensor chosen by name is bound to the address that first answered, so a reconnect
+        # never adopts another device that advertises the same name
+        address = self.choice.address or self.bound_address
+        try:
+            device = await find_sensor(address, self.choice.name, self.scan_timeout_s, self.backend)
+        except SensorNotFound:
+            if self.bound_address and not self.choice.address:
+                raise SensorNotFound(f"{self.location} sensor {self.choice.name!r} at {self.bound_address} "
+                                     "is not advertising; other devices of that name are ignored") from None
+            raise
+        self.bound_address = self.bound_address or device.address
         self._link_down.clear()
         client = BleakClient(device, disconnected_callback=self._on_disconnected,
                              timeout=self.connect_timeout_s, **client_kwargs(self.backend))

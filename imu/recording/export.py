@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imu.atomic import replacing_file
 from imu.recording.csv_import import interchange_frame
 from imu.recording.reader import Session, read_session
 from imu.recording.schema import to_json
@@ -40,12 +41,13 @@ def export_session(session_or_path: Session | str | Path, out_path: str | Path, 
         raise ValueError(f"output directory does not exist: {out_path.parent}")
     session = session_or_path if isinstance(session_or_path, Session) else read_session(session_or_path)
     frame = session_frame(session, align)
-    if fmt == "csv":
-        frame.to_csv(out_path, index=False, float_format="%.10g")
-        return out_path
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **_schema_metadata(session)})
-    pq.write_table(table, out_path, compression="zstd")
+    with replacing_file(out_path) as partial:
+        if fmt == "csv":
+            frame.to_csv(partial, index=False, float_format="%.10g")
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **_schema_metadata(session)})
+            pq.write_table(table, partial, compression="zstd")
     return out_path
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from imu.protocols import make_decoder
 from imu.recording.schema import (
-    SCHEMA, SessionFileError, check_session_header, connect_read_only, from_json,
+    SCHEMA, SessionFileError, check_session_header, check_wal, connect_read_only, from_json,
     header_expected_bytes, header_page_size,
 )
 from imu.samples import DecodeStats, LinkEvent, Notification, NotificationColumns, SampleBlock
@@ -79,7 +79,9 @@ class Integrity:
 
     def summary(self) -> str:
         if self.complete:
-            state = "complete" if self.closed_cleanly else "complete up to the last commit (not closed)"
+            state = "complete" if self.closed_cleanly else (
+                "not closed: cut short (the recorder was stopped without closing it) or still being "
+                "written; complete up to its last commit")
             return f"session file {state}: {self.notifications_read} notifications"
         parts = [f"{self.notifications_read} notifications read"]
         if self.lost_id_ranges:
@@ -143,6 +145,10 @@ class SessionReader:
             self.integrity = Integrity(size, header_expected_bytes(self.path), False)
             if size % page_size:
                 self._problem(f"file ends inside a page: its last {size % page_size} bytes ignored")
+            wal = check_wal(self.path)
+            if wal is not None and wal.is_damaged:
+                self._problem(f"write-ahead log damaged: {wal.damaged} of its {wal.frames} frames cannot be "
+                              "read, so the recording's later part is missing")
             self.metadata = self._read_metadata()
             self.integrity.closed_cleanly = "closed" in self.metadata
             self.sensors = self._read_sensors()

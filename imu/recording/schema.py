@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import sqlite3
+import struct
 from pathlib import Path
 from urllib.parse import quote
 
@@ -133,3 +134,61 @@ def check_time(name: str, value) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number of seconds, got {value}")
     return value
+
+
+WAL_MAGIC = (0x377F0682, 0x377F0683)  # checksum words little- or big-endian
+
+
+@dataclasses.dataclass
+class WalCheck:
+    """What a session's write-ahead log holds beside the file (SQLite's WAL format)."""
+
+    frames: int  # whole frames in the log
+    usable: int  # frames SQLite will read: the valid prefix up to its last commit
+    damaged: int  # frames of the current log generation past the first bad one (lost to readers)
+
+    @property
+    def is_damaged(self) -> bool:
+        return self.damaged > 1  # one torn frame is what a kill mid-write leaves
+
+
+def check_wal(path: Path) -> WalCheck | None:
+    """Walk the -wal beside a session file the way SQLite does, counting frames that SQLite
+    will silently ignore: a damaged log otherwise reads as a shorter, healthy recording."""
+    wal = Path(str(path) + "-wal")
+    try:
+        data = wal.read_bytes()
+    except OSError:
+        return None
+    if len(data) < 32:
+        return None
+    magic, _, page_size, _, salt1, salt2, c1, c2 = struct.unpack(">8I", data[:32])
+    if magic not in WAL_MAGIC or page_size < 512 or page_size & (page_size - 1):
+        return WalCheck(0, 0, max(0, (len(data) - 32) // 512))  # header unreadable: nothing usable
+    order = ">" if magic & 1 else "<"
+    s = _wal_checksum(data[:24], 0, 0, order)
+    frame = 24 + page_size
+    count = (len(data) - 32) // frame
+    if s != (c1, c2):
+        return WalCheck(count, 0, count)
+    usable, valid, damaged = 0, True, 0
+    for i in range(count):
+        at = 32 + i * frame
+        page, commit, fs1, fs2, fc1, fc2 = struct.unpack(">6I", data[at:at + 24])
+        current = (fs1, fs2) == (salt1, salt2)
+        if valid and current:
+            s = _wal_checksum(data[at + 24:at + frame], *_wal_checksum(data[at:at + 8], *s, order), order)
+            if s == (fc1, fc2):
+                usable = i + 1 if commit else usable
+                continue
+        valid = False
+        damaged += current  # stale frames of an earlier generation are normal leftovers
+    return WalCheck(count, usable, damaged)
+
+
+def _wal_checksum(chunk: bytes, s0: int, s1: int, order: str) -> tuple[int, int]:
+    words = struct.unpack(f"{order}{len(chunk) // 4}I", chunk)
+    for x0, x1 in zip(words[::2], words[1::2]):
+        s0 = (s0 + x0 + s1) & 0xFFFFFFFF
+        s1 = (s1 + x1 + s0) & 0xFFFFFFFF
+    return s0, s1

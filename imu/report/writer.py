@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from imu.atomic import replacing_dir
 from imu.core.exposure import angle_summary
 from imu.core.result import Analysis
 from imu.report import figures
@@ -30,13 +31,6 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     summary = build_summary(analysis, source, exposures)
     stability = stability_from_analysis(analysis, acc)
     add_stability(summary, analysis, stability)
-    out.mkdir(parents=True, exist_ok=True)
-
-    summary_path = out / "summary.json"
-    # allow_nan=False: a NaN that slipped through is a bug, not a silent "NaN" token
-    summary_path.write_text(json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8")
-    events_path = write_events_csv(analysis, out / "events.csv")
-
     plotted = list(exposures)
     images = {
         "traces": figures.trace_figure(analysis, plotted) if plotted else None,
@@ -45,8 +39,13 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
         "distributions": figures.distribution_figure(analysis, exposures) if plotted else None,
         "hourly": figures.hourly_figure(analysis),
     }
-    html_path = out / "report.html"
     extra = render_stability_section(
         summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
-    html_path.write_text(render_html(summary, images, extra), encoding="utf-8")
-    return {"summary.json": summary_path, "events.csv": events_path, "report.html": html_path}
+    html = render_html(summary, images, extra)
+    # allow_nan=False: a NaN that slipped through is a bug, not a silent "NaN" token
+    summary_text = json.dumps(summary, indent=2, allow_nan=False)
+    with replacing_dir(out) as partial:  # all three files or none of them
+        write_events_csv(analysis, partial / "events.csv")
+        (partial / "report.html").write_text(html, encoding="utf-8")
+        (partial / "summary.json").write_text(summary_text, encoding="utf-8")
+    return {name: out / name for name in ("summary.json", "events.csv", "report.html")}
