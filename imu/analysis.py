@@ -65,13 +65,21 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
         sensors = {loc: {"device": s["device"], "mode": s.get("mode"),
                          "rate_hz": (s.get("details") or {}).get("rate_hz")}
                    for loc, s in reader.sensors.items()}
+        known = len(reader.integrity.problems)
         calibrations = reader.calibrations()
         annotations = [(a.t_start, a.t_end, a.label) for a in reader.annotations()]
         integrity = reader.integrity
+        notes = integrity.problems[known:]  # only read here; the streaming read finds the rest again
     if not sensors:
         raise ValueError(f"{path}: the session file names no sensors")
     recorded = [c for c in calibrations if c.accepted]
-    calibration = Calibration.from_dict(recorded[-1].data) if recorded else None
+    calibration = None
+    if recorded:
+        try:
+            calibration = Calibration.from_dict(recorded[-1].data)
+        except (KeyError, TypeError, ValueError, IndexError):
+            notes.append("the calibration recorded in the session is incomplete: "
+                         "it was detected from the data instead")
     if thresholds is None and "thresholds" in metadata:
         try:
             thresholds = thresholds_from_dict(metadata["thresholds"])
@@ -80,7 +88,7 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
                              "pass --thresholds FILE to analyse it with others") from None
     labels = [a for a in annotations if a[2] in ("calibrate_neutral", "calibrate_bend")]
     source = Source(path, "session", sensors, thresholds or Thresholds(), calibration, labels,
-                    annotations, [], None, integrity=integrity)
+                    annotations, notes, None, integrity=integrity)
 
     def batches():
         with SessionReader(path) as reader:

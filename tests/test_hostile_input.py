@@ -292,3 +292,34 @@ def test_decode_never_prints_nan_into_json():
     decoded = json.loads(result.stdout)  # strict JSON: NaN would not parse in most readers
     assert decoded["quat_wxyz"][0] is None and decoded["problems"]
     assert ": NaN" not in result.stdout and "NaN," not in result.stdout
+
+
+# --- session files whose rows were damaged or forged -------------------------------------------
+HOSTILE_ROWS = {
+    "calibration not an object": ("INSERT INTO calibrations (host_time, data) VALUES (1.0, '[1, 2]')", "calibration"),
+    "calibration without keys": ("INSERT INTO calibrations (host_time, data) VALUES (1.0, '{\"ok\": true}')",
+                                 "calibration recorded in the session is incomplete"),
+    "link event of an unknown sensor": ("INSERT INTO link_events (sensor_id, host_time, kind) "
+                                        "VALUES (42, 3.0, 'disconnected')", "link events"),
+    "link event with text time": ("INSERT INTO link_events (sensor_id, host_time, kind) "
+                                  "VALUES (1, 'soon', 'disconnected')", "link events"),
+    "annotation with text times": ("INSERT INTO annotations (t_start, t_end, label, source) "
+                                   "VALUES ('ten', 'twenty', 'carry_farmer', 'user')", "annotations"),
+    "notification at infinite time": ("INSERT INTO notifications (sensor_id, host_time, payload) "
+                                      "SELECT sensor_id, 9e999, payload FROM notifications LIMIT 3", "damaged rows"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_ROWS))
+def test_forged_rows_are_dropped_and_named_never_an_internal_error(session, tmp_path, case):
+    sql, words = HOSTILE_ROWS[case]
+    copy = tmp_path / "forged.imu"
+    shutil.copy(session, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute(sql)
+    result = imu("report", copy, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    notes = " ".join(summary["not_measured"])
+    assert words in notes, notes
+    assert summary["duration_s"] > 100

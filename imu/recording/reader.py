@@ -9,6 +9,7 @@ readable rows around the damage are recovered; what could not be read is recorde
 from __future__ import annotations
 
 import heapq
+import math
 import sqlite3
 import tempfile
 from dataclasses import dataclass, field
@@ -207,7 +208,7 @@ class SessionReader:
         for rows in self._notification_windows():
             by_sensor: dict[int, tuple[list[bytes], list[float]]] = {}
             for _, sensor_id, host_time, payload in rows:
-                if type(payload) is not bytes or type(host_time) is not float:
+                if type(payload) is not bytes or not _finite_time(host_time):
                     self.integrity.damaged_rows += 1  # a row SQLite returned with broken content
                     continue
                 payloads, times = by_sensor.setdefault(sensor_id, ([], []))
@@ -242,8 +243,9 @@ class SessionReader:
             if not rows:
                 continue
             sids, times, payloads = zip(*rows)
-            if set(map(type, payloads)) != {bytes} or set(map(type, times)) != {float}:
-                good = [r for r in rows if type(r[2]) is bytes and type(r[1]) is float]
+            if (set(map(type, payloads)) != {bytes} or set(map(type, times)) != {float}
+                    or not np.isfinite(times).all()):
+                good = [r for r in rows if type(r[2]) is bytes and _finite_time(r[1])]
                 self.integrity.damaged_rows += len(rows) - len(good)
                 if not good:
                     continue
@@ -270,24 +272,38 @@ class SessionReader:
 
     def link_events(self) -> list[LinkEvent]:
         rows = self._small_table("link_events", "sensor_id, host_time, kind")
-        return [LinkEvent(self._sensor_locations.get(sid, f"sensor {sid}"), t, kind) for sid, t, kind in rows]
+        usable = [LinkEvent(self._sensor_locations[sid], t, kind) for sid, t, kind in rows
+                  if sid in self._sensor_locations and _finite_time(t) and isinstance(kind, str)]
+        if len(usable) < len(rows):
+            self._problem(f"{len(rows) - len(usable)} link events of an unknown sensor or without a valid time ignored")
+        return usable
 
     def calibrations(self) -> list[CalibrationRecord]:
         rows = self._small_table("calibrations", "id, host_time, data")
         out = []
         for cid, t, text in rows:
             data = from_json(text)
-            accepted = bool(data.get("ok", True)) if isinstance(data, dict) else True
-            out.append(CalibrationRecord(cid, t, data, accepted))
+            if not isinstance(data, dict) or not _finite_time(t):
+                self._problem(f"calibration record {cid} is not readable: ignored")
+                continue
+            out.append(CalibrationRecord(cid, t, data, bool(data.get("ok", True))))
         return out
 
     def events(self) -> list[EventRecord]:
         rows = self._small_table("events", "id, t_start, t_end, kind, data")
-        return [EventRecord(i, a, b, kind, from_json(data)) for i, a, b, kind, data in rows]
+        usable = [EventRecord(i, a, b, kind, from_json(data)) for i, a, b, kind, data in rows
+                  if _finite_time(a) and (b is None or _finite_time(b)) and isinstance(kind, str)]
+        if len(usable) < len(rows):
+            self._problem(f"{len(rows) - len(usable)} recorded events without valid times ignored")
+        return usable
 
     def annotations(self) -> list[Annotation]:
         rows = self._small_table("annotations", "id, t_start, t_end, label, source")
-        return [Annotation(*row) for row in rows]
+        usable = [Annotation(i, float(a), float(b), label, source) for i, a, b, label, source in rows
+                  if _finite_time(a) and _finite_time(b) and a <= b and isinstance(label, str)]
+        if len(usable) < len(rows):
+            self._problem(f"{len(rows) - len(usable)} annotations without valid times or label ignored")
+        return usable
 
     # ---- reading around damage --------------------------------------------------------------
 
@@ -334,7 +350,7 @@ class SessionReader:
         for rows in self._notification_windows("host_time, payload", "AND sensor_id = ? AND host_time >= ?",
                                                (sensor_id, start_s)):
             for host_time, payload in rows:
-                if type(payload) is bytes and type(host_time) is float:
+                if type(payload) is bytes and _finite_time(host_time):
                     yield Notification(location, host_time, payload)
 
     def _small_table(self, table: str, columns: str) -> list[tuple]:
@@ -389,9 +405,16 @@ class SessionReader:
             raise SessionFileError(f"session sensor table unreadable or empty: {self.path}")
         sensors = {}
         for sid, location, device, mode, address, name, firmware, details in rows:
+            if not isinstance(location, str) or not isinstance(device, str):
+                self._problem(f"sensor row {sid!r} has no usable location or device: ignored")
+                continue
+            if location in sensors:
+                self._problem(f"two sensors recorded at {location} (ids {sensors[location]['id']} and {sid}): "
+                              f"the second one's data is ignored")
+                continue
             sensors[location] = {"id": sid, "location": location, "device": device, "mode": from_json(mode),
                                  "address": address, "name": name, "firmware": firmware,
-                                 "details": from_json(details) or {}}
+                                 "details": _as_dict(from_json(details))}
         return sensors
 
     def _highest_notification_id(self) -> int:
@@ -416,6 +439,15 @@ def read_session(path: str | Path) -> Session:
     """Everything in a session file, decoded; raises SessionFileError for a non-session."""
     with SessionReader(path) as reader:
         return reader.read()
+
+
+def _as_dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _finite_time(value) -> bool:
+    """A stored time SQLite gave back as a finite number (damage can make it text or inf)."""
+    return type(value) in (float, int) and math.isfinite(value)
 
 
 def iter_batches(path: str | Path, start_s: float = 0.0) -> Iterator[list[NotificationColumns | LinkEvent]]:
