@@ -145,6 +145,8 @@ def _coerce(key: str, value, default):
             raise ValueError(f"threshold {key} must be text, got {value!r}")
         return value
     value = number(value)
+    if not math.isfinite(value):
+        raise ValueError(f"threshold {key} must be a finite number, got {value!r}")
     if isinstance(default, int) and float(value) != int(value):
         raise ValueError(f"threshold {key} must be a whole number, got {value!r}")
     return type(default)(value)
