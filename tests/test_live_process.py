@@ -63,13 +63,15 @@ def test_sigkill_leaves_a_file_that_reports_up_to_the_last_second(tmp_path):
         assert not reader.integrity.closed_cleanly
 
 
-def test_sigint_stops_cleanly_and_writes_the_report(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_ends_cleanly_and_writes_the_report(tmp_path, stop_signal):
+    """Ctrl-C and SIGTERM (a service manager, `kill`) both close the recording and report it."""
     path = tmp_path / "stopped.imu"
     proc = start(tmp_path, "--virtual", "smoke", "--speed", str(SPEED), "--jsonl", "--no-desktop",
                  "-o", str(path))
     events, _ = read_until(proc, "calibration")
     assert events[-1]["ok"]
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
