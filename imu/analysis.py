@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationError, calibrate
+from imu.core.grid import too_slow_notes
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds, thresholds_from_dict
@@ -88,13 +89,20 @@ def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:
     data = read_interchange_csv(path)
     if not data.samples:
         raise ValueError(f"{path}: no usable sensor rows")
-    sensors = {loc: {"device": None} for loc in data.samples}
-    notes = []
+    sensors = {loc: {"device": None, "rate_hz": measured_rate_hz(s.t)} for loc, s in data.samples.items()}
+    notes = too_slow_notes({loc: s["rate_hz"] for loc, s in sensors.items()})
     if data.time_offset_s:
         notes.append(f"time_s in the file started at {data.time_offset_s:.3f} s; "
                      "times are reported from the first sample")
     return Source(path, "csv", sensors, thresholds or Thresholds(), None, list(data.labels),
                   list(data.labels), notes, None, timed=data.samples, csv_stats=data.stats)
+
+
+def measured_rate_hz(t: np.ndarray) -> float | None:
+    """A sensor's sample rate from its median interval (robust to losses and pauses)."""
+    intervals = np.diff(t)
+    intervals = intervals[intervals > 0]
+    return round(float(1.0 / np.median(intervals)), 3) if len(intervals) else None
 
 
 def _new_pipeline(source: Source, calibration: Calibration | None) -> Pipeline:
