@@ -41,15 +41,28 @@ class Source:
         return {"file": str(self.path), "kind": self.kind}
 
 
-def open_source(path: str | Path, thresholds: Thresholds | None = None) -> Source:
-    """Open a session file or a CSV interchange file; raises ValueError with one clear line."""
+def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=None) -> Source:
+    """Open a recording; raises ValueError with one clear line.
+
+    A session file; a CSV (the interchange format, any table an import mapping describes, or
+    a Movella DOT app export); a folder of Movella DOT exports (one file per sensor); or an
+    XDF file recorded from LSL. mapping: an ImportMapping, or the path of a TOML/JSON one.
+    """
+    from imu.recording.mapping import load_mapping
+
     path = Path(path)
+    if mapping is not None and not hasattr(mapping, "columns"):
+        mapping = load_mapping(mapping)
     if not path.exists():
         raise ValueError(f"{path}: no such file")
     if path.is_dir():
-        raise ValueError(f"{path}: is a directory, not a session or CSV file")
-    if path.suffix.lower() == ".csv":
-        return _open_csv(path, thresholds)
+        from imu.recording.movella_csv import dot_files
+
+        if not dot_files(path):
+            raise ValueError(f"{path}: is a folder without Movella DOT CSV exports, not a session or CSV file")
+        return _open_csv(path, thresholds, mapping)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xdf", ".xdfz"):
+        return _open_csv(path, thresholds, mapping)
     return _open_session(path, thresholds)
 
 
@@ -83,19 +96,35 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
     return source
 
 
-def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:
+def _open_csv(path: Path, thresholds: Thresholds | None, mapping=None) -> Source:
+    """Any table of timed samples: interchange or mapped CSV, DOT exports, XDF."""
     from imu.recording.csv_import import read_interchange_csv
+    from imu.recording.movella_csv import is_dot_export, read_dot_exports
+    from imu.recording.xdf import read_xdf
 
-    data = read_interchange_csv(path)
+    if path.is_dir() or is_dot_export(path):
+        data = read_dot_exports(path, mapping)
+    elif path.suffix.lower() in (".xdf", ".xdfz"):
+        data = read_xdf(path, mapping)
+    else:
+        data = read_interchange_csv(path, mapping)
     if not data.samples:
-        raise ValueError(f"{path}: no usable sensor rows")
+        raise ValueError(f"{path}: no usable sensor rows ({_why_unusable(data)})")
     sensors = {loc: {"device": None, "rate_hz": measured_rate_hz(s.t)} for loc, s in data.samples.items()}
-    notes = too_slow_notes({loc: s["rate_hz"] for loc, s in sensors.items()})
+    notes = list(data.notes) + too_slow_notes({loc: s["rate_hz"] for loc, s in sensors.items()})
     if data.time_offset_s:
         notes.append(f"time_s in the file started at {data.time_offset_s:.3f} s; "
                      "times are reported from the first sample")
     return Source(path, "csv", sensors, thresholds or Thresholds(), None, list(data.labels),
                   list(data.labels), notes, None, timed=data.samples, csv_stats=data.stats)
+
+
+def _why_unusable(data) -> str:
+    reasons = {}
+    for stats in list(data.stats.values()) + [data.rejected]:
+        for reason, count in stats.errors.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    return ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:4]) or "no rows"
 
 
 def measured_rate_hz(t: np.ndarray) -> float | None:

@@ -95,7 +95,7 @@ def interchange_from_table(frame: pd.DataFrame, rejected: DecodeStats, path: str
             converted = pd.to_numeric(raw, errors="coerce")
             non_numeric |= (converted.isna() & raw.notna()).to_numpy()
             values[col] = converted.to_numpy(dtype=float)
-    sensor_ids, sensor_names = _clean_codes(frame["sensor"], lambda x: x)
+    sensor_ids, sensor_names = _clean_codes(frame["sensor"], str.lower)
     locations, notes = _sensor_locations(path, sensor_names, mapping)
     counts = np.bincount(sensor_ids + 1, minlength=len(sensor_names) + 1)  # +1: missing is -1
     for code, name in enumerate(sensor_names):
@@ -164,7 +164,9 @@ def interchange_from_table(frame: pd.DataFrame, rejected: DecodeStats, path: str
         if label_ids is not None:
             runs += [(a, b, label_names[code]) for a, b, code in _label_runs(time_s[keep], label_ids[keep])]
     if not samples and not stats:
-        raise InterchangeError(f"no rows of a known sensor ({', '.join(LOCATIONS)}) in {path}")
+        unknown = [n for n, loc in zip(sensor_names, locations) if loc is None][:5]
+        named = f"; it names {', '.join(map(repr, unknown))}: give each a location in an import mapping" if unknown else ""
+        raise InterchangeError(f"no rows of a known sensor ({', '.join(LOCATIONS)}) in {path}{named}")
     return Interchange(samples, _merge_runs(runs), stats, rejected, offset, notes)
 
 

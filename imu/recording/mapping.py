@@ -118,7 +118,11 @@ class ImportMapping:
             part["sensor"] = pd.Series(name, index=frame.index)
             if "label" not in part and "label" in frame:
                 part["label"] = frame["label"]
-            parts.append(pd.DataFrame(part))
+            part = pd.DataFrame(part)
+            # a row where this sensor has no cell at all is another sensor's (or rate's) row, not damage
+            values = [k for k in part.columns if k not in ("time_s", "sensor", "label")]
+            empty = part[values].isna().all(axis=1) if values else pd.Series(False, index=part.index)
+            parts.append(part[~empty])
         table = pd.concat(parts, ignore_index=True)
         table["sensor"] = table["sensor"].astype("category")
         self._scale_time(table)
