@@ -46,15 +46,19 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=
 
     A session file; a CSV (the interchange format, any table an import mapping describes, or
     a Movella DOT app export); a folder of Movella DOT exports (one file per sensor); or an
-    XDF file recorded from LSL. mapping: an ImportMapping, or the path of a TOML/JSON one.
+    XDF file recorded from LSL. mapping: an ImportMapping, or the path of a TOML/JSON one;
+    without one, a mapping beside the data is used (see `sidecar_mapping`), so replay and
+    the dashboards read the file the same way as the report.
     """
     from imu.recording.mapping import load_mapping
 
     path = Path(path)
-    if mapping is not None and not hasattr(mapping, "columns"):
-        mapping = load_mapping(mapping)
     if not path.exists():
         raise ValueError(f"{path}: no such file")
+    if mapping is None:
+        mapping = sidecar_mapping(path)
+    if mapping is not None and not hasattr(mapping, "columns"):
+        mapping = load_mapping(mapping)
     if path.is_dir():
         from imu.recording.movella_csv import dot_files
 
@@ -64,6 +68,16 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=
     if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xdf", ".xdfz"):
         return _open_csv(path, thresholds, mapping)
     return _open_session(path, thresholds)
+
+
+SIDECAR_SUFFIXES = (".map.toml", ".map.json")
+
+
+def sidecar_mapping(path: Path) -> Path | None:
+    """DATA.map.toml (or .map.json) beside a data file, or imu-map.toml inside a folder."""
+    candidates = [path / "imu-map.toml", path / "imu-map.json"] if path.is_dir() else \
+        [Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES]
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _open_session(path: Path, thresholds: Thresholds | None) -> Source:

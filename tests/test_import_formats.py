@@ -15,6 +15,7 @@ from imu.analysis import _new_pipeline, _steps, open_source
 from imu.cli import main
 from imu.recording.csv_import import InterchangeError, read_interchange_csv
 from imu.recording.locations import resolve_location
+from imu.recording.xdf import read_xdf
 from imu.recording.mapping import MappingError, load_mapping, mapping_from_dict
 from imu.sim import simulate, to_interchange_csv
 
@@ -243,3 +244,167 @@ def test_single_sensor_file_without_sensor_column(tmp_path):
     path.write_text("time;qw;qx;qy;qz\n0;1;0;0;0\n0.1;1;0;0;0\n")  # semicolons, too
     data = read_interchange_csv(path, mapping_from_dict({"sensor": "L5", "columns": {"time_s": "time"}}))
     assert list(data.samples) == ["sacral"] and len(data.samples["sacral"]) == 2
+
+
+# --- Movella DOT app exports ------------------------------------------------------------------
+def _write_dot_export(path, tag, samples, *, clock_base_us, synced=True, start="2024-03-05 09:10:11.000 +0100",
+                      euler=False, drop_every=0):
+    """A file laid out as the DOT app exports it (header lines, then PacketCounter,...)."""
+    n = len(samples["t"])
+    fine = (clock_base_us + np.round(samples["t"] * 1e6).astype(np.int64)) % 2**32  # wraps like the device's
+    lines = ["sep=,", f"DeviceTag:,{tag},,,,,,,,", "FirmwareVersion:,2.6.0,,,,,,,,", "AppVersion:,2023.6.0,,,,,,,,",
+             f"SyncStatus:,{'Synced' if synced else 'Un-synced'},,,,,,,,", "OutputRate:,60Hz,,,,,,,,",
+             "FilterProfile:,General,,,,,,,,", "Measurement Mode:,Custom Mode 5,,,,,,,,",
+             f"StartTime:,{start},,,,,,,,", "Movella Technologies B. V. 2005-2024,,,,,,,,,", ""]
+    if euler:
+        from scipy.spatial.transform import Rotation
+        zyx = Q.to_rotation(samples["quat"]).as_euler("ZYX", degrees=True)
+        cols = {"Euler_X": zyx[:, 2], "Euler_Y": zyx[:, 1], "Euler_Z": zyx[:, 0]}
+    else:
+        cols = {f"Quat_{c}": samples["quat"][:, i] for i, c in enumerate("WXYZ")}
+    table = pd.DataFrame({"PacketCounter": np.arange(n) + 7, "SampleTimeFine": fine, **cols,
+                          **{f"Acc_{a}": samples["acc"][:, i] * G for i, a in enumerate("XYZ")},
+                          **{f"Gyr_{a}": samples["gyro"][:, i] for i, a in enumerate("XYZ")}})
+    if drop_every:
+        table = table.drop(index=table.index[drop_every::drop_every])
+    with open(path, "w", newline="") as f:
+        f.write("\n".join(lines) + "\n")
+        table.to_csv(f, index=False, float_format="%.9g", lineterminator="\n")
+
+
+def test_dot_exports_in_a_folder_read_as_one_session(desk, reference, tmp_path):
+    _, want = reference
+    folder = tmp_path / "dots"
+    folder.mkdir()
+    base = 2**32 - 30_000_000  # the device clock wraps 30 s into the recording
+    _write_dot_export(folder / "T2_20240305_091011_000.csv", "T2", desk.sensor_samples("thoracic"), clock_base_us=base)
+    _write_dot_export(folder / "Xsens DOT_20240305_091011_000.csv", "Xsens DOT", desk.sensor_samples("lumbar"),
+                      clock_base_us=base, drop_every=100)
+    # the second sensor's tag says nothing: the mapping names it by file name
+    source = open_source(folder, mapping=mapping_from_dict({"sensors": {"Xsens DOT_20240305_091011_000": "L1"}}))
+    assert set(source.timed) == {"thoracic", "lumbar"}
+    ref = want.samples["thoracic"]
+    got = source.timed["thoracic"]
+    np.testing.assert_allclose(got.t - got.t[0], ref.t - ref.t[0], atol=2e-6)  # across the clock wrap
+    assert np.abs((got.quat * ref.quat).sum(axis=1)).min() > 1 - 1e-9
+    np.testing.assert_allclose(got.acc, ref.acc, atol=1e-6)  # m/s^2 -> g
+    lumbar = source.timed["lumbar"]
+    assert abs((lumbar.t[0] - got.t[0]) - (want.samples["lumbar"].t[0] - ref.t[0])) < 2e-6  # one timeline
+    dropped = len(range(100, len(desk.sensor_samples("lumbar")["t"]), 100))
+    assert f"lumbar (DOT 'Xsens DOT'): {dropped} samples missing by PacketCounter" in source.notes
+    assert source.csv_stats["lumbar"].lost_samples == dropped
+
+
+def test_single_dot_export_with_euler_angles_through_the_cli(desk, tmp_path):
+    path = tmp_path / "pelvis_20240305.csv"
+    _write_dot_export(path, "pelvis", desk.sensor_samples("lumbar"), clock_base_us=123, euler=True)
+    source = open_source(path)
+    assert list(source.timed) == ["sacral"]
+    quat = source.timed["sacral"].quat
+    ref = desk.sensor_samples("lumbar")["quat"]
+    assert np.abs((quat * ref).sum(axis=1)).min() > 1 - 1e-6
+    assert main(["report", str(path), "-o", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "summary.json").exists()
+
+
+def test_unsynchronised_dot_exports_are_lined_up_by_start_time_and_said(desk, tmp_path):
+    folder = tmp_path / "dots"
+    folder.mkdir()
+    _write_dot_export(folder / "a.csv", "T4", desk.sensor_samples("thoracic"), clock_base_us=10**9, synced=False,
+                      start="2024-03-05 09:10:11.000 +0100")
+    _write_dot_export(folder / "b.csv", "L1", desk.sensor_samples("lumbar"), clock_base_us=5 * 10**8, synced=False,
+                      start="2024-03-05 09:10:13.500 +0100")
+    source = open_source(folder)
+    assert source.timed["lumbar"].t[0] - source.timed["thoracic"].t[0] == pytest.approx(2.5, abs=1e-3)
+    assert any("not synchronised" in n for n in source.notes)
+
+
+# --- XDF from LSL --------------------------------------------------------------------------------
+def _xdf_chunk(tag: int, content: bytes) -> bytes:
+    body = struct.pack("<H", tag) + content
+    return struct.pack("<BQ", 8, len(body)) + body
+
+
+def _write_xdf(path, streams):
+    """A minimal XDF 1.0 writer (pyxdf reads XDF but cannot write it): file header, one
+    stream header, one samples chunk and a footer per stream; float32 channels, every
+    sample with its own time stamp. streams: (id, name, type, labels, rate, t, values)."""
+    out = [b"XDF:", _xdf_chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')]
+    for sid, name, kind, labels, rate, t, values in streams:
+        channels = "".join(f"<channel><label>{c}</label></channel>" for c in labels)
+        header = (f'<?xml version="1.0"?><info><name>{name}</name><type>{kind}</type>'
+                  f"<channel_count>{len(labels)}</channel_count><nominal_srate>{rate}</nominal_srate>"
+                  f"<channel_format>float32</channel_format><source_id>{name}</source_id>"
+                  f"<desc><channels>{channels}</channels></desc></info>")
+        out.append(_xdf_chunk(2, struct.pack("<I", sid) + header.encode()))
+        samples = b"".join(b"\x08" + struct.pack("<d", ti) + np.asarray(v, "<f4").tobytes() for ti, v in zip(t, values))
+        out.append(_xdf_chunk(3, struct.pack("<I", sid) + struct.pack("<BQ", 8, len(t)) + samples))
+        footer = (f'<?xml version="1.0"?><info><first_timestamp>{t[0]}</first_timestamp><last_timestamp>{t[-1]}'
+                  f"</last_timestamp><sample_count>{len(t)}</sample_count></info>")
+        out.append(_xdf_chunk(6, struct.pack("<I", sid) + footer.encode()))
+    path.write_bytes(b"".join(out))
+
+
+def test_xdf_with_the_projects_own_outlets_and_another_recorders_stream(desk, tmp_path):
+    lsl_origin = 51234.5  # LSL clock: seconds since the recorder's machine booted
+    thoracic = desk.sensor_samples("thoracic")
+    lumbar = desk.sensor_samples("lumbar")
+    raw = np.hstack([lumbar["acc"], lumbar["gyro"]])
+    path = tmp_path / "lab.xdf"
+    _write_xdf(path, [
+        (1, "imu-thoracic", "Orientation", [f"thoracic_q{c}" for c in "wxyz"], 100, lsl_origin + thoracic["t"],
+         thoracic["quat"]),
+        (2, "imu-angles", "Angles", ["thoracic_flexion"], 100, lsl_origin + thoracic["t"][:10], np.zeros((10, 1))),
+        (3, "LowBackIMU", "MoCap", ["AccX", "AccY", "AccZ", "GyrX", "GyrY", "GyrZ"], 60, lsl_origin + lumbar["t"],
+         raw),
+    ])
+    mapping = mapping_from_dict({"columns": {"acc": ["AccX", "AccY", "AccZ"], "gyro": ["GyrX", "GyrY", "GyrZ"]},
+                                 "sensors": {"LowBackIMU": "lower back"}})
+    source = open_source(path, mapping=mapping)
+    offset = read_xdf(path, mapping).time_offset_s  # LSL time of session time 0 (the first sample)
+    assert set(source.timed) == {"thoracic", "lumbar"}
+    got = source.timed["thoracic"]
+    # pyxdf dejitters regular streams: times stay within a fraction of a sample of the truth
+    np.testing.assert_allclose(got.t + offset, lsl_origin + thoracic["t"], atol=2e-3)
+    assert np.abs((got.quat * thoracic["quat"]).sum(axis=1)).min() > 1 - 1e-6  # float32 channels
+    assert np.isnan(source.timed["lumbar"].quat).all()  # raw-only: the AHRS orients it
+    assert any("derived angles" in n for n in source.notes)
+    t, quat = _grid_quat(source, "lumbar")
+    ok = np.isfinite(quat).all(axis=1)
+    assert ok.mean() > 0.95
+    assert np.percentile(_tilt_error_deg(desk, "lumbar", t[ok] + offset - lsl_origin, quat[ok]), 95) < 4
+
+
+def test_unreadable_xdf_is_one_clear_error(tmp_path):
+    path = tmp_path / "bad.xdf"
+    path.write_bytes(b"XDF:" + b"\x07" * 40)
+    assert main(["report", str(path), "-o", str(tmp_path / "r")]) == 2
+
+
+# --- the command line --------------------------------------------------------------------------
+def test_report_with_a_mapping_flag_and_with_a_sidecar(reference, tmp_path, capsys):
+    frame, _ = reference
+    path = tmp_path / "wide.csv"
+    _foreign_wide(frame).to_csv(path, index=False)
+    mapping = tmp_path / "lab.toml"
+    mapping.write_text(WIDE_MAPPING % ("", ""))
+    # without the mapping the file is refused in one line that names what is missing
+    assert main(["report", str(path), "-o", str(tmp_path / "r0")]) == 2
+    assert "missing required column(s) time_s, sensor" in capsys.readouterr().err
+    assert main(["report", str(path), "-o", str(tmp_path / "r1"), "--map", str(mapping)]) == 0
+    summary = __import__("json").loads((tmp_path / "r1" / "summary.json").read_text())
+    assert any("quaternion detected as earth-to-sensor" in n for n in summary["not_measured"])
+    (tmp_path / "wide.csv.map.toml").write_text(mapping.read_text())  # beside the data: found by itself
+    assert main(["report", str(path), "-o", str(tmp_path / "r2")]) == 0
+
+
+def test_simulate_writes_low_rate_and_raw_only_csv(tmp_path):
+    out = tmp_path / "slow.csv"
+    assert main(["simulate", "desk", "-o", str(out), "--duration", "90", "--csv-rate", "lumbar=5",
+                 "--raw-only", "lumbar"]) == 0
+    frame = pd.read_csv(out)
+    lumbar = frame[frame["sensor"] == "lumbar"]
+    assert np.median(np.diff(lumbar["time_s"])) == pytest.approx(0.2, rel=1e-3)
+    assert lumbar[["qw", "qx", "qy", "qz"]].isna().all().all()
+    assert frame.loc[frame["sensor"] == "thoracic", "qw"].notna().all()
+    assert main(["simulate", "desk", "-o", str(tmp_path / "x.csv"), "--csv-rate", "lumbar=7"]) == 2

@@ -87,8 +87,10 @@ def read_dot_exports(path: str | Path, mapping: ImportMapping | None = None) -> 
     rejected = DecodeStats()
     data = interchange_from_table(table, rejected, path, wanted)
     for e in exports:
-        if e["lost"]:
-            notes.append(f"{e['name']}: {e['lost']} samples missing by PacketCounter")
+        location = wanted.location_for(e["name"])
+        if e["lost"] and location in data.stats:
+            data.stats[location].lost_samples += e["lost"]
+            notes.append(f"{location} (DOT {e['name']!r}): {e['lost']} samples missing by PacketCounter")
     data.notes = notes + data.notes
     return data
 

@@ -10,6 +10,7 @@ import mapping: [columns] names channel labels, [sensors] names streams. The der
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,16 @@ def read_xdf(path: str | Path, mapping: ImportMapping | None = None) -> Intercha
 
     path = Path(path)
     mapping = mapping or ImportMapping()
+    log = logging.getLogger("pyxdf")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its warnings (e.g. no clock offsets) are not the user's business
     try:
-        streams, _ = pyxdf.load_xdf(str(path))
+        # time stamps as recorded: dejittering assumes no sample was lost, which is not so on BLE
+        streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
     except Exception as err:  # pyxdf raises many kinds on a damaged or foreign file
         raise InterchangeError(f"{path}: not a readable XDF file ({type(err).__name__}: {err})") from None
+    finally:
+        log.setLevel(level)
     tables, notes = [], []
     for stream in streams:
         info = stream["info"]
