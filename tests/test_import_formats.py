@@ -408,3 +408,20 @@ def test_simulate_writes_low_rate_and_raw_only_csv(tmp_path):
     assert lumbar[["qw", "qx", "qy", "qz"]].isna().all().all()
     assert frame.loc[frame["sensor"] == "thoracic", "qw"].notna().all()
     assert main(["simulate", "desk", "-o", str(tmp_path / "x.csv"), "--csv-rate", "lumbar=7"]) == 2
+
+
+def test_direction_is_not_flipped_on_weak_evidence(tmp_path):
+    """A quaternion that agrees only roughly with its accelerometer, the other direction a
+    little better: no evidence to flip on (a sensor on the back tilts far from level, where
+    the wrong direction misses the vertical widely); kept, and said to be unverified."""
+    t = np.arange(0, 20, 0.01)
+    angle = 30 * np.sin(2 * np.pi * 0.5 * t)
+    quat = Q.from_axis_angle([0.6, 0.8, 0.0], angle)
+    acc = np.column_stack([np.sin(np.radians(angle)), 0 * t, np.cos(np.radians(angle))])
+    frame = pd.DataFrame({"time_s": t, "sensor": "lumbar", **dict(zip(("qw", "qx", "qy", "qz"), quat.T)),
+                          **dict(zip(("ax", "ay", "az"), acc.T))})
+    path = tmp_path / "x.csv"
+    frame.to_csv(path, index=False)
+    data = read_interchange_csv(path)
+    np.testing.assert_allclose(data.samples["lumbar"].quat, quat, atol=1e-9)
+    assert any("lumbar: quaternion direction not verifiable" in n for n in data.notes)

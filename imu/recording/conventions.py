@@ -28,7 +28,8 @@ from imu.samples import TimedSamples
 STANDARD_GRAVITY = 9.80665
 RAD = 180.0 / np.pi
 AGREEMENT_MIN = 0.9  # mean vertical component of the rotated unit acceleration
-DIRECTION_MARGIN = 0.05  # q and conj(q) must differ this much to tell them apart
+DIRECTION_MARGIN = 0.05  # q and conj(q) closer than this: the sensor stayed near level
+WRONG_DIRECTION_MAX = 0.5  # the rejected direction must agree this little with the vertical
 MOVING_DPS = 10.0  # rotation rate (deg/s) of samples used to compare rate units
 MIN_MOVING = 20
 TILT_WINDOW_S = 0.5
@@ -110,7 +111,11 @@ def _direction_and_sign(location: str, quat: np.ndarray, acc: np.ndarray, stated
     scores = {(False, 1): up_plain, (False, -1): -up_plain, (True, 1): up_conj, (True, -1): -up_conj}
     (conj, sign), best = max(scores.items(), key=lambda kv: kv[1])
     clear = best >= AGREEMENT_MIN
-    direction_clear = clear and best - scores[(not conj, sign)] >= DIRECTION_MARGIN
+    other = scores[(not conj, sign)]
+    # the other direction must be plainly wrong, not merely a little worse: a sensor worn on
+    # the back tilts far from level, so there the wrong direction misses the vertical widely
+    direction_clear = clear and other <= WRONG_DIRECTION_MAX
+    direction_unsure = clear and not direction_clear and (conj or best - other < DIRECTION_MARGIN)
     said_direction = stated.get("quat_direction")
     said_sign = stated.get("acc_sign")
     # direction
@@ -123,9 +128,10 @@ def _direction_and_sign(location: str, quat: np.ndarray, acc: np.ndarray, stated
         out.conjugate = True
         out.notes.append(f"{location}: quaternion detected as earth-to-sensor (its conjugate maps the "
                          f"acceleration to up, agreement {best:.2f} vs {scores[(False, sign)]:.2f}); conjugated")
-    elif clear and not direction_clear:
-        out.notes.append(f"{location}: quaternion direction not verifiable (the sensor stayed near level); "
-                         "read as sensor-to-earth")
+    elif direction_unsure:
+        out.notes.append(f"{location}: quaternion direction not verifiable from gravity (agreement "
+                         f"{scores[(False, sign)]:.2f} as sensor-to-earth, {scores[(True, sign)]:.2f} as "
+                         "earth-to-sensor); read as sensor-to-earth")
     # sign
     if said_sign:
         if said_sign == "gravity":
