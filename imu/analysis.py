@@ -67,7 +67,9 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=
         return _open_csv(path, thresholds, mapping)
     if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xdf", ".xdfz"):
         return _open_csv(path, thresholds, mapping)
-    return _open_session(path, thresholds)
+    source = _open_session(path, thresholds)
+    source.notes += too_slow_notes({loc: s.get("rate_hz") for loc, s in source.sensors.items()})
+    return source
 
 
 SIDECAR_SUFFIXES = (".map.toml", ".map.json")

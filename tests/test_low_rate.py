@@ -103,3 +103,23 @@ def test_simulated_low_rate_session_keeps_its_orientation_on_the_grid(desk, tmp_
     error = np.degrees(np.arccos(np.clip((measured_up * true_up).sum(axis=1), -1, 1)))
     assert np.percentile(error, 95) < 1.5  # desk motions are slow next to 0.1-0.2 s
     assert sum("cadence" in n for n in source.notes) == (2 if rate < 15 else 0)
+
+
+def test_raw_only_sensor_at_5_hz_is_oriented_by_the_ahrs(desk, tmp_path):
+    """A slow raw-only sensor: the AHRS integrates 0.2 s steps of the period-averaged rate."""
+    path = tmp_path / "raw5.csv"
+    to_interchange_csv(desk, path, rates_hz={"lumbar": 5}, raw_only={"lumbar"})
+    source = open_source(path)
+    pipeline = _new_pipeline(source, None)
+    t, quat = [], []
+    for out in _steps(source, pipeline):
+        t.append(out.t)
+        quat.append(out.grid.quat["lumbar"])
+    t, quat = np.concatenate(t), np.concatenate(quat)
+    valid = np.isfinite(quat).all(axis=1)
+    assert valid.mean() >= 0.98
+    truth = desk.true_sensor_orientation("lumbar", t[valid])
+    measured_up = Q.rotate(Q.conjugate(quat[valid]), [0.0, 0.0, 1.0])
+    true_up = Q.rotate(Q.conjugate(truth), anatomy.UP)
+    error = np.degrees(np.arccos(np.clip((measured_up * true_up).sum(axis=1), -1, 1)))
+    assert np.percentile(error, 95) < 2.0 and np.percentile(error[t[valid] < 3], 95) < 1.5
