@@ -1,7 +1,8 @@
 """Data in: angle coverage at low sample rates, raw-only orientation against the truth, and
 the speed of reading a large CSV.
 
-1. A simulated desk session written at 5, 10 and 25 Hz (both sensors): the share of the
+1. A simulated desk session written at 5, 10 and 25 Hz (both sensors; with and without
+   host-time jitter on the time stamps, as a logger that stamps on receipt): the share of the
    session with every sensor's orientation on the grid, and with angles, with the gap limit
    in sample periods (now) and with the fixed 0.1 s limit alone (before).
 2. A raw-only CSV (no quaternion columns) of the same session at 100, 10 and 5 Hz: tilt
@@ -95,13 +96,14 @@ def main() -> None:
         sim = simulate("desk", args.session_s, seed=3, rates_hz={"thoracic": 100, "lumbar": 100})
         print(f"1. coverage, desk {args.session_s:.0f} s, both sensors at the rate "
               "(grid = every sensor's orientation; angles = thoracic_flexion)")
-        print(f"   {'rate':>5}  {'grid before':>11} {'grid now':>9}  {'angles before':>13} {'angles now':>10}  calibration now")
-        for rate in (5, 10, 25):
+        print(f"   {'rate, time jitter':17s}  {'grid before':>11} {'grid now':>9}  {'angles before':>13} {'angles now':>10}  calibration now")
+        for rate, jitter in ((5, 0.0), (10, 0.0), (10, 0.01), (25, 0.0), (25, 0.005)):
             path = tmp / f"desk{rate}.csv"
-            to_interchange_csv(sim, path, rates_hz={"thoracic": rate, "lumbar": rate})
+            to_interchange_csv(sim, path, rates_hz={"thoracic": rate, "lumbar": rate}, time_jitter_s=jitter)
             g0, a0, why0 = coverage(path, before)
             g1, a1, why1 = coverage(path, Thresholds())
-            print(f"   {rate:>3} Hz  {g0:>10.1%} {g1:>9.1%}  {a0:>13.1%} {a1:>10.1%}  {why1} (before: {why0})")
+            label = f"{rate:>3} Hz" + (f" +-{jitter * 1e3:.0f} ms" if jitter else "")
+            print(f"   {label:13s} {g0:>10.1%} {g1:>9.1%}  {a0:>13.1%} {a1:>10.1%}  {why1} (before: {why0})")
 
         print("2. raw-only CSV (no quaternion), AHRS tilt error vs truth (deg): p50 / p95 / max")
         for rate in (100, 10, 5):

@@ -24,7 +24,7 @@ TRUTH_RATE_HZ = 100.0
 _CSV_VALUES = ["qw", "qx", "qy", "qz", "ax", "ay", "az", "gx", "gy", "gz"]
 _TRUTH_CHUNK = 200_000
 # independent random streams, so that e.g. a new loss rate leaves the mounting alone
-_STREAM_SCRIPT, _STREAM_SWAY, _STREAM_PARAMS, _STREAM_SIGNALS = 1, 2, 3, 4
+_STREAM_SCRIPT, _STREAM_SWAY, _STREAM_PARAMS, _STREAM_SIGNALS, _STREAM_JITTER = 1, 2, 3, 4, 5
 
 __all__ = ["SCENARIOS", "SimulatedSession", "Truth", "simulate", "simulate_truth", "to_interchange_csv"]
 
@@ -202,7 +202,7 @@ def _truth(script: Script, wearer: Wearer) -> Truth:
 
 def to_interchange_csv(session: SimulatedSession, path: str | Path, labels: bool = True, *,
                        rates_hz: dict[str, float] | None = None, raw_only: set[str] | tuple = (),
-                       quaternion_columns: bool = True) -> None:
+                       quaternion_columns: bool = True, time_jitter_s: float = 0.0) -> None:
     """Write the CSV interchange format (docs/data-formats.md): one row per delivered sensor
     sample, true session time, the sensor's noisy quaternion (sensor -> own earth, z up;
     empty for raw-only sensors), acc (g), gyro (deg/s) and, if asked, the phase label.
@@ -215,6 +215,9 @@ def to_interchange_csv(session: SimulatedSession, path: str | Path, labels: bool
         15.3 Hz (sensors.check_rate), so this is how a 5-10 Hz session is made.
     raw_only: locations whose quaternion cells are left empty (acc and gyro only).
     quaternion_columns: False leaves the qw..qz columns out altogether (a raw-only file).
+    time_jitter_s: standard deviation of noise added to the written times, as when a logger
+        stamps samples with the host's receive time (clipped to a third of the period, so
+        the order stays); the sensor's values are still those of the true time.
     """
     rates_hz = dict(rates_hz or {})
     unknown = (set(rates_hz) | set(raw_only or ())) - set(session.sensors)
@@ -225,6 +228,10 @@ def to_interchange_csv(session: SimulatedSession, path: str | Path, labels: bool
         s = session.sensor_samples(location)
         if location in rates_hz:
             s = _decimate(s, float(session.sensors[location]["rate_hz"]), float(rates_hz[location]), location)
+        if time_jitter_s > 0:
+            period = 1.0 / float(rates_hz.get(location, session.sensors[location]["rate_hz"]))
+            rng = np.random.default_rng([session.seed, _STREAM_JITTER, LOCATIONS.index(location)])
+            s = dict(s, t=s["t"] + np.clip(rng.normal(0.0, time_jitter_s, len(s["t"])), -period / 3, period / 3))
         quat = np.full_like(s["quat"], np.nan) if location in set(raw_only or ()) else s["quat"]
         table = pd.DataFrame(np.hstack([quat, s["acc"], s["gyro"]]), columns=_CSV_VALUES)
         table.insert(0, "sensor", location)
