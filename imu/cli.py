@@ -42,6 +42,16 @@ def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
     return out
 
 
+def _mapping(args):
+    """--map FILE, with --column / --sensor pairs laid over it (None: the sidecar, if any)."""
+    from imu.analysis import sidecar_mapping
+    from imu.recording.mapping import load_mapping, with_pairs
+
+    path = args.map or sidecar_mapping(Path(args.input))
+    base = load_mapping(path) if path else None
+    return with_pairs(base, args.column or [], args.sensor or [])
+
+
 def _location_values(pairs, flag: str) -> dict[str, float]:
     out = {}
     for pair in pairs or ():
@@ -97,7 +107,7 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None) -> dict:
 
 def cmd_report(args) -> int:
     out_dir = Path(args.output or (str(args.input) + ".report"))
-    paths = make_report(args.input, out_dir, _thresholds(args), args.map)
+    paths = make_report(args.input, out_dir, _thresholds(args), _mapping(args))
     summary = json.loads(Path(paths["summary.json"]).read_text())
     slouch = summary.get("slouch", {})
     print(f"report: {paths['report.html']}")
@@ -264,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--thresholds", help="JSON profile of thresholds")
     s.add_argument("--map", metavar="FILE", help="import mapping (TOML or JSON) for a CSV or XDF file in another "
                    "layout; default: INPUT.map.toml when it exists (docs/data-formats.md)")
+    s.add_argument("--column", action="append", metavar="NAME=COLUMN",
+                   help="read interchange column NAME from the file's COLUMN (e.g. time_s=Time); repeatable")
+    s.add_argument("--sensor", action="append", metavar="NAME=LOCATION",
+                   help="the file's sensor NAME is worn at LOCATION (thoracic, lumbar, sacral or an alias "
+                   "such as T4, L1, pelvis); repeatable")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")

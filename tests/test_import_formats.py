@@ -425,3 +425,17 @@ def test_direction_is_not_flipped_on_weak_evidence(tmp_path):
     data = read_interchange_csv(path)
     np.testing.assert_allclose(data.samples["lumbar"].quat, quat, atol=1e-9)
     assert any("lumbar: quaternion direction not verifiable" in n for n in data.notes)
+
+
+def test_report_flags_name_columns_and_sensors(tmp_path, desk):
+    path = tmp_path / "lab.csv"
+    to_interchange_csv(desk, path, labels=False)
+    frame = pd.read_csv(path).rename(columns={"time_s": "Time", "sensor": "Device"})
+    frame["Device"] = frame["Device"].map({"thoracic": "dev-A", "lumbar": "dev-B"})
+    frame.to_csv(path, index=False)
+    args = ["report", str(path), "-o", str(tmp_path / "r"), "--column", "time_s=Time", "--column", "sensor=Device",
+            "--sensor", "dev-A=upper back", "--sensor", "dev-B=T12"]
+    assert main(args) == 0
+    summary = __import__("json").loads((tmp_path / "r" / "summary.json").read_text())
+    assert set(summary["sensors"]) == {"thoracic", "lumbar"}
+    assert main(args[:-1] + ["dev-B"]) == 2  # not NAME=LOCATION: one line, exit 2

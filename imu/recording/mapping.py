@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -220,3 +220,21 @@ def _choice(table: dict, key: str, default: str, allowed: tuple, source: str, se
     if value not in allowed:
         raise MappingError(f"{source}: {section}.{key} must be one of {', '.join(allowed)}, got {table.get(key)!r}")
     return value
+
+
+def with_pairs(mapping: ImportMapping | None, columns: list[str] = (), sensors: list[str] = ()) -> ImportMapping | None:
+    """A mapping with NAME=VALUE pairs from the command line laid over it (or alone)."""
+    if not columns and not sensors:
+        return mapping
+    data: dict = {}
+    for key, pairs in (("columns", columns), ("sensors", sensors)):
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip() or not value.strip():
+                raise MappingError(f"--{key[:-1]} takes NAME=VALUE, got {pair!r}")
+            data.setdefault(key, {})[name.strip()] = value.strip()
+    given = mapping_from_dict(data, "command line")
+    if mapping is None:
+        return given
+    return replace(mapping, columns={**mapping.columns, **given.columns},
+                   sensors={**mapping.sensors, **given.sensors})
