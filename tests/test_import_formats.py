@@ -439,3 +439,20 @@ def test_report_flags_name_columns_and_sensors(tmp_path, desk):
     summary = __import__("json").loads((tmp_path / "r" / "summary.json").read_text())
     assert set(summary["sensors"]) == {"thoracic", "lumbar"}
     assert main(args[:-1] + ["dev-B"]) == 2  # not NAME=LOCATION: one line, exit 2
+
+
+def test_acceleration_only_sensor_is_oriented_from_gravity(desk, tmp_path):
+    """Many research recordings (e.g. a sacral accelerometer) carry no rate at all: such a
+    sensor still gives its inclination, followed with a short lag, and the report says so."""
+    path = tmp_path / "acc.csv"
+    to_interchange_csv(desk, path, quaternion_columns=False)
+    pd.read_csv(path).drop(columns=["gx", "gy", "gz"]).to_csv(path, index=False)
+    source = open_source(path)
+    assert source.timed["lumbar"].gyro is None
+    assert any("lumbar: acceleration only" in n and "gravity alone" in n for n in source.notes)
+    t, quat = _grid_quat(source, "lumbar")
+    ok = np.isfinite(quat).all(axis=1)
+    assert ok.mean() > 0.98
+    error = _tilt_error_deg(desk, "lumbar", t[ok], quat[ok])
+    assert np.percentile(error, 50) < 1.0 and np.percentile(error, 90) < 2.0  # still most of the time
+    assert error[t[ok] < 3].max() < 2.0  # no start-up swing either

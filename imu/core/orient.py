@@ -23,6 +23,7 @@ QUIET_MAX_RATE_DPS = 20.0
 SEED_WITHIN_SAMPLES = 50  # no quiet sample by then: start from what gravity shows anyway
 DEFAULT_PERIOD_S = 0.01
 LONGEST_PERIOD_S = 1.0  # a longer pause is not integrated over
+GRAVITY_ONLY_GAIN = 3.0  # no rate to carry fast movements: follow gravity closely (~0.3 s)
 
 
 def tilt_quaternion(acc: np.ndarray) -> np.ndarray:
@@ -42,13 +43,19 @@ class RawOrientation:
         settings.gain = gain
         settings.gyroscope_range = 2000.0
         self._ahrs.set_settings(settings)
+        self._settings = settings
         self._last_t: float | None = None
         self._seeded = False
         self._waited = 0  # raw samples seen before the seed
 
     def fill(self, samples: TimedSamples) -> TimedSamples:
-        """Quaternions for the samples that have none but carry acc and gyro."""
-        if samples.acc is None or samples.gyro is None:
+        """Quaternions for the samples that have none but carry acc and gyro.
+
+        A sensor that sends acceleration only (gyro None) is oriented from gravity alone: the
+        same filter with zero rate and a higher gain, so its tilt follows the accelerometer
+        with a third of a second's lag: inclination, not fast movements nor heading.
+        """
+        if samples.acc is None:
             return samples
         missing = np.isnan(samples.quat).any(axis=1)
         if samples.vibrating is not None:
@@ -58,6 +65,11 @@ class RawOrientation:
         quat = samples.quat.copy()
         acc = samples.acc
         gyro = samples.gyro
+        if gyro is None:
+            gyro = np.zeros_like(acc)
+            if not self._seeded:
+                self._settings.gain = GRAVITY_ONLY_GAIN
+                self._ahrs.set_settings(self._settings)
         for i in np.flatnonzero(missing):
             if not (np.isfinite(acc[i]).all() and np.isfinite(gyro[i]).all()):
                 continue

@@ -118,10 +118,13 @@ def interchange_from_table(frame: pd.DataFrame, rejected: DecodeStats, path: str
     near = finite_t[np.abs(finite_t - typical) < MAX_LEAP_S]  # a damaged outlier cannot set it
     offset = float(near.min()) if abs(typical) > MAX_START_S and len(near) else 0.0
     time_s = time_s - offset
-    # a row with no quaternion at all but acceleration and rate is a raw sample: the AHRS orients it
+    # a row with no quaternion at all but acceleration (and rate, or no rate at all) is a raw
+    # sample: the AHRS orients it
     raw = np.isnan(quat).all(axis=1)
-    for group in (ACC, GYRO):
-        raw &= np.isfinite(np.column_stack([values[c] for c in group])).all(axis=1) if group[0] in values else False
+    raw &= np.isfinite(np.column_stack([values[c] for c in ACC])).all(axis=1) if "ax" in values else False
+    if "gx" in values:
+        gyro_cells = np.column_stack([values[c] for c in GYRO])
+        raw &= np.isfinite(gyro_cells).all(axis=1) | np.isnan(gyro_cells).all(axis=1)
     missing = ~np.isfinite(time_s) | (~np.isfinite(quat).all(axis=1) & ~raw)
     norm = np.linalg.norm(quat, axis=1)
     with np.errstate(invalid="ignore"):
@@ -154,13 +157,15 @@ def interchange_from_table(frame: pd.DataFrame, rejected: DecodeStats, path: str
             continue
         q = quat[keep] / norm[keep, None]
         found = TimedSamples(time_s[keep], q, _optional(values, ACC, keep), _optional(values, GYRO, keep))
-        if raw[keep].any() and (found.acc is None or found.gyro is None):
-            continue
         samples[location], said = check_conventions(location, found, mapping.stated())
         notes += said
-        if raw[keep].all():
+        if raw[keep].all() and found.gyro is not None:
             notes.append(f"{location}: no quaternion in the file; oriented by the pipeline's AHRS "
                          "from acceleration and angular rate")
+        elif raw[keep].any() and found.gyro is None:
+            notes.append(f"{location}: acceleration only (no angular rate, no quaternion): oriented from "
+                         "gravity alone, which follows inclination with about 0.3 s lag, not fast movements "
+                         "nor rotation about the vertical")
         if label_ids is not None:
             runs += [(a, b, label_names[code]) for a, b, code in _label_runs(time_s[keep], label_ids[keep])]
     if not samples and not stats:
@@ -269,11 +274,11 @@ def _check_duplicates(path: Path, raw_names: list[str], mapping: ImportMapping) 
 def _check_columns(path, columns: list[str], header: str | None) -> None:
     shown = header or ",".join(columns)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    needs = f"(header line: {shown!r}; needs {', '.join(REQUIRED)}, or ax..gz instead of q* for raw-only sensors)"
+    needs = f"(header line: {shown!r}; needs {', '.join(REQUIRED)}, or ax..az [gx..gz] instead of q* for raw-only sensors)"
     missing = [c for c in REQUIRED[:2] if c not in columns]
     quat_present = [c for c in QUAT if c in columns]
-    raw_complete = all(c in columns for c in ACC + GYRO)
-    if quat_present and len(quat_present) < 4 or not quat_present and not raw_complete:
+    raw_present = all(c in columns for c in ACC)
+    if quat_present and len(quat_present) < 4 or not quat_present and not raw_present:
         missing += [c for c in QUAT if c not in columns]
     if missing:
         raise InterchangeError(f"missing required column(s) {', '.join(missing)} in {path} {needs}")
