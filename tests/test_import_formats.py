@@ -456,3 +456,12 @@ def test_acceleration_only_sensor_is_oriented_from_gravity(desk, tmp_path):
     error = _tilt_error_deg(desk, "lumbar", t[ok], quat[ok])
     assert np.percentile(error, 50) < 1.0 and np.percentile(error, 90) < 2.0  # still most of the time
     assert error[t[ok] < 3].max() < 2.0  # no start-up swing either
+
+
+def test_clock_text_times_start_the_session_at_the_first_sample(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("when,sensor,qw,qx,qy,qz\n2024-03-05 09:10:11.250,T4,1,0,0,0\n"
+                    "2024-03-05 09:10:11.350,T4,1,0,0,0\nnot a time,T4,1,0,0,0\n2024-03-05 09:10:11.450,T4,1,0,0,0\n")
+    data = read_interchange_csv(path, mapping_from_dict({"columns": {"time_s": "when"}, "units": {"time": "datetime"}}))
+    np.testing.assert_allclose(data.samples["thoracic"].t, [0.0, 0.1, 0.2], atol=1e-6)
+    assert data.stats["thoracic"].errors == {"NaN": 1}

@@ -9,7 +9,7 @@ A small TOML (or JSON) file, every key optional (docs/data-formats.md shows them
     quat = ["q0", "q1", "q2", "q3"]    # or qw = "...", qx = ... one by one
     ax = "{sensor}_acc_x"          # {sensor}: a wide table, one column per sensor
     [units]
-    time = "ms"                    # s, ms, us, ns
+    time = "ms"                    # s, ms, us, ns, datetime (clock text)
     acc = "m/s^2"                  # g, m/s^2, auto
     gyro = "rad/s"                 # deg/s, rad/s, auto
     [quaternion]
@@ -129,8 +129,14 @@ class ImportMapping:
         return table
 
     def _scale_time(self, table: pd.DataFrame) -> None:
-        if self.time_unit != "s" and "time_s" in table:
-            table["time_s"] = pd.to_numeric(table["time_s"], errors="coerce") * TIME_UNITS[self.time_unit]
+        if "time_s" not in table or self.time_unit == "s":
+            return
+        if self.time_unit == "datetime":  # clock text such as 2024-03-05 09:10:11.250: POSIX seconds
+            stamps = pd.to_datetime(table["time_s"], errors="coerce", utc=True, format="mixed")
+            seconds = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+            table["time_s"] = seconds.where(stamps.notna())
+            return
+        table["time_s"] = pd.to_numeric(table["time_s"], errors="coerce") * TIME_UNITS[self.time_unit]
 
     def stated(self) -> dict[str, str]:
         """The conventions the mapping fixes (not left to detection)."""
@@ -189,7 +195,7 @@ def mapping_from_dict(data: dict, source: str = "mapping") -> ImportMapping:
         columns=columns,
         sensors={str(k): str(v) for k, v in _table(data, "sensors", source).items()},
         sensor=data.get("sensor"),
-        time_unit=_choice(units, "time", "s", tuple(TIME_UNITS), source, "units"),
+        time_unit=_choice(units, "time", "s", tuple(TIME_UNITS) + ("datetime",), source, "units"),
         acc_unit=_choice(units, "acc", "auto", ACC_UNITS, source, "units", {"m/s2": "m/s^2", "ms2": "m/s^2", "m/s²": "m/s^2"}),
         gyro_unit=_choice(units, "gyro", "auto", GYRO_UNITS, source, "units", {"dps": "deg/s", "rads": "rad/s"}),
         quat_direction=_choice(quaternion, "direction", "auto", DIRECTIONS, source, "quaternion"),
