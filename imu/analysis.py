@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationError, calibrate
+from imu.core.grid import too_slow_notes
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds, thresholds_from_dict
@@ -45,16 +46,45 @@ class Source:
         return {"file": str(self.path), "kind": self.kind}
 
 
-def open_source(path: str | Path, thresholds: Thresholds | None = None) -> Source:
-    """Open a session file or a CSV interchange file; raises ValueError with one clear line."""
+def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=None) -> Source:
+    """Open a recording; raises ValueError with one clear line.
+
+    A session file; a CSV (the interchange format, any table an import mapping describes, or
+    a Movella DOT app export); a folder of Movella DOT exports (one file per sensor); or an
+    XDF file recorded from LSL. mapping: an ImportMapping, or the path of a TOML/JSON one;
+    without one, a mapping beside the data is used (see `sidecar_mapping`), so replay and
+    the dashboards read the file the same way as the report.
+    """
+    from imu.recording.mapping import load_mapping
+
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file")
+    if mapping is None:
+        mapping = sidecar_mapping(path)
+    if mapping is not None and not hasattr(mapping, "columns"):
+        mapping = load_mapping(mapping)
     if path.is_dir():
-        raise ValueError(f"{path}: is a directory, not a session or CSV file")
-    if path.suffix.lower() == ".csv":
-        return _open_csv(path, thresholds)
-    return _open_session(path, thresholds)
+        from imu.recording.movella_csv import dot_files
+
+        if not dot_files(path):
+            raise ValueError(f"{path}: is a folder without Movella DOT CSV exports, not a session or CSV file")
+        return _open_csv(path, thresholds, mapping)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xdf", ".xdfz"):
+        return _open_csv(path, thresholds, mapping)
+    source = _open_session(path, thresholds)
+    source.notes += too_slow_notes({loc: s.get("rate_hz") for loc, s in source.sensors.items()})
+    return source
+
+
+SIDECAR_SUFFIXES = (".map.toml", ".map.json")
+
+
+def sidecar_mapping(path: Path) -> Path | None:
+    """DATA.map.toml (or .map.json) beside a data file, or imu-map.toml inside a folder."""
+    candidates = [path / "imu-map.toml", path / "imu-map.json"] if path.is_dir() else \
+        [Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES]
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
@@ -99,19 +129,42 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
     return source
 
 
-def _open_csv(path: Path, thresholds: Thresholds | None) -> Source:
+def _open_csv(path: Path, thresholds: Thresholds | None, mapping=None) -> Source:
+    """Any table of timed samples: interchange or mapped CSV, DOT exports, XDF."""
     from imu.recording.csv_import import read_interchange_csv
+    from imu.recording.movella_csv import is_dot_export, read_dot_exports
+    from imu.recording.xdf import read_xdf
 
-    data = read_interchange_csv(path)
+    if path.is_dir() or is_dot_export(path):
+        data = read_dot_exports(path, mapping)
+    elif path.suffix.lower() in (".xdf", ".xdfz"):
+        data = read_xdf(path, mapping)
+    else:
+        data = read_interchange_csv(path, mapping)
     if not data.samples:
-        raise ValueError(f"{path}: no usable sensor rows")
-    sensors = {loc: {"device": None} for loc in data.samples}
-    notes = []
+        raise ValueError(f"{path}: no usable sensor rows ({_why_unusable(data)})")
+    sensors = {loc: {"device": None, "rate_hz": measured_rate_hz(s.t)} for loc, s in data.samples.items()}
+    notes = list(data.notes) + too_slow_notes({loc: s["rate_hz"] for loc, s in sensors.items()})
     if data.time_offset_s:
         notes.append(f"time_s in the file started at {data.time_offset_s:.3f} s; "
                      "times are reported from the first sample")
     return Source(path, "csv", sensors, thresholds or Thresholds(), None, list(data.labels),
                   list(data.labels), notes, None, timed=data.samples, csv_stats=data.stats)
+
+
+def _why_unusable(data) -> str:
+    reasons = {}
+    for stats in list(data.stats.values()) + [data.rejected]:
+        for reason, count in stats.errors.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    return ", ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:4]) or "no rows"
+
+
+def measured_rate_hz(t: np.ndarray) -> float | None:
+    """A sensor's sample rate from its median interval (robust to losses and pauses)."""
+    intervals = np.diff(t)
+    intervals = intervals[intervals > 0]
+    return round(float(1.0 / np.median(intervals)), 3) if len(intervals) else None
 
 
 def _new_pipeline(source: Source, calibration: Calibration | None) -> Pipeline:

@@ -43,6 +43,29 @@ def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
     return out
 
 
+def _mapping(args):
+    """--map FILE, with --column / --sensor pairs laid over it (None: the sidecar, if any)."""
+    from imu.analysis import sidecar_mapping
+    from imu.recording.mapping import load_mapping, with_pairs
+
+    path = args.map or sidecar_mapping(Path(args.input))
+    base = load_mapping(path) if path else None
+    return with_pairs(base, args.column or [], args.sensor or [])
+
+
+def _location_values(pairs, flag: str) -> dict[str, float]:
+    out = {}
+    for pair in pairs or ():
+        location, sep, value = pair.partition("=")
+        try:
+            out[location.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"{flag} takes LOCATION=HZ (e.g. lumbar=5), got {pair!r}") from None
+        if not sep:
+            raise UserError(f"{flag} takes LOCATION=HZ (e.g. lumbar=5), got {pair!r}")
+    return out
+
+
 def truth_path(session_path: Path) -> Path:
     return Path(str(session_path) + ".truth.npz")
 
@@ -55,12 +78,15 @@ def cmd_simulate(args) -> int:
     out = Path(args.output)
     if out.exists():
         raise UserError(f"{out} exists; session files are never overwritten")
+    csv_rates = _location_values(args.csv_rate, "--csv-rate")
+    if (csv_rates or args.raw_only) and out.suffix.lower() != ".csv":
+        raise UserError("--csv-rate and --raw-only write CSV files: give -o NAME.csv")
     sim = simulate(args.scenario, args.duration, args.seed, sacral=True if args.sacral else None,
-                   loss_rate=args.loss)
+                   loss_rate=args.loss, rates_hz={loc: 100.0 for loc in csv_rates} or None)
     if out.suffix.lower() == ".csv":
         from imu.sim import to_interchange_csv
 
-        to_interchange_csv(sim, out)
+        to_interchange_csv(sim, out, rates_hz=csv_rates, raw_only=set(args.raw_only or ()))
         sim.truth.save(truth_path(out))
     else:
         write_simulated_session(sim, out, args.scenario, args.seed)
@@ -69,12 +95,12 @@ def cmd_simulate(args) -> int:
 
 
 # --- report --------------------------------------------------------------------------
-def make_report(input_path, out_dir, thresholds=None) -> dict:
+def make_report(input_path, out_dir, thresholds=None, mapping=None) -> dict:
     from imu.analysis import analyze, open_source
     from imu.core.stability import AccCollector
     from imu.report import write_report
 
-    source = open_source(input_path, thresholds)
+    source = open_source(input_path, thresholds, mapping)
     acc = AccCollector()
     analysis = analyze(source, on_step=acc)
     return write_report(analysis, Path(out_dir), source.describe(), acc.acc)
@@ -82,7 +108,7 @@ def make_report(input_path, out_dir, thresholds=None) -> dict:
 
 def cmd_report(args) -> int:
     out_dir = Path(args.output or (str(args.input) + ".report"))
-    paths = make_report(args.input, out_dir, _thresholds(args))
+    paths = make_report(args.input, out_dir, _thresholds(args), _mapping(args))
     summary = json.loads(Path(paths["summary.json"]).read_text())
     slouch = summary.get("slouch", {})
     print(f"report: {paths['report.html']}")
@@ -245,12 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--sacral", action="store_true", help="also wear a sacral sensor")
     s.add_argument("--loss", type=float, help="fraction of notifications lost")
+    s.add_argument("--csv-rate", action="append", metavar="LOCATION=HZ",
+                   help="CSV only: write this sensor at a lower rate (a divisor of 100 Hz, e.g. lumbar=5)")
+    s.add_argument("--raw-only", action="append", metavar="LOCATION",
+                   help="CSV only: leave this sensor's quaternion empty (acceleration and rate only)")
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("report", help="summary.json, events.csv and report.html for a session or CSV")
     s.add_argument("input")
     s.add_argument("-o", "--output", help="output folder (default INPUT.report)")
     s.add_argument("--thresholds", help="JSON profile of thresholds")
+    s.add_argument("--map", metavar="FILE", help="import mapping (TOML or JSON) for a CSV or XDF file in another "
+                   "layout; default: INPUT.map.toml when it exists (docs/data-formats.md)")
+    s.add_argument("--column", action="append", metavar="NAME=COLUMN",
+                   help="read interchange column NAME from the file's COLUMN (e.g. time_s=Time); repeatable")
+    s.add_argument("--sensor", action="append", metavar="NAME=LOCATION",
+                   help="the file's sensor NAME is worn at LOCATION (thoracic, lumbar, sacral or an alias "
+                   "such as T4, L1, pelvis); repeatable")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")

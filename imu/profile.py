@@ -17,7 +17,10 @@ from pathlib import Path
 class Thresholds:
     # analysis grid
     analysis_rate_hz: float = 100.0
-    max_interpolation_gap_s: float = 0.1  # never interpolate across more than a few samples
+    # never interpolate across more than a few samples: a gap is bridged when it is at most
+    # this long, or at most this many of the sensor's own sample periods (5-10 Hz sensors)
+    max_interpolation_gap_s: float = 0.1
+    max_interpolation_gap_periods: float = 3.0
     # calibration (DESIGN section 4)
     neutral_still_s: float = 3.0
     still_max_rate_dps: float = 5.0  # angular speed below which a sensor counts as still

@@ -2,9 +2,14 @@
 
 A grid time is emitted once every connected sensor has a sample at or after it, so the
 result does not depend on how the input was chunked. A disconnected sensor (a link event)
-is not waited for: its grid values are NaN until it streams again. Orientation is
-interpolated between the two bracketing samples only when they are at most
-`max_gap_s` apart; across a longer gap the value is NaN (never invented).
+is not waited for: its grid values are NaN until it streams again.
+
+Orientation is interpolated between the two bracketing samples only across a short gap:
+at most `max_gap_s`, or `gap_periods` of the sensor's own sample period when that is
+longer, so a 5 Hz sensor is bridged between its samples (0.2 s apart) but never across
+more than a couple of lost ones; across a longer gap the value is NaN (never invented).
+The period is the median of the sensor's previous intervals, decided once per interval
+as it arrives, so the result still does not depend on chunking.
 """
 
 from __future__ import annotations
@@ -16,10 +21,27 @@ import numpy as np
 from imu import quat as Q
 from imu.samples import TimedSamples
 
+PERIOD_HISTORY = 16  # intervals in the running median of a sensor's sample period
+SLOWEST_PERIOD_S = 0.25  # a sensor slower than 4 Hz is not bridged as if it were regular
+GAIT_MIN_RATE_HZ = 15.0  # step rhythm up to ~3.3 Hz and its second harmonic need this much
+
+
+def too_slow_notes(rates_hz: dict[str, float | None]) -> list[str]:
+    """One note per sensor whose rate is too low for gait measures (angles still work)."""
+    notes = []
+    for location, rate in rates_hz.items():
+        if rate and rate < GAIT_MIN_RATE_HZ:
+            notes.append(f"{location} sensor samples at {rate:.1f} Hz: angles are measured, but steps, "
+                         f"cadence and stride measures need at least {GAIT_MIN_RATE_HZ:g} Hz "
+                         "(the step rhythm and its harmonics); they are not measurable from it")
+    return notes
+
 
 @dataclass
 class _SensorBuffer:
     t: np.ndarray = field(default_factory=lambda: np.empty(0))
+    bridged: np.ndarray = field(default_factory=lambda: np.empty(0, bool))  # gap before t[i] may be interpolated
+    intervals: np.ndarray = field(default_factory=lambda: np.empty(0))  # the last PERIOD_HISTORY intervals
     quat: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
     acc: np.ndarray | None = None
     connected: bool = True
@@ -42,10 +64,11 @@ SKIP_EMPTY_S = 60.0  # a stretch without any sensor's data longer than this is l
 
 
 class GridResampler:
-    def __init__(self, locations: list[str], rate_hz: float, max_gap_s: float):
+    def __init__(self, locations: list[str], rate_hz: float, max_gap_s: float, gap_periods: float = 0.0):
         self.locations = list(locations)
         self.rate_hz = rate_hz
         self.max_gap_s = max_gap_s
+        self.gap_periods = gap_periods
         self._buffers = {loc: _SensorBuffer() for loc in self.locations}
         self._next_k = 0  # index of the next grid time to emit
         self.skipped_s: list[tuple[float, float]] = []  # (from, to) stretches left out: no data at all
@@ -57,12 +80,44 @@ class GridResampler:
             t = samples.t[keep]
             # only samples after the last one kept (arrival order can repeat a time)
             newer = t > (buf.t[-1] if len(buf.t) else -np.inf)
+            buf.bridged = np.concatenate([buf.bridged, self._bridgeable(buf, t[newer])])
             buf.t = np.concatenate([buf.t, t[newer]])
             buf.quat = np.concatenate([buf.quat, samples.quat[keep][newer]])
             if samples.acc is not None:
                 acc = samples.acc[keep][newer]
                 buf.acc = acc if buf.acc is None else np.concatenate([buf.acc, acc])
         buf.connected = True
+
+    def _bridgeable(self, buf: _SensorBuffer, t: np.ndarray) -> np.ndarray:
+        """For each new sample: may the gap from the sample before it be interpolated?"""
+        if len(t) == 0:
+            return np.empty(0, bool)
+        before = buf.t[-1:] if len(buf.t) else t[:1]
+        gaps = np.diff(np.concatenate([before, t]))
+        if not len(buf.t):
+            gaps[0] = np.inf  # the first sample has nothing before it
+        if self.gap_periods <= 0:
+            return gaps <= self.max_gap_s
+        # the period each gap is judged by: median of the PERIOD_HISTORY intervals before it
+        finite = np.isfinite(gaps)
+        history = np.concatenate([buf.intervals, gaps[finite]])
+        known = len(buf.intervals)
+        periods = np.empty(len(gaps))
+        idx = known + np.arange(finite.sum())  # position of each finite gap in history
+        periods[finite] = _rolling_median_before(history, idx)
+        periods[~finite] = np.nan
+        # no history yet: the gap is its own period, as long as it looks like a sampling interval
+        first = np.isnan(periods) & finite
+        periods[first] = gaps[first]
+        periods = np.minimum(periods, SLOWEST_PERIOD_S)
+        buf.intervals = history[-PERIOD_HISTORY:]
+        limit = np.maximum(self.max_gap_s, self.gap_periods * periods)
+        return finite & (gaps <= limit)
+
+    def sample_rate_hz(self, location: str) -> float | None:
+        """The sensor's current sample rate from its recent intervals (None before two samples)."""
+        intervals = self._buffers[location].intervals
+        return float(1.0 / np.median(intervals)) if len(intervals) else None
 
     def set_connected(self, location: str, connected: bool) -> None:
         self._buffers[location].connected = connected
@@ -133,7 +188,7 @@ class GridResampler:
         exact = (hi < len(buf.t)) & (buf.t[np.minimum(hi, len(buf.t) - 1)] == grid)
         inside = (lo >= 0) & (hi < len(buf.t))
         ok = inside.copy()
-        ok[inside] = (buf.t[hi[inside]] - buf.t[lo[inside]]) <= self.max_gap_s
+        ok[inside] = buf.bridged[hi[inside]]
         frac = np.zeros(n)
         frac[ok] = (grid[ok] - buf.t[lo[ok]]) / (buf.t[hi[ok]] - buf.t[lo[ok]])
         out[ok] = Q.nlerp(buf.quat[lo[ok]], buf.quat[hi[ok]], frac[ok])
@@ -150,6 +205,7 @@ class GridResampler:
         keep_from = max(int(np.searchsorted(buf.t, emitted_until, side="right")) - 1, 0)
         if keep_from:
             buf.t = buf.t[keep_from:]
+            buf.bridged = buf.bridged[keep_from:]
             buf.quat = buf.quat[keep_from:]
             if buf.acc is not None:
                 buf.acc = buf.acc[keep_from:]
@@ -157,3 +213,16 @@ class GridResampler:
     def _empty(self) -> GridFrame:
         return GridFrame(np.empty(0), {loc: np.empty((0, 4)) for loc in self.locations},
                          {loc: np.empty((0, 3)) for loc, b in self._buffers.items() if b.acc is not None})
+
+
+def _rolling_median_before(history: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Median of history[max(0, i - PERIOD_HISTORY):i] for each i in idx; NaN for i = 0."""
+    out = np.full(len(idx), np.nan)
+    short = idx < PERIOD_HISTORY  # the first few intervals of a sensor: a shorter history
+    for j in np.flatnonzero(short & (idx > 0)):
+        out[j] = np.median(history[:idx[j]])
+    full = idx[~short]
+    if len(full):
+        windows = np.lib.stride_tricks.sliding_window_view(history, PERIOD_HISTORY)
+        out[~short] = np.median(windows[full - PERIOD_HISTORY], axis=1)
+    return out

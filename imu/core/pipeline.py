@@ -54,7 +54,7 @@ class Pipeline:
         self.aligners = {loc: ClockAligner(s.get("rate_hz")) for loc, s in sensors.items()}
         self.orienters = {loc: RawOrientation() for loc in sensors}
         self.grid = GridResampler(list(sensors), self.thr.analysis_rate_hz,
-                                  self.thr.max_interpolation_gap_s)
+                                  self.thr.max_interpolation_gap_s, self.thr.max_interpolation_gap_periods)
         self.context = ContextTracker(self.thr.analysis_rate_hz, self.thr.moving_min_rate_dps)
         self.slouch = SlouchTracker(self.thr)
         self.samples_seen = {loc: 0 for loc in sensors}

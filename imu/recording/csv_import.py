@@ -1,13 +1,17 @@
-"""The CSV interchange format: read and write (DESIGN section 6).
+"""The CSV interchange format: read and write (docs/data-formats.md).
 
 Long format, one row per sensor sample, with a header line:
 
     time_s, sensor, qw, qx, qy, qz [, ax, ay, az] [, gx, gy, gz] [, label]
 
-time_s is session time in seconds, sensor a body location (thoracic, lumbar, sacral),
-q* a scalar-first unit quaternion (renormalised on read), a* acceleration in g, g* angular
-rate in deg/s. Other columns are ignored, so a session export reads back as interchange.
-Damaged rows are dropped and counted per sensor with their reason.
+time_s is session time in seconds, sensor a body location (thoracic, lumbar, sacral, or an
+alias such as T4 or pelvis), q* a scalar-first unit quaternion sensor -> earth (renormalised
+on read), a* acceleration in g (+1 g up at rest), g* angular rate in deg/s. A sensor that
+sends no orientation leaves q* empty (or the file has no q* columns) and gives a* and g*:
+the pipeline's own AHRS orients it. Other columns are ignored, so a session export reads
+back as interchange. An import mapping (imu.recording.mapping) reads other layouts, units
+and conventions. Damaged rows are dropped and counted per sensor with their reason; rows of
+sensors that are no body location are counted and reported.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imu.recording.conventions import check_conventions
+from imu.recording.mapping import ImportMapping, MappingError
 from imu.samples import LOCATIONS, DecodeStats, TimedSamples
 
 REQUIRED = ("time_s", "sensor", "qw", "qx", "qy", "qz")
+QUAT = REQUIRED[2:]
 MAX_START_S = 86_400.0  # times starting later than a day are not on the session timeline
 MAX_LEAP_S = 86_400.0  # rows further than this from a sensor's typical time are damage
 ACC = ("ax", "ay", "az")
@@ -40,31 +47,45 @@ class Interchange:
     stats: dict[str, DecodeStats]  # location -> rows kept and dropped (with reasons)
     rejected: DecodeStats = field(default_factory=DecodeStats)  # rows of no known sensor, bad lines
     time_offset_s: float = 0.0  # subtracted from the file's times when they were not session times
+    notes: list[str] = field(default_factory=list)  # what was read how: aliases, detected conventions
 
     @property
     def dropped_rows(self) -> int:
         return self.rejected.bad_samples + sum(s.bad_samples for s in self.stats.values())
 
 
-def read_interchange_csv(path: str | Path) -> Interchange:
+def read_interchange_csv(path: str | Path, mapping: ImportMapping | None = None) -> Interchange:
+    """Read an interchange CSV, or any table that `mapping` says how to read."""
     path = Path(path)
+    mapping = mapping or ImportMapping()
     header = _check_file(path)
-    columns = _check_header(path, header)
+    separator = _separator(header)
+    raw_names = [c.strip() for c in header.split(separator)]
+    text_names = {mapping.columns.get(k, k).lower() for k in ("sensor", "label")}
+    text_cols = {raw: str for raw in raw_names if raw.lower() in text_names}
     # all columns are parsed (not usecols): only then does pandas notice lines with extra fields
-    raw_names = header.split(",")
-    text_cols = {raw: str for raw, c in zip(raw_names, columns) if c in ("sensor", "label")}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = pd.read_csv(path, dtype=text_cols, skipinitialspace=True, on_bad_lines="warn",
-                            low_memory=False, encoding="utf-8-sig")
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    frame = frame[[c for c in frame.columns if c in REQUIRED + ACC + GYRO + ("label",)]]
+                            low_memory=False, encoding="utf-8-sig", sep=separator)
     bad_lines = sum(str(w.message).count("Skipping line") for w in caught)
     rejected = DecodeStats(bad_samples=bad_lines)
     if bad_lines:
         rejected.errors["wrong number of fields"] = bad_lines
+    _check_duplicates(path, raw_names, mapping)
+    try:
+        table = mapping.to_interchange(frame)
+    except MappingError as err:
+        raise InterchangeError(f"{path}: {err}") from None
+    return interchange_from_table(table, rejected, path, mapping, header)
 
-    numeric_cols = [c for c in REQUIRED[:1] + REQUIRED[2:] + ACC + GYRO if c in frame.columns]
+
+def interchange_from_table(frame: pd.DataFrame, rejected: DecodeStats, path: str | Path,
+                           mapping: ImportMapping | None = None, header: str | None = None) -> Interchange:
+    """Validate a table with interchange column names (any reader's output) into samples."""
+    mapping = mapping or ImportMapping()
+    _check_columns(path, list(frame.columns), header)
+    numeric_cols = [c for c in ("time_s",) + QUAT + ACC + GYRO if c in frame.columns]
     values, non_numeric = {}, np.zeros(len(frame), dtype=bool)
     for col in numeric_cols:
         raw = frame[col]
@@ -75,15 +96,21 @@ def read_interchange_csv(path: str | Path) -> Interchange:
             non_numeric |= (converted.isna() & raw.notna()).to_numpy()
             values[col] = converted.to_numpy(dtype=float)
     sensor_ids, sensor_names = _clean_codes(frame["sensor"], str.lower)
+    locations, notes = _sensor_locations(path, sensor_names, mapping)
     counts = np.bincount(sensor_ids + 1, minlength=len(sensor_names) + 1)  # +1: missing is -1
     for code, name in enumerate(sensor_names):
-        if name not in LOCATIONS and counts[code + 1]:
+        if locations[code] is None and counts[code + 1]:
             rejected.errors[f"unknown sensor {name!r}"] = int(counts[code + 1])
+            notes.append(f"{int(counts[code + 1])} rows of sensor {name!r} not read: it names no trunk location "
+                         f"({', '.join(LOCATIONS)}, or an alias such as T4, L1, pelvis); "
+                         "give it one in an import mapping ([sensors])")
     if counts[0]:
         rejected.errors["missing sensor"] = int(counts[0])
-    rejected.bad_samples += int(sum(counts[c + 1] for c, n in enumerate(sensor_names) if n not in LOCATIONS) + counts[0])
+    rejected.bad_samples += int(sum(counts[c + 1] for c, loc in enumerate(locations) if loc is None) + counts[0])
 
-    quat = np.column_stack([values[c] for c in ("qw", "qx", "qy", "qz")])
+    n = len(frame)
+    has_quat = "qw" in values
+    quat = np.column_stack([values[c] for c in QUAT]) if has_quat else np.full((n, 4), np.nan)
     time_s = values["time_s"]
     # session time starts near 0; a file stamped with wall-clock or uptime seconds is moved there
     finite_t = time_s[np.isfinite(time_s)]
@@ -91,10 +118,17 @@ def read_interchange_csv(path: str | Path) -> Interchange:
     near = finite_t[np.abs(finite_t - typical) < MAX_LEAP_S]  # a damaged outlier cannot set it
     offset = float(near.min()) if abs(typical) > MAX_START_S and len(near) else 0.0
     time_s = time_s - offset
-    missing = ~np.isfinite(time_s) | ~np.isfinite(quat).all(axis=1)
+    # a row with no quaternion at all but acceleration (and rate, or no rate at all) is a raw
+    # sample: the AHRS orients it
+    raw = np.isnan(quat).all(axis=1)
+    raw &= np.isfinite(np.column_stack([values[c] for c in ACC])).all(axis=1) if "ax" in values else False
+    if "gx" in values:
+        gyro_cells = np.column_stack([values[c] for c in GYRO])
+        raw &= np.isfinite(gyro_cells).all(axis=1) | np.isnan(gyro_cells).all(axis=1)
+    missing = ~np.isfinite(time_s) | (~np.isfinite(quat).all(axis=1) & ~raw)
     norm = np.linalg.norm(quat, axis=1)
     with np.errstate(invalid="ignore"):
-        non_unit = ~(np.abs(norm - 1.0) <= NORM_TOLERANCE)
+        non_unit = ~raw & ~(np.abs(norm - 1.0) <= NORM_TOLERANCE)
     # first failing reason wins, in this order
     reasons = [("non-numeric", non_numeric), ("NaN", missing), ("non-unit quaternion", non_unit)]
     if "label" in frame:
@@ -104,7 +138,8 @@ def read_interchange_csv(path: str | Path) -> Interchange:
 
     samples, stats, runs = {}, {}, []
     for location in LOCATIONS:
-        rows = np.flatnonzero(sensor_ids == sensor_names.index(location)) if location in sensor_names else []
+        codes = [c for c, loc in enumerate(locations) if loc == location]
+        rows = np.flatnonzero(np.isin(sensor_ids, codes)) if codes else []
         if len(rows) == 0:
             continue
         st = DecodeStats(notifications=len(rows))
@@ -121,14 +156,43 @@ def read_interchange_csv(path: str | Path) -> Interchange:
         if len(keep) == 0:
             continue
         q = quat[keep] / norm[keep, None]
-        samples[location] = TimedSamples(
-            time_s[keep], q, _optional(values, ACC, keep), _optional(values, GYRO, keep),
-        )
+        found = TimedSamples(time_s[keep], q, _optional(values, ACC, keep), _optional(values, GYRO, keep))
+        samples[location], said = check_conventions(location, found, mapping.stated())
+        notes += said
+        if raw[keep].all() and found.gyro is not None:
+            notes.append(f"{location}: no quaternion in the file; oriented by the pipeline's AHRS "
+                         "from acceleration and angular rate")
+        elif raw[keep].any() and found.gyro is None:
+            notes.append(f"{location}: acceleration only (no angular rate, no quaternion): oriented from "
+                         "gravity alone, which follows inclination with about 0.3 s lag, not fast movements "
+                         "nor rotation about the vertical")
         if label_ids is not None:
             runs += [(a, b, label_names[code]) for a, b, code in _label_runs(time_s[keep], label_ids[keep])]
     if not samples and not stats:
-        raise InterchangeError(f"no rows of a known sensor ({', '.join(LOCATIONS)}) in {path}")
-    return Interchange(samples, _merge_runs(runs), stats, rejected, offset)
+        unknown = [n for n, loc in zip(sensor_names, locations) if loc is None][:5]
+        named = f"; it names {', '.join(map(repr, unknown))}: give each a location in an import mapping" if unknown else ""
+        raise InterchangeError(f"no rows of a known sensor ({', '.join(LOCATIONS)}) in {path}{named}")
+    return Interchange(samples, _merge_runs(runs), stats, rejected, offset, notes)
+
+
+def _separator(header: str) -> str:
+    """Comma, unless the header line plainly uses semicolons or tabs instead."""
+    if "," in header:
+        return ","
+    return max(("\t", ";"), key=header.count) if ("\t" in header or ";" in header) else ","
+
+
+def _sensor_locations(path, names: list[str], mapping: ImportMapping) -> tuple[list[str | None], list[str]]:
+    """The location of each distinct sensor name, and a note for each alias read."""
+    locations = [mapping.location_for(name) for name in names]
+    notes = [f"sensor {name!r} read as {loc}" for name, loc in zip(names, locations)
+             if loc is not None and name.strip().lower() != loc]
+    for location in LOCATIONS:
+        same = [n for n, loc in zip(names, locations) if loc == location]
+        if len(same) > 1:
+            raise InterchangeError(f"{path}: sensors {', '.join(map(repr, same))} all read as {location}; "
+                                   "say which is which in an import mapping ([sensors])")
+    return locations, notes
 
 
 def write_interchange_csv(path: str | Path, samples: dict[str, TimedSamples],
@@ -199,23 +263,31 @@ def _check_file(path: Path) -> str:
     return text.splitlines()[0]
 
 
-def _check_header(path: Path, header: str) -> list[str]:
-    columns = [c.strip().lower() for c in header.split(",")]
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        shown = header if len(header) <= 80 else header[:77] + "..."
-        raise InterchangeError(f"missing required column(s) {', '.join(missing)} in {path} "
-                               f"(header line: {shown!r}; needs {', '.join(REQUIRED)})")
-    duplicated = sorted({c for c in columns if columns.count(c) > 1 and c})
+def _check_duplicates(path: Path, raw_names: list[str], mapping: ImportMapping) -> None:
+    used = {c.lower() for c in mapping.columns.values()} | {c.lower() for c in REQUIRED + ACC + GYRO + ("label",)}
+    lowered = [c.lower() for c in raw_names]
+    duplicated = sorted({c for c in lowered if lowered.count(c) > 1 and c and c in used})
     if duplicated:
         raise InterchangeError(f"duplicated column(s) {', '.join(duplicated)} in {path}")
+
+
+def _check_columns(path, columns: list[str], header: str | None) -> None:
+    shown = header or ",".join(columns)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    needs = f"(header line: {shown!r}; needs {', '.join(REQUIRED)}, or ax..az [gx..gz] instead of q* for raw-only sensors)"
+    missing = [c for c in REQUIRED[:2] if c not in columns]
+    quat_present = [c for c in QUAT if c in columns]
+    raw_present = all(c in columns for c in ACC)
+    if quat_present and len(quat_present) < 4 or not quat_present and not raw_present:
+        missing += [c for c in QUAT if c not in columns]
+    if missing:
+        raise InterchangeError(f"missing required column(s) {', '.join(missing)} in {path} {needs}")
     for group in (ACC, GYRO):
         present = [c for c in group if c in columns]
         if present and len(present) < 3:
             absent = [c for c in group if c not in columns]
             raise InterchangeError(f"incomplete column group in {path}: has {', '.join(present)} "
                                    f"but not {', '.join(absent)}")
-    return columns
 
 
 def _count_time_order(t: np.ndarray, ok: np.ndarray, stats: DecodeStats) -> np.ndarray:

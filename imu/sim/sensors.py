@@ -78,7 +78,9 @@ class SensorParams:
 def check_rate(location: str, rate_hz: float) -> int:
     """The sample period in whole microseconds; ValueError for rates the frame cannot carry."""
     if not (np.isfinite(rate_hz) and 15.3 <= rate_hz <= 1000.0):
-        raise ValueError(f"sample rate for {location} must be 15.3..1000 Hz (e.g. 60, 100, 200), got {rate_hz!r}")
+        raise ValueError(f"sample rate for {location} must be 15.3..1000 Hz (e.g. 60, 100, 200), got {rate_hz!r}; "
+                         "the frame's 16-bit microsecond period cannot carry slower rates: for 5-10 Hz, "
+                         "write a CSV at a lower rate (imu simulate --csv-rate, to_interchange_csv(rates_hz=...))")
     return int(round(1e6 / rate_hz))
 
 

@@ -24,7 +24,7 @@ TRUTH_RATE_HZ = 100.0
 _CSV_VALUES = ["qw", "qx", "qy", "qz", "ax", "ay", "az", "gx", "gy", "gz"]
 _TRUTH_CHUNK = 200_000
 # independent random streams, so that e.g. a new loss rate leaves the mounting alone
-_STREAM_SCRIPT, _STREAM_SWAY, _STREAM_PARAMS, _STREAM_SIGNALS = 1, 2, 3, 4
+_STREAM_SCRIPT, _STREAM_SWAY, _STREAM_PARAMS, _STREAM_SIGNALS, _STREAM_JITTER = 1, 2, 3, 4, 5
 
 __all__ = ["SCENARIOS", "SimulatedSession", "Truth", "simulate", "simulate_truth", "to_interchange_csv"]
 
@@ -200,19 +200,70 @@ def _truth(script: Script, wearer: Wearer) -> Truth:
     return Truth(t, angles, quats, script.phases(), episodes)
 
 
-def to_interchange_csv(session: SimulatedSession, path: str | Path, labels: bool = True) -> None:
-    """Write the CSV interchange format (DESIGN section 6): one row per delivered sensor
+def to_interchange_csv(session: SimulatedSession, path: str | Path, labels: bool = True, *,
+                       rates_hz: dict[str, float] | None = None, raw_only: set[str] | tuple = (),
+                       quaternion_columns: bool = True, time_jitter_s: float = 0.0) -> None:
+    """Write the CSV interchange format (docs/data-formats.md): one row per delivered sensor
     sample, true session time, the sensor's noisy quaternion (sensor -> own earth, z up;
-    empty for raw-only sensors), acc (g), gyro (deg/s) and, if asked, the phase label."""
+    empty for raw-only sensors), acc (g), gyro (deg/s) and, if asked, the phase label.
+
+    rates_hz: location -> a lower output rate (down to 1 Hz), as a slow device or a logger
+        that keeps every k-th sample would give: the sensor's rate must be a whole multiple.
+        Acceleration and rate are averaged over each output period (what a device's
+        decimation filter does, so the mean rotation is kept); the quaternion and the time
+        are those of the period's last sample. The radio frame cannot carry rates below
+        15.3 Hz (sensors.check_rate), so this is how a 5-10 Hz session is made.
+    raw_only: locations whose quaternion cells are left empty (acc and gyro only).
+    quaternion_columns: False leaves the qw..qz columns out altogether (a raw-only file).
+    time_jitter_s: standard deviation of noise added to the written times, as when a logger
+        stamps samples with the host's receive time (clipped to a third of the period, so
+        the order stays); the sensor's values are still those of the true time.
+    """
+    rates_hz = dict(rates_hz or {})
+    unknown = (set(rates_hz) | set(raw_only or ())) - set(session.sensors)
+    if unknown:
+        raise ValueError(f"no sensor at {', '.join(sorted(unknown))}; this session has {', '.join(session.sensors)}")
     tables = []
     for location in session.sensors:
         s = session.sensor_samples(location)
-        table = pd.DataFrame(np.hstack([s["quat"], s["acc"], s["gyro"]]), columns=_CSV_VALUES)
+        if location in rates_hz:
+            s = _decimate(s, float(session.sensors[location]["rate_hz"]), float(rates_hz[location]), location)
+        if time_jitter_s > 0:
+            period = 1.0 / float(rates_hz.get(location, session.sensors[location]["rate_hz"]))
+            rng = np.random.default_rng([session.seed, _STREAM_JITTER, LOCATIONS.index(location)])
+            s = dict(s, t=s["t"] + np.clip(rng.normal(0.0, time_jitter_s, len(s["t"])), -period / 3, period / 3))
+        quat = np.full_like(s["quat"], np.nan) if location in set(raw_only or ()) else s["quat"]
+        table = pd.DataFrame(np.hstack([quat, s["acc"], s["gyro"]]), columns=_CSV_VALUES)
         table.insert(0, "sensor", location)
         table.insert(0, "time_s", s["t"])
         tables.append(table)
     table = pd.concat(tables, ignore_index=True).sort_values("time_s", kind="stable")
+    if not quaternion_columns:
+        table = table.drop(columns=["qw", "qx", "qy", "qz"])
     if labels:
         table["label"] = session.truth.phase_labels(table["time_s"].to_numpy())
     # 10 significant digits keep microseconds in an eight-hour session
     table.to_csv(path, index=False, float_format="%.10g")
+
+
+def _decimate(samples: dict[str, np.ndarray], rate_hz: float, out_hz: float, location: str) -> dict:
+    """Every k-th sample of one sensor; acc and gyro averaged over the k samples up to it.
+
+    The device sample index decides the period. A period whose closing sample was lost on
+    the radio is lost at the low rate too; the others average the samples they have."""
+    step = rate_hz / out_hz if out_hz > 0 else np.inf
+    if not (1.0 <= out_hz <= rate_hz) or abs(step - round(step)) > 1e-6:
+        raise ValueError(f"{location}: output rate {out_hz:g} Hz must divide the sensor's {rate_hz:g} Hz "
+                         f"(1 Hz up; simulate at a multiple of it)")
+    step = int(round(step))
+    index = np.round((samples["device_time_s"] - samples["device_time_s"][0]) * rate_hz).astype(np.int64)
+    period = index // step
+    last = np.flatnonzero(np.r_[period[1:] != period[:-1], True])  # last present sample of each period
+    first = np.r_[0, last[:-1] + 1]
+    # an output sample exists when the period's closing sample arrived (else it was lost)
+    sent = index[last] == (period[last] + 1) * step - 1
+    out = {k: v[last[sent]] for k, v in samples.items()}
+    for key in ("acc", "gyro"):
+        sums = np.add.reduceat(samples[key], first, axis=0)[sent]
+        out[key] = sums / (last - first + 1)[sent, None]
+    return out
