@@ -88,10 +88,8 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     t = np.asarray(t, float)
     angles = {k: np.asarray(v, float) for k, v in angles.items()}
     notes: list[str] = []
-    issues, invalid = detect_sensor_issues(t, angles, thresholds)
-    for issue in issues:
-        notes.append(f"{issue.sensor} sensor {issue.kind} at {issue.start_s:.0f} s: "
-                     f"{issue.start_s:.0f}-{issue.end_s:.0f} s not graded")
+    issues, invalid = detect_sensor_issues(t, angles, thresholds, acc)
+    notes += [issue.sentence() for issue in issues]
     usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
     masked = {k: np.where(usable, np.nan, v) for k, v in angles.items()}
     activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds, neutral_posture)
