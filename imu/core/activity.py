@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.gait import rate_problem
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
 from imu.core.strides import bandpass, gait_signal, step_period
 from imu.profile import Thresholds
@@ -70,17 +71,23 @@ class ActivityResult:
 # --- window classification ----------------------------------------------------------------
 
 def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: float,
-                    thr: Thresholds) -> tuple[str, float]:
+                    thr: Thresholds, gait_measurable: bool = True) -> tuple[str, float]:
     """(label, cadence) of one window of gait signal; `still_std` is the window's largest
-    inclination standard deviation (deg)."""
+    inclination standard deviation (deg). Without `gait_measurable` (a sensor too slow for
+    steps, imu.core.gait) a rhythm is only "moving": never walking or running at a false
+    cadence, and never still."""
     if len(x) < rate_hz or not np.isfinite(x).all():
         return UNKNOWN, float("nan")
     period, ad1, _ = step_period(x, rate_hz)
     amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0)))
     min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
     if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
+        if not gait_measurable:
+            return MOVING, float("nan")
         cadence = 60.0 / period
         return (RUNNING if cadence >= thr.running_cadence_min_spm else WALKING), cadence
+    if is_acc and amp >= min_amp:
+        return MOVING, float("nan")  # the body shakes the sensor: not still, whatever the angles
     if not np.isfinite(still_std):
         return UNKNOWN, float("nan")
     if still_std <= thr.still_max_std_deg:
@@ -129,8 +136,11 @@ def _mode_filter(labels: list[str], hops: int) -> list[str]:
 
 def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None = None,
                        valid: np.ndarray | None = None, thresholds=None,
-                       neutral_posture: str | None = None) -> ActivityResult:
-    """Offline segmentation of a whole session into still / walking / running spans."""
+                       neutral_posture: str | None = None,
+                       sensor_rate_hz: float | None = None) -> ActivityResult:
+    """Offline segmentation of a whole session into still / walking / running spans.
+    `sensor_rate_hz`: the rate of the sensor behind the gait signal (the grid may be finer);
+    below imu.core.gait.GAIT_MIN_RATE_HZ gait is only "moving"."""
     thr = thresholds or Thresholds()
     t = np.asarray(t, float)
     n = len(t)
@@ -141,6 +151,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     if signal is None:
         return ActivityResult(t, np.full(n, UNKNOWN, dtype=object), [])
     is_acc = "acceleration" in name
+    gait_measurable = rate_problem(sensor_rate_hz) is None
     half = int(round(WINDOW_S * rate / 2))
     hop = max(1, int(round(HOP_S * rate)))
     centres = np.arange(0, n, hop)
@@ -152,7 +163,8 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
             labels.append(UNKNOWN)
             cadences.append(np.nan)
             continue
-        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr)
+        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr,
+                                     gait_measurable)
         labels.append(label)
         cadences.append(cad)
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
