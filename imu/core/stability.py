@@ -17,12 +17,15 @@ import numpy as np
 from imu.core.activity import (CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING, WALKING, ActivityResult,
                                Segment, SensorIssue, detect_sensor_issues, overlay_labels,
                                segment_activities)
+from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
 from imu.core.running import RunMetrics, run_metrics
 
 MIN_RUN_S = 20.0
 MIN_STANDING_REF_S = 3.0
+CARRY_MIN_GAIT_SHARE = 0.5  # a carry is walking with a load: at least half of it must be gait
+GAIT_KINDS = (WALKING, RUNNING)
 
 
 @dataclass
@@ -38,6 +41,8 @@ class StabilityResult:
     walking: WalkingBaseline | None
     lean_reference_deg: float | None
     notes: list[str] = field(default_factory=list)
+    gait: list[GaitBout] = field(default_factory=list)  # steps of each walking / running segment
+    gait_note: str | None = None  # why there is no gait at all, when the layout or rate cannot tell
 
     @property
     def activities(self) -> list[Segment]:
@@ -82,9 +87,27 @@ def _subtract(span, others, margin: float) -> list[tuple[float, float]]:
     return parts
 
 
+def _carry_without_gait(t, labels, a: float, b: float) -> str | None:
+    """Why a labelled carry is no carry (the wearer did not walk), or None."""
+    rows = (t >= a) & (t <= b)
+    if not rows.any():
+        return "it lies outside the recording"
+    inside = labels[rows].astype(str)
+    gait = np.isin(inside, GAIT_KINDS).mean()
+    if gait >= CARRY_MIN_GAIT_SHARE:
+        return None
+    kinds, counts = np.unique(inside, return_counts=True)
+    top = kinds[np.argmax(counts)]
+    doing = {"sitting": "the wearer was seated", "standing": "the wearer stood still",
+             "still": "the wearer was still"}.get(str(top), f"the wearer was {top}")
+    return (f"no walking in it ({100 * gait:.0f} % gait; {doing} for "
+            f"{100 * counts.max() / len(inside):.0f} % of it), so strides there are not steps")
+
+
 def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.ndarray | None = None,
                       annotations=(), thresholds=None, acc: dict[str, np.ndarray] | None = None,
-                      neutral_posture: str | None = None) -> StabilityResult:
+                      neutral_posture: str | None = None,
+                      sensor_rate_hz: float | None = None) -> StabilityResult:
     t = np.asarray(t, float)
     angles = {k: np.asarray(v, float) for k, v in angles.items()}
     notes: list[str] = []
@@ -92,7 +115,13 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     notes += [issue.sentence() for issue in issues]
     usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
     masked = {k: np.where(usable, np.nan, v) for k, v in angles.items()}
-    activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds, neutral_posture)
+    activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds,
+                                  neutral_posture, sensor_rate_hz)
+    gait = gait_bouts(t, masked, acc, activity.segments, sensor_rate_hz)
+    gait_note = rate_problem(sensor_rate_hz)
+    if gait_note is not None:
+        gait_note = f"walking, running, steps and cadence not measured: {gait_note}"
+        notes.append(gait_note)
     activity.sensor_issues, activity.invalid = issues, invalid
     annotations = list(annotations or [])
     labels = overlay_labels(t, activity.labels, annotations, set(CARRY_LABELS) | set(HOLD_ALIASES))
@@ -110,13 +139,21 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
 
     runs = []
     for seg in activity.spans(RUNNING):
+        where = f"run at {seg.start_s:.0f}-{seg.end_s:.0f} s not graded"
         if seg.end_s - seg.start_s < MIN_RUN_S:
+            notes.append(f"{where}: shorter than {MIN_RUN_S:g} s (its steps and cadence are given)")
             continue
         if _overlaps_invalid(t, invalid, seg.start_s, seg.end_s):
-            notes.append(f"run at {seg.start_s:.0f} s not graded: a sensor slipped or came off")
+            notes.append(f"{where}: a sensor slipped or came off")
+            continue
+        if "trunk_inclination" not in masked:
+            notes.append(f"{where}: the running grade (lean, drift, sway) needs trunk_inclination, "
+                         "from a thoracic sensor (its steps and cadence are given)")
             continue
         m = run_metrics(t, masked, seg.start_s, seg.end_s, acc, ref, thresholds)
-        if m is not None:
+        if m is None:
+            notes.append(f"{where}: fewer than 4 clear strides in its gait signal")
+        else:
             runs.append(m)
 
     carry_spans = [(a, b) for a, b, label in annotations if label in CARRY_LABELS]
@@ -128,9 +165,17 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     walking = walking_baseline(t, masked, walk_spans, acc) if walk_spans else None
     carries = []
     for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, notes):
+        no_gait = _carry_without_gait(t, activity.labels, a, b)
+        if no_gait is not None:
+            notes.append(f"{label} at {a:.0f} s not graded: {no_gait}")
+            continue
+        if "trunk_lateral_inclination" not in masked:
+            notes.append(f"{label} at {a:.0f} s not graded: the carry grade needs "
+                         "trunk_lateral_inclination, from a thoracic sensor")
+            continue
         m = carry_metrics(t, masked, label, a, b, acc, walking, thresholds)
         if m is None:
-            notes.append(f"{label} at {a:.0f} s not graded: no strides found")
+            notes.append(f"{label} at {a:.0f} s not graded: fewer than 5 clear strides in it")
         else:
             carries.append(m)
     if carry_spans and walking is None:
@@ -143,14 +188,20 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
             holds.append(m)
     endurance = endurance_ratios(holds) if holds else None
     return StabilityResult(activity, labels, invalid, issues, runs, carries, holds, endurance,
-                           walking, ref, notes)
+                           walking, ref, notes, gait, gait_note)
 
 
 def stability_from_analysis(analysis, acc: dict[str, np.ndarray] | None = None,
                             neutral_posture: str | None = None) -> StabilityResult:
     """analyze_stability on an imu.core.result.Analysis."""
     return analyze_stability(analysis.t, analysis.angles, analysis.valid, analysis.annotations,
-                             analysis.thresholds, acc, neutral_posture)
+                             analysis.thresholds, acc, neutral_posture, slowest_sensor_hz(analysis))
+
+
+def slowest_sensor_hz(analysis) -> float | None:
+    """The lowest measured sensor rate of a session: gait needs every sensor it may use."""
+    rates = [q.rate_hz for q in analysis.sensors.values() if q.rate_hz and q.rate_hz > 0]
+    return min(rates) if rates else None
 
 
 class AccCollector:

@@ -35,7 +35,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     summary_path = out / "summary.json"
     # allow_nan=False: a NaN that slipped through is a bug, not a silent "NaN" token
     summary_path.write_text(json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8")
-    events_path = write_events_csv(analysis, out / "events.csv")
+    events_path = write_events_csv(analysis, out / "events.csv", stability)
 
     plotted = list(exposures)
     images = {
