@@ -14,6 +14,8 @@ import numpy as np
 
 from imu.core.result import Analysis
 
+SAGITTAL_RMSE_MAX_DEG = 2.0  # sagittal angles against truth
+EPISODE_SCORE_MIN = 0.9  # slouch precision and recall
 ANGLES_CHECKED = ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination",
                   "thoracic_lateral_bend", "trunk_lateral_inclination")
 START_TOLERANCE_S = 2.0
@@ -46,6 +48,20 @@ class CaseResult:
     @property
     def recall(self) -> float:
         return self.matched / self.true_episodes if self.true_episodes else 1.0
+
+    def failures(self) -> list[str]:
+        """What is outside its limit (empty when the case passes)."""
+        out = []
+        for name in ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination"):
+            if name in self.angle_errors and self.angle_errors[name][0] > SAGITTAL_RMSE_MAX_DEG:
+                out.append(f"{name} RMSE {self.angle_errors[name][0]:.2f} deg > {SAGITTAL_RMSE_MAX_DEG:g}")
+        if self.precision < EPISODE_SCORE_MIN:
+            out.append(f"slouch precision {self.precision:.2f} < {EPISODE_SCORE_MIN:g}")
+        if self.recall < EPISODE_SCORE_MIN:
+            out.append(f"slouch recall {self.recall:.2f} < {EPISODE_SCORE_MIN:g}")
+        if self.calibration not in ("good", "fair"):
+            out.append(f"calibration {self.calibration}")
+        return out
 
 
 def default_cases(quick: bool = False, seeds: int = 3) -> list[Case]:
@@ -109,9 +125,17 @@ def run_case(case: Case, workdir: Path) -> CaseResult:
                       analysis.calibration.quality)
 
 
-def run_validation(quick: bool = False, seeds: int = 3, cases: list[Case] | None = None) -> list[CaseResult]:
+def run_validation(quick: bool = False, seeds: int = 3, cases: list[Case] | None = None,
+                   progress=None) -> list[CaseResult]:
+    """`progress(text)` is called before each case."""
+    cases = cases or default_cases(quick, seeds)
+    out = []
     with tempfile.TemporaryDirectory(prefix="imu-validate-") as tmp:
-        return [run_case(c, Path(tmp)) for c in (cases or default_cases(quick, seeds))]
+        for i, case in enumerate(cases, 1):
+            if progress:
+                progress(f"angles and slouches {i}/{len(cases)}: {case.name}")
+            out.append(run_case(case, Path(tmp)))
+    return out
 
 
 def format_table(results: list[CaseResult]) -> str:
@@ -137,4 +161,9 @@ def format_table(results: list[CaseResult]) -> str:
         peak = f"{np.max(r.peak_errors_deg):.2f}" if r.peak_errors_deg else "-"
         lines.append(f"{r.case.name:32s} {r.true_episodes:5d} {r.found_episodes:6d} "
                      f"{r.precision:10.2f} {r.recall:7.2f} {start:>21s} {peak:>17s}")
+    failed = [(r.case.name, f) for r in results for f in r.failures()]
+    lines += ["", f"(limits: sagittal angle RMSE {SAGITTAL_RMSE_MAX_DEG:g} deg, slouch precision and recall "
+                  f"{EPISODE_SCORE_MIN:g}, calibration good or fair)"]
+    lines += [f"FAIL {name}: {what}" for name, what in failed]
+    lines.append(f"{len(results) - len({n for n, _ in failed})} of {len(results)} cases within their limits")
     return "\n".join(lines)

@@ -234,11 +234,9 @@ def run_real_validation(folder: Path | None = None, progress=None) -> RealValida
     if not (running / "Accelerometer_one_sub.csv").exists():
         raise FileNotFoundError(f"real data not available: no {RUNNING_DIR}/ in {base}")
     trials = load_running(running)
-    results = []
-    for tr in trials:
-        results.append(evaluate_trial(tr))
-        if progress:
-            progress(f"real running trial {tr.number}/{len(trials)}")
+    if progress:
+        progress(f"real running: {len(trials)} trials at {trials[0].rate_hz:g} Hz" if trials else "real running")
+    results = [evaluate_trial(tr) for tr in trials]
     sweep = {}
     for rate in SWEEP_HZ[1:]:
         sweep[rate] = [evaluate_trial(tr, rate) for tr in trials]

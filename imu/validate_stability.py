@@ -156,11 +156,15 @@ def compare_case(case: Case, result, truth) -> list[dict]:
 
 
 def run_stability_validation(quick: bool = False, seeds: int = 2,
-                             cases: list[Case] | None = None) -> list[dict]:
-    """One row per check: case, check, value, unit, ok (and measured / true where useful)."""
+                             cases: list[Case] | None = None, progress=None) -> list[dict]:
+    """One row per check: case, check, value, unit, ok (and measured / true where useful).
+    `progress(text)` is called before each case."""
     rows = []
+    cases = cases or default_stability_cases(quick, seeds)
     with tempfile.TemporaryDirectory(prefix="imu-validate-stability-") as tmp:
-        for case in cases or default_stability_cases(quick, seeds):
+        for i, case in enumerate(cases, 1):
+            if progress:
+                progress(f"activity and stability {i}/{len(cases)}: {case.name}")
             result, truth, _ = simulate_and_analyze(case, Path(tmp))
             rows += compare_case(case, result, truth)
     return rows

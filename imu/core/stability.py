@@ -99,7 +99,7 @@ def _carry_without_gait(t, labels, a: float, b: float) -> str | None:
     kinds, counts = np.unique(inside, return_counts=True)
     top = kinds[np.argmax(counts)]
     doing = {"sitting": "the wearer was seated", "standing": "the wearer stood still",
-             "still": "the wearer was still"}.get(str(top), f"the wearer was {top}")
+             "still": "the wearer sat or stood still"}.get(str(top), f"the wearer was {top}")
     return (f"no walking in it ({100 * gait:.0f} % gait; {doing} for "
             f"{100 * counts.max() / len(inside):.0f} % of it), so strides there are not steps")
 
