@@ -8,7 +8,7 @@ the text for `imu validate`.
 
 Acceptance: run lean and lean drift within 2 deg, cadence within 3 %; every breaking-down
 carry flagged with its moment within 10 s, no steady carry flagged; hold failure times
-within 2 s; walking / running boundaries within 5 s; in each walking or running bout the
+within 2 s; walking / running boundaries within 3 s; in each walking or running bout the
 step count within 3 % of the wearer's true steps (one per gait cycle of the simulated
 pelvis) and the median step time within 20 ms.
 """
@@ -22,7 +22,7 @@ from imu.validate import Case
 
 import numpy as np
 
-LEAN_TOL_DEG, CADENCE_TOL, BREAKDOWN_TOL_S, HOLD_TOL_S, BOUNDARY_TOL_S = 2.0, 0.03, 10.0, 2.0, 5.0
+LEAN_TOL_DEG, CADENCE_TOL, BREAKDOWN_TOL_S, HOLD_TOL_S, BOUNDARY_TOL_S = 2.0, 0.03, 10.0, 2.0, 3.0
 STEP_COUNT_TOL, STEP_TIME_TOL_MS = 0.03, 20.0
 
 
