@@ -71,15 +71,17 @@ class ActivityResult:
 # --- window classification ----------------------------------------------------------------
 
 def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: float,
-                    thr: Thresholds, gait_measurable: bool = True) -> tuple[str, float]:
+                    thr: Thresholds, gait_measurable: bool = True,
+                    amplitude: float | None = None) -> tuple[str, float]:
     """(label, cadence) of one window of gait signal; `still_std` is the window's largest
     inclination standard deviation (deg). Without `gait_measurable` (a sensor too slow for
     steps, imu.core.gait) a rhythm is only "moving": never walking or running at a false
-    cadence, and never still."""
+    cadence, and never still. `amplitude`: the window's step-band standard deviation when
+    the caller filtered the whole session once (else the window is filtered here)."""
     if len(x) < rate_hz or not np.isfinite(x).all():
         return UNKNOWN, float("nan")
     period, ad1, _ = step_period(x, rate_hz)
-    amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0)))
+    amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0))) if amplitude is None else amplitude
     min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
     if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
         if not gait_measurable:
@@ -157,14 +159,20 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     centres = np.arange(0, n, hop)
     labels, cadences = [], []
     raw_valid = np.isfinite(signal) if valid is None else np.asarray(valid, bool)
+    band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
+    c1 = np.concatenate([[0.0], np.cumsum(band)])
+    c2 = np.concatenate([[0.0], np.cumsum(band * band)])
     for c in centres:
         rows = slice(max(0, c - half), min(n, c + half))
         if raw_valid[rows].mean() < 0.8:
             labels.append(UNKNOWN)
             cadences.append(np.nan)
             continue
+        m = max(rows.stop - rows.start, 1)
+        mean = (c1[rows.stop] - c1[rows.start]) / m
+        amp = float(np.sqrt(max((c2[rows.stop] - c2[rows.start]) / m - mean * mean, 0.0)))
         label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr,
-                                     gait_measurable)
+                                     gait_measurable, amp)
         labels.append(label)
         cadences.append(cad)
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))

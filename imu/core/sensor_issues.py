@@ -250,7 +250,9 @@ def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -
         others = [k for k in stds if k != sensor]
         if not others:
             continue
-        frozen = s < thr.sensor_stopped_std_deg
+        # gait moves the others' inclination: only where they move is gait worth looking for
+        others_move = np.max([stds[o] for o in others], axis=0) > thr.sensor_moving_std_deg
+        frozen = (s < thr.sensor_stopped_std_deg) & others_move
         padded = np.concatenate([[False], frozen, [False]])
         edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
         for a, b in zip(edges[::2], edges[1::2]):
