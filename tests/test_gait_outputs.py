@@ -125,3 +125,30 @@ def test_validate_exits_non_zero_when_a_check_fails(tmp_path, capsys):
     assert "FAIL" in out.out and "validation FAILED" in out.err and "issue" not in out.out
     assert main(["validate", "--real-only", "--real", str(tmp_path / "absent")]) == 2
     assert "real data not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("location", ["lumbar", "sacral"])
+def test_one_raw_only_lower_back_sensor_walks_and_runs(tmp_path, location):
+    """Acceleration and rate only (the project's AHRS), one sensor: steps within 3 %, walking
+    and running boundaries within 3 s, running never still, the run's grade explained."""
+    import dataclasses
+
+    from imu.cli import write_simulated_session
+
+    sim = simulate("activity", None, 3, sacral=location == "sacral" or None, raw_only={location})
+    one = dataclasses.replace(sim, notifications=[n for n in sim.notifications if n.sensor == location],
+                              sensors={location: sim.sensors[location]})
+    path = write_simulated_session(one, tmp_path / "one.imu", "activity", 3)
+    summary = json.loads(Path(make_report(path, tmp_path / "report")["summary.json"]).read_text())
+    steps = true_steps(sim)
+    bouts = summary["gait"]["bouts"]
+    phases = [(s, e, {"walk": "walking", "run": "running"}[k]) for s, e, k in sim.truth.phases
+              if k in ("walk", "run")]
+    assert [b["kind"] for b in bouts] == [k for _, _, k in phases]
+    for bout, (start, end, _) in zip(bouts, phases):
+        assert bout["start_s"] == pytest.approx(start, abs=3.0) and bout["end_s"] == pytest.approx(end, abs=3.0)
+        true = steps[(steps >= bout["start_s"]) & (steps <= bout["end_s"])]
+        assert bout["step_count"] == pytest.approx(len(true), rel=0.03)
+    running = [a for a in summary["activities"] if a["kind"] == "running"]
+    assert summary["context_s"]["running"] == pytest.approx(sum(a["end_s"] - a["start_s"] for a in running), abs=1)
+    assert any("needs trunk_inclination" in n for n in summary["stability_notes"])

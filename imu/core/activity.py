@@ -90,6 +90,9 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
         return (RUNNING if cadence >= thr.running_cadence_min_spm else WALKING), cadence
     if is_acc and amp >= min_amp:
         return MOVING, float("nan")  # the body shakes the sensor: not still, whatever the angles
+    if is_acc and not np.isfinite(still_std):
+        # acceleration only (a sacral sensor alone has no angle): a quiet sensor is a still body
+        return (STILL if amp < 0.25 * min_amp else MOVING), float("nan")
     if not np.isfinite(still_std):
         return UNKNOWN, float("nan")
     if still_std <= thr.still_max_std_deg:
