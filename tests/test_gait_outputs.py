@@ -152,3 +152,23 @@ def test_one_raw_only_lower_back_sensor_walks_and_runs(tmp_path, location):
     running = [a for a in summary["activities"] if a["kind"] == "running"]
     assert summary["context_s"]["running"] == pytest.approx(sum(a["end_s"] - a["start_s"] for a in running), abs=1)
     assert any("needs trunk_inclination" in n for n in summary["stability_notes"])
+
+
+def test_a_slow_sensor_gives_no_gait_and_says_why():
+    """At 5 samples/s steps fold onto false rhythms: no walking, running, steps or cadence,
+    a note instead, and the moving wearer is never called still."""
+    from imu.core.stability import analyze_stability
+
+    rate = 5.0
+    t = np.arange(0, 200, 1 / rate)
+    phase = 2 * np.pi * 2.8 * t  # running steps, sampled at 5 Hz
+    moving = (t >= 50) & (t < 150)
+    angles = {"lumbar_inclination": np.where(moving, 4 * np.sin(phase), 0.0),
+              "lumbar_lateral_inclination": np.where(moving, 3 * np.sin(phase / 2), 0.0)}
+    result = analyze_stability(t, angles, sensor_rate_hz=rate)
+    kinds = {s.kind for s in result.activity.segments}
+    assert not kinds & {"walking", "running"}
+    assert result.gait == [] and "5 samples/s" in result.gait_note
+    assert any(n.startswith("walking, running, steps and cadence not measured") for n in result.notes)
+    inside = (t > 55) & (t < 145)
+    assert not np.isin(result.labels[inside], ["still", "standing", "sitting"]).any()
