@@ -68,8 +68,11 @@ def test_an_ungradable_run_says_why_and_the_layout_lists_what_it_cannot_give(low
     assert not layout["measures"]["running grade (lean, drift, sway)"]["measured"]
     assert "thoracic" in layout["measures"]["running grade (lean, drift, sway)"]["reason"]
     assert any("cannot see the upper back" in s for s in summary["not_measured"])
+    run = next(a for a in summary["activities"] if a["kind"] == "running")
+    assert "needs trunk_inclination" in run["not_graded"]
     kinds = [e["kind"] for e in events]
     assert kinds.count("running") == 1 and kinds.count("step") == summary["gait"]["step_count"]
+    assert "not graded: the running grade" in next(e for e in events if e["kind"] == "running")["reason"]
     step = next(e for e in events if e["kind"] == "step")
     assert 0.3 < float(step["duration_s"]) < 0.7
 

@@ -43,6 +43,7 @@ class StabilityResult:
     notes: list[str] = field(default_factory=list)
     gait: list[GaitBout] = field(default_factory=list)  # steps of each walking / running segment
     gait_note: str | None = None  # why there is no gait at all, when the layout or rate cannot tell
+    ungraded: list[Ungraded] = field(default_factory=list)  # runs, carries, holds without a grade
 
     @property
     def activities(self) -> list[Segment]:
@@ -66,14 +67,28 @@ def _overlaps_invalid(t, invalid, a, b) -> bool:
     return bool(rows.any() and invalid[rows].mean() > 0.05)
 
 
-def _gradeable(annotations, labels, t, invalid, notes: list[str]):
-    """Annotated spans with one of `labels`, in time order, skipping (with a note) those
+@dataclass
+class Ungraded:
+    """A run, carry or hold that has no grade, and why (the sentence goes into the notes)."""
+
+    kind: str  # "running" or the wearer's label
+    start_s: float
+    end_s: float
+    reason: str
+
+    def sentence(self) -> str:
+        what = "run" if self.kind == RUNNING else self.kind
+        return f"{what} at {self.start_s:.0f}-{self.end_s:.0f} s not graded: {self.reason}"
+
+
+def _gradeable(annotations, labels, t, invalid, ungraded: list[Ungraded]):
+    """Annotated spans with one of `labels`, in time order, skipping (with a reason) those
     during which a sensor slipped or came off."""
     for a, b, label in sorted(annotations):
         if label not in labels:
             continue
         if _overlaps_invalid(t, invalid, a, b):
-            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
+            ungraded.append(Ungraded(label, a, b, "a sensor slipped or came off"))
             continue
         yield a, b, label
 
@@ -137,22 +152,24 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
         if np.isfinite(x).sum() > 100:
             ref = float(np.nanmedian(x))
 
-    runs = []
+    runs, ungraded = [], []
     for seg in activity.spans(RUNNING):
-        where = f"run at {seg.start_s:.0f}-{seg.end_s:.0f} s not graded"
+        def skip(reason: str) -> None:
+            ungraded.append(Ungraded(RUNNING, seg.start_s, seg.end_s, reason))
+
         if seg.end_s - seg.start_s < MIN_RUN_S:
-            notes.append(f"{where}: shorter than {MIN_RUN_S:g} s (its steps and cadence are given)")
+            skip(f"shorter than {MIN_RUN_S:g} s (its steps and cadence are given)")
             continue
         if _overlaps_invalid(t, invalid, seg.start_s, seg.end_s):
-            notes.append(f"{where}: a sensor slipped or came off")
+            skip("a sensor slipped or came off")
             continue
         if "trunk_inclination" not in masked:
-            notes.append(f"{where}: the running grade (lean, drift, sway) needs trunk_inclination, "
-                         "from a thoracic sensor (its steps and cadence are given)")
+            skip("the running grade (lean, drift, sway) needs trunk_inclination, from a thoracic "
+                 "sensor (its steps and cadence are given)")
             continue
         m = run_metrics(t, masked, seg.start_s, seg.end_s, acc, ref, thresholds)
         if m is None:
-            notes.append(f"{where}: fewer than 4 clear strides in its gait signal")
+            skip("fewer than 4 clear strides in its gait signal")
         else:
             runs.append(m)
 
@@ -164,31 +181,33 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                 walk_spans.append((a, b))
     walking = walking_baseline(t, masked, walk_spans, acc) if walk_spans else None
     carries = []
-    for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, notes):
+    for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, ungraded):
         no_gait = _carry_without_gait(t, activity.labels, a, b)
         if no_gait is not None:
-            notes.append(f"{label} at {a:.0f} s not graded: {no_gait}")
+            ungraded.append(Ungraded(label, a, b, no_gait))
             continue
         if "trunk_lateral_inclination" not in masked:
-            notes.append(f"{label} at {a:.0f} s not graded: the carry grade needs "
-                         "trunk_lateral_inclination, from a thoracic sensor")
+            ungraded.append(Ungraded(label, a, b, "the carry grade needs trunk_lateral_inclination, "
+                                                  "from a thoracic sensor"))
             continue
         m = carry_metrics(t, masked, label, a, b, acc, walking, thresholds)
         if m is None:
-            notes.append(f"{label} at {a:.0f} s not graded: fewer than 5 clear strides in it")
+            ungraded.append(Ungraded(label, a, b, "fewer than 5 clear strides in it"))
         else:
             carries.append(m)
     if carry_spans and walking is None:
         notes.append("no unloaded walking in this session: carries graded against their own start only")
 
     holds = []
-    for a, b, label in _gradeable(annotations, HOLD_ALIASES, t, invalid, notes):
+    for a, b, label in _gradeable(annotations, HOLD_ALIASES, t, invalid, ungraded):
         m = hold_metrics(t, masked, label, a, b, thresholds)
         if m is not None:
             holds.append(m)
     endurance = endurance_ratios(holds) if holds else None
+    ungraded.sort(key=lambda u: u.start_s)
+    notes += [u.sentence() for u in ungraded]
     return StabilityResult(activity, labels, invalid, issues, runs, carries, holds, endurance,
-                           walking, ref, notes, gait, gait_note)
+                           walking, ref, notes, gait, gait_note, ungraded)
 
 
 def stability_from_analysis(analysis, acc: dict[str, np.ndarray] | None = None,

@@ -3,8 +3,9 @@
 Kinds: slouch (counted episodes), alert, gap (lost data of one sensor), calibration (the
 neutral window, each bend, or the failure); with the activity analysis also: walking and
 running (each bout, its step count and cadence in the reason, or why it has none), step
-(each step of a bout, from its moment to the next step's: the duration is the step time)
-and sensor (a sensor that slipped or came off). Columns are fixed (EVENT_COLUMNS); a value
+(each step of a bout, from its moment to the next step's: the duration is the step time),
+sensor (a sensor that slipped or came off) and not_graded (a labelled carry or hold without
+a grade, and why; a run's reason is on its running row). Columns are fixed (EVENT_COLUMNS); a value
 that does not apply is left empty.
 """
 
@@ -20,8 +21,8 @@ from imu.core.layout import UPPER_BACK_SLOUCH
 from imu.core.result import Analysis
 
 EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "peak_deg", "angle", "reason", "sensor")
-_KIND_ORDER = {"calibration": 0, "sensor": 1, "gap": 2, "walking": 3, "running": 3, "step": 4,
-               "slouch": 5, "alert": 6}
+_KIND_ORDER = {"calibration": 0, "sensor": 1, "gap": 2, "walking": 3, "running": 3, "not_graded": 3,
+               "step": 4, "slouch": 5, "alert": 6}
 
 
 def _row(kind: str, start=None, end=None, peak=None, angle="", reason="", sensor="") -> dict:
@@ -44,14 +45,21 @@ def _gait_rows(stability) -> list[dict]:
     rows = []
     for issue in stability.sensor_issues:
         rows.append(_row("sensor", issue.start_s, issue.end_s, reason=issue.sentence(), sensor=issue.sensor))
+    for u in stability.ungraded:
+        if u.kind != "running":  # a run's reason goes on its gait row below
+            rows.append(_row("not_graded", u.start_s, u.end_s, reason=u.sentence()))
     for bout in stability.gait:
+        ungraded = next((u for u in stability.ungraded if u.kind == bout.kind
+                         and abs(u.start_s - bout.start_s) < 0.5), None)
+        graded = "" if ungraded is None else f"; not graded: {ungraded.reason}"
         if bout.note is not None:
-            rows.append(_row(bout.kind, bout.start_s, bout.end_s, reason=bout.note))
+            rows.append(_row(bout.kind, bout.start_s, bout.end_s, reason=bout.note + graded))
             continue
         median = bout.step_intervals_s
         step_time = f", median step time {float(np.median(median)):.3f} s" if len(median) else ""
         rows.append(_row(bout.kind, bout.start_s, bout.end_s,
-                         reason=f"{bout.step_count} steps, cadence {bout.cadence_spm:.0f} steps/min{step_time}"))
+                         reason=f"{bout.step_count} steps, cadence {bout.cadence_spm:.0f} steps/min"
+                                f"{step_time}{graded}"))
         times = bout.step_times_s
         for i, start in enumerate(times):
             end = times[i + 1] if i + 1 < len(times) else None

@@ -1,8 +1,9 @@
 """summary.json keys from the activity, gait and stability analysis.
 
 `add_stability(summary, analysis, result)` adds the keys in place (and returns the summary):
-- "activities": [{kind, start_s, end_s, cadence_spm?}] (automatic segments, carries and holds
-  as the wearer labelled them written over);
+- "activities": [{kind, start_s, end_s, cadence_spm?, step_count?, note?, not_graded?}]
+  (automatic segments, carries and holds as the wearer labelled them written over; a run,
+  carry or hold without a grade says why in "not_graded");
 - "running": [{start_s, end_s, cadence_spm, trunk_lean_mean_deg, lean_reference,
   lean_drift_deg, stride_ranges_deg {sagittal, lateral, rotation}, regularity {step, stride,
   symmetry}, strides, grade, reasons}];
@@ -84,8 +85,12 @@ def context_seconds(result) -> dict:
     return {str(k): rounded(c * step, 2) for k, c in zip(kinds, counts)}
 
 
-def _activity(segment, bouts) -> dict:
+def _activity(segment, bouts, ungraded) -> dict:
     d = segment.as_dict()
+    why = next((u.reason for u in ungraded if u.kind == segment.kind
+                and abs(u.start_s - segment.start_s) < 0.5), None)
+    if why is not None:
+        d["not_graded"] = why
     bout = next((b for b in bouts if b.kind == segment.kind
                  and abs(b.start_s - segment.start_s) < 0.05), None)
     if bout is not None:
@@ -101,7 +106,7 @@ def stability_dict(result) -> dict:
     if result.endurance is not None:
         mcgill = {k: (rounded(v, 3) if isinstance(v, float) else v) for k, v in result.endurance.items()}
     return json_safe({
-        "activities": [_activity(s, result.gait) for s in result.activities],
+        "activities": [_activity(s, result.gait, result.ungraded) for s in result.activities],
         "context_s": context_seconds(result),
         "gait": _gait(result),
         "running": [_run(r) for r in result.runs],
