@@ -121,6 +121,7 @@ class TrialResult:
     step_time_err_ms: float | None  # mean |found interval - true interval|
     cadence_true_spm: float
     cadence_spm: float | None
+    lag_sd_ms: float | None = None  # spread of that delay, step to step
     note: str | None = None
 
     @property
@@ -146,7 +147,7 @@ def evaluate_trial(trial: Trial, rate_hz: float | None = None) -> TrialResult:
     bout = bout_steps(t, {}, {"sacral": acc}, "running trial", t[0], t[-1], sensor_rate_hz=rate)
     if bout.note is not None:
         cadence = float(bout.cadence_spm) if np.isfinite(bout.cadence_spm) else None
-        return TrialResult(trial, rate, 0, None, 0, None, None, cad_true, cadence, bout.note)
+        return TrialResult(trial, rate, 0, None, 0, None, None, cad_true, cadence, note=bout.note)
     found = bout.step_times_s
     # the acceleration peak trails the contact by a near-constant lag: estimate it, then match
     after = [f - truth[truth <= f][-1] for f in found if (truth <= f).any()]
@@ -161,9 +162,10 @@ def evaluate_trial(trial: Trial, rate_hz: float | None = None) -> TrialResult:
             pairs.append((c, near[np.argmin(np.abs(near - (c + lag)))]))
     errs = [abs((f2 - f1) - (c2 - c1)) for (c1, f1), (c2, f2) in zip(pairs[:-1], pairs[1:])
             if 0 < c2 - c1 < 0.6]  # neighbours only
+    lags = [f - c for c, f in pairs]
     return TrialResult(trial, rate, len(inside_true), len(inside_found), len(pairs), 1000 * lag,
                        1000 * float(np.mean(errs)) if errs else None, cad_true,
-                       float(bout.cadence_spm))
+                       float(bout.cadence_spm), 1000 * float(np.std(lags)) if len(lags) > 2 else None)
 
 
 @dataclass
@@ -255,13 +257,23 @@ def format_real_table(v: RealValidation) -> str:
              "steps from the project's core against treadmill force contacts (one runner, "
              f"{len(v.trials)} trials of 4.96 s at 500 Hz)", ""]
     header = (f"{'trial':>5s} {'condition':18s} {'true':>5s} {'found':>6s} {'count err':>9s} "
-              f"{'lag ms':>7s} {'step time err ms':>17s} {'cadence':>8s} {'cad err':>8s}")
+              f"{'lag ms (sd)':>12s} {'step time err ms':>17s} {'cadence':>8s} {'cad err':>8s}")
     lines += [header, "-" * len(header)]
     for r in v.trials:
+        lag = f"{_fmt(r.lag_ms, '.0f')} ({_fmt(r.lag_sd_ms, '.0f')})"
         lines.append(f"{r.trial.number:5d} {r.trial.condition:18s} {r.true_steps:5d} "
                      f"{_fmt(r.found_steps, 'd'):>6s} {_fmt(r.count_err_pct, '+.1f'):>8s}% "
-                     f"{_fmt(r.lag_ms, '.0f'):>7s} {_fmt(r.step_time_err_ms, '.1f'):>17s} "
+                     f"{lag:>12s} {_fmt(r.step_time_err_ms, '.1f'):>17s} "
                      f"{r.cadence_true_spm:8.1f} {_fmt(r.cadence_err_pct, '+.2f'):>7s}%")
+    ok = [r for r in v.trials if r.found_steps is not None]
+    if ok:
+        true, found = sum(r.true_steps for r in ok), sum(r.found_steps for r in ok)
+        lag = f"{np.mean([r.lag_ms for r in ok]):.0f} ({_fmt(np.mean([r.lag_sd_ms for r in ok if r.lag_sd_ms is not None]), '.0f')})"
+        step = [r.step_time_err_ms for r in ok if r.step_time_err_ms is not None]
+        cad = [abs(r.cadence_err_pct) for r in ok]
+        lines.append(f"{'all':>5s} {'':18s} {true:5d} {found:6d} {100 * (found - true) / true:+8.1f}% "
+                     f"{lag:>12s} {_fmt(np.mean(step) if step else None, '.1f'):>17s} {'':8s} "
+                     f"{np.median(cad):7.2f}% (median |err|)")
     lines += ["", "Lower sensor rates (the same trials, every k-th sample):", ""]
     header = f"{'rate Hz':>8s} {'count err':>10s} {'cad err med |%|':>16s} {'step time err ms':>17s}  note"
     lines += [header, "-" * len(header)]
