@@ -158,14 +158,46 @@ def cmd_decode(args) -> int:
 
 # --- validate ------------------------------------------------------------------------
 def cmd_validate(args) -> int:
-    from imu.validate import format_table, run_validation
+    """Simulated truth, then the real recordings; exit 1 when any check is outside its limit."""
+    import time
 
+    from imu.validate import format_table, run_validation
+    from imu.validate_real import format_real_table, run_real_validation
     from imu.validate_stability import format_stability_table, run_stability_validation
 
-    rows = run_validation(quick=args.quick, seeds=args.seeds)
-    print(format_table(rows))
-    print()
-    print(format_stability_table(run_stability_validation(quick=args.quick)))
+    began = time.monotonic()
+
+    def progress(text: str) -> None:
+        if not args.quiet:
+            print(f"[{time.monotonic() - began:5.0f} s] {text}", file=sys.stderr, flush=True)
+
+    if args.real_only:
+        results, rows = [], []
+    else:
+        results = run_validation(quick=args.quick, seeds=args.seeds, progress=progress)
+        print(format_table(results), flush=True)
+        print(flush=True)
+        rows = run_stability_validation(quick=args.quick, progress=progress)
+        print(format_stability_table(rows), flush=True)
+        print(flush=True)
+    real_ok = True
+    try:
+        progress("real recordings")
+        real = run_real_validation(Path(args.real) if args.real else None, progress=progress)
+    except FileNotFoundError as err:
+        if args.real:  # asked for explicitly: not having it is an error
+            raise UserError(str(err)) from None
+        print(f"{err} (point --real at a folder holding sacral-running/)")
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    else:
+        print(format_real_table(real))
+        real_ok = all(ok for *_, ok in real.checks())
+    failed = sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
+    if failed:
+        print(f"\nvalidation FAILED: {failed} case(s) or check(s) outside their limits", file=sys.stderr)
+        return 1
+    print("\nvalidation passed: every check within its limit")
     return 0
 
 
@@ -309,9 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("hex", nargs="+")
     s.set_defaults(func=cmd_decode)
 
-    s = sub.add_parser("validate", help="angle and event accuracy against simulated truth")
+    s = sub.add_parser("validate", help="accuracy against simulated truth and real recordings; "
+                                        "exits 1 when a check fails")
     s.add_argument("--quick", action="store_true", help="fewer, shorter sessions")
     s.add_argument("--seeds", type=int, default=3)
+    s.add_argument("--real", metavar="DIR",
+                   help="folder of real recordings (default: ../shared/realdata beside the checkout, "
+                        "or $IMU_REALDATA; skipped with a note when absent)")
+    s.add_argument("--real-only", action="store_true", help="only the real recordings")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s.set_defaults(func=cmd_validate)
 
     from imu.live import add_live_arguments

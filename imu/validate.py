@@ -1,7 +1,8 @@
 """Self-validation: the pipeline against the simulated wearer's ground truth.
 
 Each case simulates a session (real firmware frames through a real session file), analyses
-it exactly as `imu report` does, and compares angles and slouch episodes with the truth.
+it exactly as `imu report` does, and compares angles and slouch episodes with the truth; no
+simulated sensor slips, so any slip or came-off finding is a false one and fails the case.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 
 from imu.core.result import Analysis
 
+SAGITTAL_RMSE_MAX_DEG = 2.0  # sagittal angles against truth
+EPISODE_SCORE_MIN = 0.9  # slouch precision and recall
 ANGLES_CHECKED = ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination",
                   "thoracic_lateral_bend", "trunk_lateral_inclination")
 START_TOLERANCE_S = 2.0
@@ -38,6 +41,7 @@ class CaseResult:
     start_errors_s: list[float]
     peak_errors_deg: list[float]
     calibration: str
+    sensor_issues: list[str] = field(default_factory=list)  # slips / stops found (none are real)
 
     @property
     def precision(self) -> float:
@@ -46,6 +50,21 @@ class CaseResult:
     @property
     def recall(self) -> float:
         return self.matched / self.true_episodes if self.true_episodes else 1.0
+
+    def failures(self) -> list[str]:
+        """What is outside its limit (empty when the case passes)."""
+        out = []
+        for name in ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination"):
+            if name in self.angle_errors and self.angle_errors[name][0] > SAGITTAL_RMSE_MAX_DEG:
+                out.append(f"{name} RMSE {self.angle_errors[name][0]:.2f} deg > {SAGITTAL_RMSE_MAX_DEG:g}")
+        if self.precision < EPISODE_SCORE_MIN:
+            out.append(f"slouch precision {self.precision:.2f} < {EPISODE_SCORE_MIN:g}")
+        if self.recall < EPISODE_SCORE_MIN:
+            out.append(f"slouch recall {self.recall:.2f} < {EPISODE_SCORE_MIN:g}")
+        out += [f"false sensor problem: {issue}" for issue in self.sensor_issues]
+        if self.calibration not in ("good", "fair"):
+            out.append(f"calibration {self.calibration}")
+        return out
 
 
 def default_cases(quick: bool = False, seeds: int = 3) -> list[Case]:
@@ -98,20 +117,32 @@ def compare(analysis: Analysis, truth) -> tuple[dict, int, int, int, list, list]
 def run_case(case: Case, workdir: Path) -> CaseResult:
     from imu.analysis import analyze, open_source
     from imu.cli import write_simulated_session
+    from imu.core.stability import AccCollector, stability_from_analysis
     from imu.sim import simulate
 
     sim = simulate(case.scenario, case.duration_s, case.seed, **case.options)
     path = workdir / f"{case.scenario}-{case.seed}.imu"
     write_simulated_session(sim, path, case.scenario, case.seed)
-    analysis = analyze(open_source(path))
+    collector = AccCollector()
+    analysis = analyze(open_source(path), on_step=collector)
     errors, n_true, n_found, matched, starts, peaks = compare(analysis, sim.truth)
+    # no simulated sensor slips or comes off: any such finding is a posture mistaken for one
+    issues = stability_from_analysis(analysis, collector.acc).sensor_issues
     return CaseResult(case, errors, n_true, n_found, matched, starts, peaks,
-                      analysis.calibration.quality)
+                      analysis.calibration.quality, [i.sentence() for i in issues])
 
 
-def run_validation(quick: bool = False, seeds: int = 3, cases: list[Case] | None = None) -> list[CaseResult]:
+def run_validation(quick: bool = False, seeds: int = 3, cases: list[Case] | None = None,
+                   progress=None) -> list[CaseResult]:
+    """`progress(text)` is called before each case."""
+    cases = cases or default_cases(quick, seeds)
+    out = []
     with tempfile.TemporaryDirectory(prefix="imu-validate-") as tmp:
-        return [run_case(c, Path(tmp)) for c in (cases or default_cases(quick, seeds))]
+        for i, case in enumerate(cases, 1):
+            if progress:
+                progress(f"angles and slouches {i}/{len(cases)}: {case.name}")
+            out.append(run_case(case, Path(tmp)))
+    return out
 
 
 def format_table(results: list[CaseResult]) -> str:
@@ -137,4 +168,9 @@ def format_table(results: list[CaseResult]) -> str:
         peak = f"{np.max(r.peak_errors_deg):.2f}" if r.peak_errors_deg else "-"
         lines.append(f"{r.case.name:32s} {r.true_episodes:5d} {r.found_episodes:6d} "
                      f"{r.precision:10.2f} {r.recall:7.2f} {start:>21s} {peak:>17s}")
+    failed = [(r.case.name, f) for r in results for f in r.failures()]
+    lines += ["", f"(limits: sagittal angle RMSE {SAGITTAL_RMSE_MAX_DEG:g} deg, slouch precision and recall "
+                  f"{EPISODE_SCORE_MIN:g}, calibration good or fair, no sensor reported slipped or off)"]
+    lines += [f"FAIL {name}: {what}" for name, what in failed]
+    lines.append(f"{len(results) - len({n for n, _ in failed})} of {len(results)} cases within their limits")
     return "\n".join(lines)

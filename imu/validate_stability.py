@@ -1,4 +1,4 @@
-"""Self-validation of issue 5 (activity context, runs, carries, holds) against simulated truth.
+"""Self-validation of activity context, gait, runs, carries and holds against simulated truth.
 
 Each case simulates a session, writes it as a real session file (the carry and hold spans
 added as the wearer's annotations, as `imu annotate` would), analyses it as `imu report`
@@ -6,9 +6,11 @@ does, runs imu.core.stability on that output, and compares with the truth of
 imu.sim.activities. `run_stability_validation()` gives the rows, `format_stability_table()`
 the text for `imu validate`.
 
-Acceptance (issue 5): run lean and lean drift within 2 deg, cadence within 3 %; every
-breaking-down carry flagged with its moment within 10 s, no steady carry flagged; hold
-failure times within 2 s; walking / running boundaries within 5 s.
+Acceptance: run lean and lean drift within 2 deg, cadence within 3 %; every breaking-down
+carry flagged with its moment within 10 s, no steady carry flagged; hold failure times
+within 2 s; walking / running boundaries within 3 s; in each walking or running bout the
+step count within 3 % of the wearer's true steps (one per gait cycle of the simulated
+pelvis) and the median step time within 20 ms.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from pathlib import Path
 
 from imu.validate import Case
 
-LEAN_TOL_DEG, CADENCE_TOL, BREAKDOWN_TOL_S, HOLD_TOL_S, BOUNDARY_TOL_S = 2.0, 0.03, 10.0, 2.0, 5.0
+import numpy as np
+
+LEAN_TOL_DEG, CADENCE_TOL, BREAKDOWN_TOL_S, HOLD_TOL_S, BOUNDARY_TOL_S = 2.0, 0.03, 10.0, 2.0, 3.0
+STEP_COUNT_TOL, STEP_TIME_TOL_MS = 0.03, 20.0
 
 
 def default_stability_cases(quick: bool = False, seeds: int = 2) -> list[Case]:
@@ -52,7 +57,15 @@ def simulate_and_analyze(case: Case, workdir: Path):
         annotate(path, start, end, label)
     collector = AccCollector()
     analysis = analyze(open_source(path), on_step=collector)
+    truth["steps_s"] = true_steps(sim)
     return stability_from_analysis(analysis, collector.acc), truth, analysis
+
+
+def true_steps(sim) -> np.ndarray:
+    """The simulated wearer's step moments: each completed gait cycle of the pelvis."""
+    t = np.arange(0.0, sim.duration_s, 0.002)
+    cycles = np.floor(sim._wearer.step_phase(t) / (2 * np.pi))
+    return t[1:][np.diff(cycles) > 0]
 
 
 def _boundary_errors(result, truth) -> list[float]:
@@ -68,6 +81,32 @@ def _boundary_errors(result, truth) -> list[float]:
     return errors
 
 
+def _gait_rows(case: Case, result, truth) -> list[dict]:
+    """Step count and step time of each found walking / running bout against the true steps
+    inside the same span."""
+    rows = []
+    steps = np.asarray(truth.get("steps_s", []))
+    for bout in result.gait:
+        if bout.end_s - bout.start_s < 20.0 or not len(steps):
+            continue
+        inside = steps[(steps >= bout.start_s) & (steps <= bout.end_s)]
+        if len(inside) < 10:
+            continue
+        name = f"{bout.kind} {bout.start_s:.0f}-{bout.end_s:.0f} s"
+        if bout.note is not None:
+            rows.append({"case": case.name, "check": f"{name} steps", "value": None, "unit": "",
+                         "ok": False})
+            continue
+        err = bout.step_count / len(inside) - 1.0
+        rows.append({"case": case.name, "check": f"{name} step count error", "value": 100 * err,
+                     "unit": "%", "ok": abs(err) <= STEP_COUNT_TOL, "measured": bout.step_count,
+                     "true": len(inside)})
+        dt = 1000 * (np.median(bout.step_intervals_s) - np.median(np.diff(inside)))
+        rows.append({"case": case.name, "check": f"{name} step time error", "value": float(dt),
+                     "unit": "ms", "ok": abs(dt) <= STEP_TIME_TOL_MS})
+    return rows
+
+
 def compare_case(case: Case, result, truth) -> list[dict]:
     rows = []
     scenario = case.scenario
@@ -75,6 +114,7 @@ def compare_case(case: Case, result, truth) -> list[dict]:
         errs = [e for e in _boundary_errors(result, truth)]
         rows.append({"case": case.name, "check": "walk/run boundaries", "value": max(errs) if errs else None,
                      "unit": "s max err", "ok": bool(errs) and max(errs) <= BOUNDARY_TOL_S})
+    rows += _gait_rows(case, result, truth)
     for tr in truth.get("runs", []):
         run = max(result.runs, key=lambda r: min(r.end_s, tr["end_s"]) - max(r.start_s, tr["start_s"]),
                   default=None)
@@ -116,20 +156,25 @@ def compare_case(case: Case, result, truth) -> list[dict]:
 
 
 def run_stability_validation(quick: bool = False, seeds: int = 2,
-                             cases: list[Case] | None = None) -> list[dict]:
-    """One row per check: case, check, value, unit, ok (and measured / true where useful)."""
+                             cases: list[Case] | None = None, progress=None) -> list[dict]:
+    """One row per check: case, check, value, unit, ok (and measured / true where useful).
+    `progress(text)` is called before each case."""
     rows = []
+    cases = cases or default_stability_cases(quick, seeds)
     with tempfile.TemporaryDirectory(prefix="imu-validate-stability-") as tmp:
-        for case in cases or default_stability_cases(quick, seeds):
+        for i, case in enumerate(cases, 1):
+            if progress:
+                progress(f"activity and stability {i}/{len(cases)}: {case.name}")
             result, truth, _ = simulate_and_analyze(case, Path(tmp))
             rows += compare_case(case, result, truth)
     return rows
 
 
 def format_stability_table(rows: list[dict]) -> str:
-    lines = ["Activity context and trunk stability against truth (issue 5):",
+    lines = ["Activity, gait and trunk stability against truth:",
              f"(limits: lean and drift {LEAN_TOL_DEG:g} deg, cadence {100 * CADENCE_TOL:g} %, breakdown "
-             f"moment {BREAKDOWN_TOL_S:g} s, hold failure {HOLD_TOL_S:g} s, boundaries {BOUNDARY_TOL_S:g} s)", ""]
+             f"moment {BREAKDOWN_TOL_S:g} s, hold failure {HOLD_TOL_S:g} s, boundaries {BOUNDARY_TOL_S:g} s, "
+             f"step count {100 * STEP_COUNT_TOL:g} %, step time {STEP_TIME_TOL_MS:g} ms)", ""]
     header = f"{'case':36s} {'check':40s} {'value':>9s} {'unit':10s} {'ok':>4s}"
     lines += [header, "-" * len(header)]
     for r in rows:

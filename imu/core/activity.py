@@ -11,10 +11,7 @@ Sitting vs standing: still spans joined to walking or running without a deep tru
 between (standing up or sitting down bends the trunk over 20 deg) are standing; the others
 take the calibration's posture when it is known, else stay "still".
 
-Slipped or removed sensors: a relative angle that steps by more than `slip_jump_deg` within
-0.2 s and stays there (the sensor's neutral jumped), or a sensor whose inclination stops
-changing while another keeps moving; the span is invalid until the step reverses (or the
-recording ends).
+Slipped or removed sensors are found by imu.core.sensor_issues (re-exported here).
 """
 
 from __future__ import annotations
@@ -23,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.gait import rate_problem
+from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
 from imu.core.strides import bandpass, gait_signal, step_period
 from imu.profile import Thresholds
 
@@ -41,7 +40,6 @@ WINDOW_S = 6.0
 HOP_S = 1.0
 MIN_SEGMENT_S = 4.0
 TRANSITION_BEND_DEG = 20.0
-STOPPED_MIN_S = 6.0  # longer than any posture change that could freeze one sensor
 
 
 @dataclass
@@ -59,19 +57,6 @@ class Segment:
 
 
 @dataclass
-class SensorIssue:
-    sensor: str
-    kind: str  # "slipped" (neutral jumped) or "stopped" (stopped moving with the others)
-    start_s: float
-    end_s: float
-    size_deg: float = 0.0
-
-    def as_dict(self) -> dict:
-        return {"sensor": self.sensor, "kind": self.kind, "start_s": round(self.start_s, 2),
-                "end_s": round(self.end_s, 2), "size_deg": round(self.size_deg, 1)}
-
-
-@dataclass
 class ActivityResult:
     t: np.ndarray
     labels: np.ndarray  # (n,) object: still/sitting/standing/walking/running/moving/unknown
@@ -86,17 +71,28 @@ class ActivityResult:
 # --- window classification ----------------------------------------------------------------
 
 def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: float,
-                    thr: Thresholds) -> tuple[str, float]:
+                    thr: Thresholds, gait_measurable: bool = True,
+                    amplitude: float | None = None) -> tuple[str, float]:
     """(label, cadence) of one window of gait signal; `still_std` is the window's largest
-    inclination standard deviation (deg)."""
+    inclination standard deviation (deg). Without `gait_measurable` (a sensor too slow for
+    steps, imu.core.gait) a rhythm is only "moving": never walking or running at a false
+    cadence, and never still. `amplitude`: the window's step-band standard deviation when
+    the caller filtered the whole session once (else the window is filtered here)."""
     if len(x) < rate_hz or not np.isfinite(x).all():
         return UNKNOWN, float("nan")
     period, ad1, _ = step_period(x, rate_hz)
-    amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0)))
+    amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0))) if amplitude is None else amplitude
     min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
     if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
+        if not gait_measurable:
+            return MOVING, float("nan")
         cadence = 60.0 / period
         return (RUNNING if cadence >= thr.running_cadence_min_spm else WALKING), cadence
+    if is_acc and amp >= min_amp:
+        return MOVING, float("nan")  # the body shakes the sensor: not still, whatever the angles
+    if is_acc and not np.isfinite(still_std):
+        # acceleration only (a sacral sensor alone has no angle): a quiet sensor is a still body
+        return (STILL if amp < 0.25 * min_amp else MOVING), float("nan")
     if not np.isfinite(still_std):
         return UNKNOWN, float("nan")
     if still_std <= thr.still_max_std_deg:
@@ -145,8 +141,11 @@ def _mode_filter(labels: list[str], hops: int) -> list[str]:
 
 def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None = None,
                        valid: np.ndarray | None = None, thresholds=None,
-                       neutral_posture: str | None = None) -> ActivityResult:
-    """Offline segmentation of a whole session into still / walking / running spans."""
+                       neutral_posture: str | None = None,
+                       sensor_rate_hz: float | None = None) -> ActivityResult:
+    """Offline segmentation of a whole session into still / walking / running spans.
+    `sensor_rate_hz`: the rate of the sensor behind the gait signal (the grid may be finer);
+    below imu.core.gait.GAIT_MIN_RATE_HZ gait is only "moving"."""
     thr = thresholds or Thresholds()
     t = np.asarray(t, float)
     n = len(t)
@@ -157,18 +156,26 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     if signal is None:
         return ActivityResult(t, np.full(n, UNKNOWN, dtype=object), [])
     is_acc = "acceleration" in name
+    gait_measurable = rate_problem(sensor_rate_hz) is None
     half = int(round(WINDOW_S * rate / 2))
     hop = max(1, int(round(HOP_S * rate)))
     centres = np.arange(0, n, hop)
     labels, cadences = [], []
     raw_valid = np.isfinite(signal) if valid is None else np.asarray(valid, bool)
+    band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
+    c1 = np.concatenate([[0.0], np.cumsum(band)])
+    c2 = np.concatenate([[0.0], np.cumsum(band * band)])
     for c in centres:
         rows = slice(max(0, c - half), min(n, c + half))
         if raw_valid[rows].mean() < 0.8:
             labels.append(UNKNOWN)
             cadences.append(np.nan)
             continue
-        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr)
+        m = max(rows.stop - rows.start, 1)
+        mean = (c1[rows.stop] - c1[rows.start]) / m
+        amp = float(np.sqrt(max((c2[rows.stop] - c2[rows.start]) / m - mean * mean, 0.0)))
+        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr,
+                                     gait_measurable, amp)
         labels.append(label)
         cadences.append(cad)
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
@@ -283,134 +290,6 @@ def overlay_labels(t: np.ndarray, labels: np.ndarray, annotations, kinds) -> np.
         if label in kinds:
             out[(t >= start) & (t <= end)] = label
     return out
-
-
-# --- sensors that slipped or came off ------------------------------------------------------
-
-_RELATIVE = {"thoracic": ("thoracic_flexion", "thoracic_lateral_bend"),
-             "lumbar": ("lumbar_flexion", "lumbar_lateral_bend")}
-_INCLINATION = {"thoracic": ("trunk_inclination", "trunk_lateral_inclination"),
-                "lumbar": ("lumbar_inclination", "lumbar_lateral_inclination")}
-
-
-def _rolling_median(x: np.ndarray, window: int) -> np.ndarray:
-    from scipy.ndimage import median_filter
-
-    return median_filter(x, size=max(1, window), mode="nearest")
-
-
-def _jumps(t: np.ndarray, x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float]]:
-    """(index, size) of steps: > jump_deg within 0.2 s, and the level 0.3-3 s after differs
-    from the level 0.3-3 s before by more than jump_deg in the same direction."""
-    x = np.asarray(x, float)
-    if len(x) < int(6 * rate) or not np.isfinite(x).any():
-        return []
-    xf = np.where(np.isfinite(x), x, np.nan)
-    lag = max(1, int(round(0.2 * rate)))
-    d = np.full(len(x), np.nan)
-    d[lag:] = xf[lag:] - xf[:-lag]
-    candidates = np.flatnonzero(np.abs(np.nan_to_num(d)) > jump_deg)
-    out, last = [], -np.inf
-    near, far = int(0.3 * rate), int(3.0 * rate)
-    for i in candidates:
-        if i - last < far:
-            continue
-        c = i - lag // 2
-        before = xf[max(0, c - far):max(0, c - near)]
-        after = xf[c + near:c + far]
-        if np.isfinite(before).sum() < rate or np.isfinite(after).sum() < rate:
-            continue
-        size = np.nanmedian(after) - np.nanmedian(before)
-        if abs(size) > jump_deg and np.sign(size) == np.sign(d[i]):
-            out.append((int(c), float(size)))
-            last = i
-    return out
-
-
-def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], thresholds=None) -> tuple[list[SensorIssue], np.ndarray]:
-    """(issues, invalid mask). A slip shows as a step in the relative angles that involve the
-    sensor: only the thoracic ones -> thoracic sensor; thoracic and lumbar ones -> lumbar
-    sensor; only the lumbar ones -> sacral sensor."""
-    thr = thresholds or Thresholds()
-    t = np.asarray(t, float)
-    n = len(t)
-    invalid = np.zeros(n, bool)
-    if n < 10:
-        return [], invalid
-    rate = 1.0 / np.median(np.diff(t))
-    steps: dict[str, list[tuple[int, float]]] = {}
-    for joint, names in _RELATIVE.items():
-        found = []
-        for name in names:
-            if name in angles:
-                found += _jumps(t, angles[name], rate, thr.slip_jump_deg)
-        steps[joint] = sorted(found)
-    issues: list[SensorIssue] = []
-    used = {"thoracic": set(), "lumbar": set()}
-    window = int(1.0 * rate)
-    pairs = []
-    for i, (ti, si) in enumerate(steps["thoracic"]):
-        partner = next((j for j, (tj, _) in enumerate(steps["lumbar"])
-                        if abs(tj - ti) <= window and j not in used["lumbar"]), None)
-        if partner is not None:
-            used["lumbar"].add(partner)
-            pairs.append(("lumbar", ti, si))
-        else:
-            pairs.append(("thoracic", ti, si))
-    for j, (tj, sj) in enumerate(steps["lumbar"]):
-        if j not in used["lumbar"]:
-            pairs.append(("sacral", tj, sj))
-    pairs.sort(key=lambda p: p[1])
-    open_: dict[str, tuple[int, float]] = {}
-    for sensor, idx, size in pairs:
-        if sensor in open_ and np.sign(size) != np.sign(open_[sensor][1]) \
-                and abs(size + open_[sensor][1]) < 0.5 * abs(open_[sensor][1]):
-            start, first = open_.pop(sensor)
-            issues.append(SensorIssue(sensor, "slipped", float(t[start]), float(t[idx]), abs(first)))
-            invalid[start:idx + 1] = True
-        elif sensor not in open_:
-            open_[sensor] = (idx, size)
-    for sensor, (start, size) in open_.items():
-        issues.append(SensorIssue(sensor, "slipped", float(t[start]), float(t[-1]), abs(size)))
-        invalid[start:] = True
-    issues += _stopped(t, angles, rate, thr, invalid)
-    issues.sort(key=lambda s: s.start_s)
-    return issues, invalid
-
-
-def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray) -> list[SensorIssue]:
-    """A sensor whose inclination is frozen (std below sensor_stopped_std_deg over 3 s)
-    while another sensor's moves (std above sensor_moving_std_deg) for STOPPED_MIN_S."""
-    win = int(3.0 * rate)
-    stds = {}
-    for sensor, names in _INCLINATION.items():
-        parts = [np.asarray(angles[nm], float) for nm in names if nm in angles]
-        if not parts:
-            continue
-        s = np.zeros(len(t))
-        for x in parts:
-            xf = np.nan_to_num(x)
-            c1 = np.concatenate([[0], np.cumsum(xf)])
-            c2 = np.concatenate([[0], np.cumsum(xf * xf)])
-            a = np.clip(np.arange(len(t)) - win // 2, 0, len(t))
-            b = np.clip(np.arange(len(t)) + win // 2, 0, len(t))
-            m = np.maximum(b - a, 1)
-            var = (c2[b] - c2[a]) / m - ((c1[b] - c1[a]) / m) ** 2
-            s = np.maximum(s, np.sqrt(np.maximum(var, 0.0)))
-        stds[sensor] = s
-    issues = []
-    for sensor, s in stds.items():
-        others = [v for k, v in stds.items() if k != sensor]
-        if not others:
-            continue
-        frozen = (s < thr.sensor_stopped_std_deg) & (np.max(others, axis=0) > thr.sensor_moving_std_deg)
-        padded = np.concatenate([[False], frozen, [False]])
-        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-        for a, b in zip(edges[::2], edges[1::2]):
-            if (b - a) / rate >= STOPPED_MIN_S:
-                issues.append(SensorIssue(sensor, "stopped", float(t[a]), float(t[b - 1])))
-                invalid[a:b] = True
-    return issues
 
 
 # --- streaming ------------------------------------------------------------------------------

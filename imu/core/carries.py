@@ -5,7 +5,8 @@ Pure: arrays in, CarryMetrics out. The carry spans come from the wearer's labels
 - lateral bend: trunk_lateral_inclination (the whole trunk's frontal lean against gravity;
   it does not drift with heading), its mean and range;
 - rotation: thoracic_axial_rotation range (a short-window quantity);
-- sagittal: trunk_inclination mean (flexion drift; for front carries the watched signal).
+- sagittal: trunk_inclination mean (flexion drift; for front carries the watched signal; in
+  the other carries a flexion drift over carry_lean_max_deg costs the grade too).
 Breakdown (reference section 4.2, profile carry_*): against the first fifth of the carry,
 the smoothed per-stride mean drifts more than carry_lateral_drift_deg (sagittal for front
 carries), or the per-stride lateral range grows more than carry_range_growth, for at least
@@ -185,6 +186,10 @@ def carry_metrics(t, angles, kind: str, start_s: float, end_s: float, acc=None,
     if abs(lean) > thr.carry_lean_max_deg:
         reasons.append(f"mean {'sagittal' if front else 'lateral'} lean {lean:+.1f} deg is over "
                        f"{thr.carry_lean_max_deg:g} deg")
+    if not front and np.isfinite(flex_drift) and abs(flex_drift) > thr.carry_lean_max_deg:
+        # a side or farmer carry watches the frontal plane, but folding forward is no steady carry
+        reasons.append(f"trunk flexion drifted {flex_drift:+.1f} deg over the carry "
+                       f"(limit {thr.carry_lean_max_deg:g} deg)")
     grade = grade_from(reasons, serious=breakdown)
     if not reasons:
         reasons = ["steady: no drift or growing sway against the first fifth"]

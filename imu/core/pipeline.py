@@ -16,6 +16,7 @@ from imu.core.angles import AngleComputer
 from imu.core.calibrate import Calibration
 from imu.core.context import STILL, ContextTracker
 from imu.core.grid import GridFrame, GridResampler
+from imu.core.layout import thresholds_for_layout
 from imu.core.orient import RawOrientation
 from imu.core.posture import SlouchTracker
 from imu.core.result import Analysis, CalibrationReport, SensorQuality
@@ -46,7 +47,8 @@ class Pipeline:
         calibration: Calibration | None = None,
     ):
         """sensors: location -> {"device": decoder name, "mode": ..., "rate_hz": nominal}."""
-        self.thr = thresholds or Thresholds()
+        # a layout without thoracic_flexion alerts on what it has (imu.core.layout)
+        self.thr = thresholds_for_layout(thresholds or Thresholds(), sensors)
         self.sensors = sensors
         # device None: samples arrive already decoded and timed (CSV interchange import)
         self.decoders = {loc: make_decoder(s["device"], s.get("mode"))

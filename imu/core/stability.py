@@ -17,12 +17,15 @@ import numpy as np
 from imu.core.activity import (CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING, WALKING, ActivityResult,
                                Segment, SensorIssue, detect_sensor_issues, overlay_labels,
                                segment_activities)
+from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
 from imu.core.running import RunMetrics, run_metrics
 
 MIN_RUN_S = 20.0
 MIN_STANDING_REF_S = 3.0
+CARRY_MIN_GAIT_SHARE = 0.5  # a carry is walking with a load: at least half of it must be gait
+GAIT_KINDS = (WALKING, RUNNING)
 
 
 @dataclass
@@ -38,6 +41,9 @@ class StabilityResult:
     walking: WalkingBaseline | None
     lean_reference_deg: float | None
     notes: list[str] = field(default_factory=list)
+    gait: list[GaitBout] = field(default_factory=list)  # steps of each walking / running segment
+    gait_note: str | None = None  # why there is no gait at all, when the layout or rate cannot tell
+    ungraded: list[Ungraded] = field(default_factory=list)  # runs, carries, holds without a grade
 
     @property
     def activities(self) -> list[Segment]:
@@ -61,14 +67,28 @@ def _overlaps_invalid(t, invalid, a, b) -> bool:
     return bool(rows.any() and invalid[rows].mean() > 0.05)
 
 
-def _gradeable(annotations, labels, t, invalid, notes: list[str]):
-    """Annotated spans with one of `labels`, in time order, skipping (with a note) those
+@dataclass
+class Ungraded:
+    """A run, carry or hold that has no grade, and why (the sentence goes into the notes)."""
+
+    kind: str  # "running" or the wearer's label
+    start_s: float
+    end_s: float
+    reason: str
+
+    def sentence(self) -> str:
+        what = "run" if self.kind == RUNNING else self.kind
+        return f"{what} at {self.start_s:.0f}-{self.end_s:.0f} s not graded: {self.reason}"
+
+
+def _gradeable(annotations, labels, t, invalid, ungraded: list[Ungraded]):
+    """Annotated spans with one of `labels`, in time order, skipping (with a reason) those
     during which a sensor slipped or came off."""
     for a, b, label in sorted(annotations):
         if label not in labels:
             continue
         if _overlaps_invalid(t, invalid, a, b):
-            notes.append(f"{label} at {a:.0f} s not graded: a sensor slipped or came off")
+            ungraded.append(Ungraded(label, a, b, "a sensor slipped or came off"))
             continue
         yield a, b, label
 
@@ -82,19 +102,41 @@ def _subtract(span, others, margin: float) -> list[tuple[float, float]]:
     return parts
 
 
+def _carry_without_gait(t, labels, a: float, b: float) -> str | None:
+    """Why a labelled carry is no carry (the wearer did not walk), or None."""
+    rows = (t >= a) & (t <= b)
+    if not rows.any():
+        return "it lies outside the recording"
+    inside = labels[rows].astype(str)
+    gait = np.isin(inside, GAIT_KINDS).mean()
+    if gait >= CARRY_MIN_GAIT_SHARE:
+        return None
+    kinds, counts = np.unique(inside, return_counts=True)
+    top = kinds[np.argmax(counts)]
+    doing = {"sitting": "the wearer was seated", "standing": "the wearer stood still",
+             "still": "the wearer sat or stood still"}.get(str(top), f"the wearer was {top}")
+    return (f"no walking in it ({100 * gait:.0f} % gait; {doing} for "
+            f"{100 * counts.max() / len(inside):.0f} % of it), so strides there are not steps")
+
+
 def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.ndarray | None = None,
                       annotations=(), thresholds=None, acc: dict[str, np.ndarray] | None = None,
-                      neutral_posture: str | None = None) -> StabilityResult:
+                      neutral_posture: str | None = None,
+                      sensor_rate_hz: float | None = None) -> StabilityResult:
     t = np.asarray(t, float)
     angles = {k: np.asarray(v, float) for k, v in angles.items()}
     notes: list[str] = []
-    issues, invalid = detect_sensor_issues(t, angles, thresholds)
-    for issue in issues:
-        notes.append(f"{issue.sensor} sensor {issue.kind} at {issue.start_s:.0f} s: "
-                     f"{issue.start_s:.0f}-{issue.end_s:.0f} s not graded")
+    issues, invalid = detect_sensor_issues(t, angles, thresholds, acc)
+    notes += [issue.sentence() for issue in issues]
     usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
     masked = {k: np.where(usable, np.nan, v) for k, v in angles.items()}
-    activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds, neutral_posture)
+    activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds,
+                                  neutral_posture, sensor_rate_hz)
+    gait = gait_bouts(t, masked, acc, activity.segments, sensor_rate_hz)
+    gait_note = rate_problem(sensor_rate_hz)
+    if gait_note is not None:
+        gait_note = f"walking, running, steps and cadence not measured: {gait_note}"
+        notes.append(gait_note)
     activity.sensor_issues, activity.invalid = issues, invalid
     annotations = list(annotations or [])
     labels = overlay_labels(t, activity.labels, annotations, set(CARRY_LABELS) | set(HOLD_ALIASES))
@@ -110,15 +152,25 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
         if np.isfinite(x).sum() > 100:
             ref = float(np.nanmedian(x))
 
-    runs = []
+    runs, ungraded = [], []
     for seg in activity.spans(RUNNING):
+        def skip(reason: str) -> None:
+            ungraded.append(Ungraded(RUNNING, seg.start_s, seg.end_s, reason))
+
         if seg.end_s - seg.start_s < MIN_RUN_S:
+            skip(f"shorter than {MIN_RUN_S:g} s (its steps and cadence are given)")
             continue
         if _overlaps_invalid(t, invalid, seg.start_s, seg.end_s):
-            notes.append(f"run at {seg.start_s:.0f} s not graded: a sensor slipped or came off")
+            skip("a sensor slipped or came off")
+            continue
+        if "trunk_inclination" not in masked:
+            skip("the running grade (lean, drift, sway) needs trunk_inclination, from a thoracic "
+                 "sensor (its steps and cadence are given)")
             continue
         m = run_metrics(t, masked, seg.start_s, seg.end_s, acc, ref, thresholds)
-        if m is not None:
+        if m is None:
+            skip("fewer than 4 clear strides in its gait signal")
+        else:
             runs.append(m)
 
     carry_spans = [(a, b) for a, b, label in annotations if label in CARRY_LABELS]
@@ -129,30 +181,46 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                 walk_spans.append((a, b))
     walking = walking_baseline(t, masked, walk_spans, acc) if walk_spans else None
     carries = []
-    for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, notes):
+    for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, ungraded):
+        no_gait = _carry_without_gait(t, activity.labels, a, b)
+        if no_gait is not None:
+            ungraded.append(Ungraded(label, a, b, no_gait))
+            continue
+        if "trunk_lateral_inclination" not in masked:
+            ungraded.append(Ungraded(label, a, b, "the carry grade needs trunk_lateral_inclination, "
+                                                  "from a thoracic sensor"))
+            continue
         m = carry_metrics(t, masked, label, a, b, acc, walking, thresholds)
         if m is None:
-            notes.append(f"{label} at {a:.0f} s not graded: no strides found")
+            ungraded.append(Ungraded(label, a, b, "fewer than 5 clear strides in it"))
         else:
             carries.append(m)
     if carry_spans and walking is None:
         notes.append("no unloaded walking in this session: carries graded against their own start only")
 
     holds = []
-    for a, b, label in _gradeable(annotations, HOLD_ALIASES, t, invalid, notes):
+    for a, b, label in _gradeable(annotations, HOLD_ALIASES, t, invalid, ungraded):
         m = hold_metrics(t, masked, label, a, b, thresholds)
         if m is not None:
             holds.append(m)
     endurance = endurance_ratios(holds) if holds else None
+    ungraded.sort(key=lambda u: u.start_s)
+    notes += [u.sentence() for u in ungraded]
     return StabilityResult(activity, labels, invalid, issues, runs, carries, holds, endurance,
-                           walking, ref, notes)
+                           walking, ref, notes, gait, gait_note, ungraded)
 
 
 def stability_from_analysis(analysis, acc: dict[str, np.ndarray] | None = None,
                             neutral_posture: str | None = None) -> StabilityResult:
     """analyze_stability on an imu.core.result.Analysis."""
     return analyze_stability(analysis.t, analysis.angles, analysis.valid, analysis.annotations,
-                             analysis.thresholds, acc, neutral_posture)
+                             analysis.thresholds, acc, neutral_posture, slowest_sensor_hz(analysis))
+
+
+def slowest_sensor_hz(analysis) -> float | None:
+    """The lowest measured sensor rate of a session: gait needs every sensor it may use."""
+    rates = [q.rate_hz for q in analysis.sensors.values() if q.rate_hz and q.rate_hz > 0]
+    return min(rates) if rates else None
 
 
 class AccCollector:

@@ -13,6 +13,7 @@ around that frequency; a stride is two consecutive steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
@@ -74,13 +75,18 @@ def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None
     return None, ""
 
 
-def bandpass(x: np.ndarray, rate_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _band_sos(rate_hz: float, low_hz: float, high_hz: float, order: int) -> np.ndarray:
+    """Filter design is costlier than filtering a 6 s window: designed once per band."""
     nyq = rate_hz / 2.0
     high = min(high_hz, 0.9 * nyq)
-    sos = butter(order, [low_hz / nyq, high / nyq], btype="band", output="sos")
+    return butter(order, [low_hz / nyq, high / nyq], btype="band", output="sos")
+
+
+def bandpass(x: np.ndarray, rate_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
     if len(x) <= 3 * (2 * order + 1) * 2:
         return x - np.mean(x)
-    return sosfiltfilt(sos, x)
+    return sosfiltfilt(_band_sos(float(rate_hz), float(low_hz), float(high_hz), order), x)
 
 
 def unbiased_autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""report.html section for issue 5: runs, carries and holds, with per-stride figures.
+"""report.html section on activities, steps, runs, carries and holds, with per-stride figures.
 
 `stability_figures(result)` -> {name: PNG bytes}; `render_stability_section(summary, figures)`
 -> HTML (escaped) for the summary keys added by imu.report.stability_summary.add_stability.
@@ -104,13 +104,16 @@ def render_stability_section(summary: dict, figures: dict[str, bytes | None]) ->
     holds = (summary.get("holds") or {}).get("tests") or []
     issues = summary.get("sensor_issues") or []
     acts = [a for a in summary.get("activities") or [] if a["kind"] not in ("unknown",)]
-    if not (runs or carries or holds or issues):
+    notes = summary.get("stability_notes") or []
+    gait = any(a["kind"] in ("walking", "running") for a in acts)
+    if not (runs or carries or holds or issues or gait or notes):
         return ""
     out = ["<h2>Activities and trunk stability</h2>"]
     if acts:
         rows = [[_e(a["kind"].replace("_", " ")), clock(a["start_s"]), clock(a["end_s"]),
-                 _num(a["end_s"] - a["start_s"], 0, "s"), _num(a.get("cadence_spm"), 0)] for a in acts]
-        out.append(_table(["activity", "from", "to", "duration", "cadence (steps/min)"], rows, (0,)))
+                 _num(a["end_s"] - a["start_s"], 0, "s"), _num(a.get("cadence_spm"), 0),
+                 _num(a.get("step_count"), 0) if "note" not in a else _e(a["note"])] for a in acts]
+        out.append(_table(["activity", "from", "to", "duration", "cadence (steps/min)", "steps"], rows, (0, 5)))
     if issues:
         out.append("<p class=\"note\">Sensor problems (these spans are not graded or alerted on): "
                    + "; ".join(f"{_e(i['sensor'])} {_e(i['kind'])} {clock(i['start_s'])}-{clock(i['end_s'])}"
@@ -155,7 +158,6 @@ def render_stability_section(summary: dict, figures: dict[str, bytes | None]) ->
                               [[_e(c["ratio"]), _num(c["value"], 2), _e(c["target"]),
                                 "yes" if c["ok"] else '<span class="bad">no</span>'] for c in checks], (0, 2)))
         out.append(_image(figures.get("holds"), "deviation from the first seconds of each hold"))
-    notes = summary.get("stability_notes") or []
     if notes:
         out.append("<ul>" + "".join(f"<li class=\"note\">{_e(n)}</li>" for n in notes) + "</ul>")
     return "\n".join(out)

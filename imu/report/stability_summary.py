@@ -1,8 +1,9 @@
-"""summary.json additions of issue 5: activities, running, carries, holds, sensor issues.
+"""summary.json keys from the activity, gait and stability analysis.
 
 `add_stability(summary, analysis, result)` adds the keys in place (and returns the summary):
-- "activities": [{kind, start_s, end_s, cadence_spm?}] (automatic segments, carries and holds
-  as the wearer labelled them written over);
+- "activities": [{kind, start_s, end_s, cadence_spm?, step_count?, note?, not_graded?}]
+  (automatic segments, carries and holds as the wearer labelled them written over; a run,
+  carry or hold without a grade says why in "not_graded");
 - "running": [{start_s, end_s, cadence_spm, trunk_lean_mean_deg, lean_reference,
   lean_drift_deg, stride_ranges_deg {sagittal, lateral, rotation}, regularity {step, stride,
   symmetry}, strides, grade, reasons}];
@@ -11,10 +12,17 @@
   breakdown_at_s, breakdown_reason, vs_walking, grade, reasons}];
 - "holds": {"tests": [{kind, label, start_s, end_s, failed, time_to_failure_s, endurance_s,
   failed_signal, max_deviation_deg}], "mcgill": ratios and checks or None};
-- "sensor_issues": [{sensor, kind, start_s, end_s, size_deg}]; "stability_notes": [...].
+- "sensor_issues": [{sensor, kind, start_s, end_s, size_deg}]; "stability_notes": [...];
+- "gait": {"step_count", "bouts": [{kind, start_s, end_s, signal, step_count, cadence_spm,
+  step_time_s {median, p10, p90, cv_pct}, step_times_s} or {..., step_count null, note}],
+  "note"}: the steps of every walking and running segment;
+- "context_s": seconds per activity label, from the same labels as "activities" (it replaces
+  the pipeline's moving / still split, so the two can never disagree).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from imu.report.summary import json_safe, rounded
 
@@ -60,13 +68,47 @@ def _hold(h) -> dict:
             "max_deviation_deg": rounded(h.max_deviation_deg, 2), "signals": list(h.signals)}
 
 
+def _gait(result) -> dict:
+    bouts = [b.as_dict() for b in result.gait]
+    counted = [b["step_count"] for b in bouts if b["step_count"] is not None]
+    return {"step_count": sum(counted) if counted else None, "bouts": bouts,
+            "note": result.gait_note}
+
+
+def context_seconds(result) -> dict:
+    """Seconds per activity label (carries and holds written over), one source with "activities"."""
+    t = result.activity.t
+    if len(t) < 2:
+        return {}
+    step = float(np.median(np.diff(t)))
+    kinds, counts = np.unique(np.asarray(result.labels).astype(str), return_counts=True)
+    return {str(k): rounded(c * step, 2) for k, c in zip(kinds, counts)}
+
+
+def _activity(segment, bouts, ungraded) -> dict:
+    d = segment.as_dict()
+    why = next((u.reason for u in ungraded if u.kind == segment.kind
+                and abs(u.start_s - segment.start_s) < 0.5), None)
+    if why is not None:
+        d["not_graded"] = why
+    bout = next((b for b in bouts if b.kind == segment.kind
+                 and abs(b.start_s - segment.start_s) < 0.05), None)
+    if bout is not None:
+        d["step_count"] = None if bout.note is not None else bout.step_count
+        if bout.note is not None:
+            d["note"] = bout.note
+    return d
+
+
 def stability_dict(result) -> dict:
-    """The issue 5 keys of summary.json from a StabilityResult (JSON-safe)."""
+    """The activity, gait and stability keys of summary.json from a StabilityResult (JSON-safe)."""
     mcgill = None
     if result.endurance is not None:
         mcgill = {k: (rounded(v, 3) if isinstance(v, float) else v) for k, v in result.endurance.items()}
     return json_safe({
-        "activities": [s.as_dict() for s in result.activities],
+        "activities": [_activity(s, result.gait, result.ungraded) for s in result.activities],
+        "context_s": context_seconds(result),
+        "gait": _gait(result),
         "running": [_run(r) for r in result.runs],
         "carries": [_carry(c) for c in result.carries],
         "holds": {"tests": [_hold(h) for h in result.holds], "mcgill": mcgill},
@@ -76,6 +118,7 @@ def stability_dict(result) -> dict:
 
 
 def add_stability(summary: dict, analysis, stability_result) -> dict:
-    """Add the issue 5 keys to a summary built by imu.report.summary.build_summary."""
+    """Add the activity, gait and stability keys to a summary built by
+    imu.report.summary.build_summary (its "context_s" is replaced by the activity labels')."""
     summary.update(stability_dict(stability_result))
     return summary

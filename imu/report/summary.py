@@ -16,6 +16,7 @@ from imu.core.exposure import (
     LONG_BOUT_S, AngleExposure, angle_kind, angle_summary, episode_end, grid_step,
     slouches_per_hour,
 )
+from imu.core.layout import LESS_SPECIFIC_NOTE, SPECIFIC_SLOUCH, UPPER_BACK_SLOUCH, layout_of
 from imu.core.result import ANGLE_NAMES, Analysis
 from imu.profile import thresholds_to_dict
 
@@ -95,6 +96,7 @@ def build_summary(analysis: Analysis, source: dict,
         "source": _source(source),
         "duration_s": rounded(analysis.duration_s, 3),
         "sensors": {loc: _sensor(q) for loc, q in analysis.sensors.items()},
+        "layout": _layout(analysis),
         "calibration": _calibration(analysis),
         "context_s": _context_time(analysis),
         "angles": {name: _angle(e) for name, e in exposures.items()},
@@ -109,6 +111,13 @@ def build_summary(analysis: Analysis, source: dict,
             "definitions": dict(DEFINITIONS),
         },
     }
+
+
+def _layout(analysis: Analysis) -> dict:
+    layout = layout_of(analysis.sensors)
+    return {"name": layout.name, "sensors": sorted(layout.worn),
+            "measures": {m: {"measured": why is None, "reason": why}
+                         for m, why in layout.measures().items()}}
 
 
 def _lumbar_slump(analysis: Analysis) -> dict | None:
@@ -214,8 +223,11 @@ def _slouch(analysis: Analysis) -> dict:
             "open": ep.end_s is None or ep.open_at_end,
         })
     durations = [e["duration_s"] for e in events]
+    signal = analysis.thresholds.slouch_signal
     return {
-        "signal": analysis.thresholds.slouch_signal,
+        "signal": signal,
+        "specificity": ("specific: the spine's own bend" if signal == SPECIFIC_SLOUCH else
+                        LESS_SPECIFIC_NOTE if signal == UPPER_BACK_SLOUCH else "as configured"),
         "count": len(events),
         "total_s": rounded(sum(durations), 3),
         "longest_s": rounded(max(durations, default=0.0), 3),
@@ -254,8 +266,18 @@ def not_measured(analysis: Analysis, exposures: dict[str, AngleExposure]) -> lis
             why = "not computed by this analysis"
         sentences.append(f"{name}: {why}.")
     signal = analysis.thresholds.slouch_signal
+    layout = layout_of(worn)
+    if signal == UPPER_BACK_SLOUCH and worn:
+        sentences.append(f"Layout {layout.name}: {LESS_SPECIFIC_NOTE}.")
     if signal not in exposures:
-        sentences.append(f"Slouch events: {signal} was not measured, so none could be detected.")
+        why = (f"{signal} was not measured" if layout.gives("slouch (thoracic_flexion)") or not worn
+               else f"{layout.name} cannot see the upper back's bend (a slouch needs an upper-back sensor)")
+        sentences.append(f"Slouch events: {why}, so none could be detected.")
+    for measure, why in layout.measures().items():
+        if measure in ANGLE_NAMES or (measure.startswith("slouch (thoracic") and signal == UPPER_BACK_SLOUCH):
+            continue  # said above, angle by angle / by the slouch line
+        if why is not None and not why.startswith("not needed") and worn:
+            sentences.append(f"{measure}: not measured with {layout.name}: {why}.")
     valid = np.asarray(analysis.valid, dtype=bool)
     if valid.size and not valid.all():
         unknown_s = np.count_nonzero(~valid) * (grid_step(analysis.t) if valid.size > 1 else 0.0)

@@ -45,7 +45,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     # allow_nan=False: a NaN that slipped through is a bug, not a silent "NaN" token
     summary_text = json.dumps(summary, indent=2, allow_nan=False)
     with replacing_dir(out) as partial:  # all three files or none of them
-        write_events_csv(analysis, partial / "events.csv")
+        write_events_csv(analysis, partial / "events.csv", stability)
         (partial / "report.html").write_text(html, encoding="utf-8")
         (partial / "summary.json").write_text(summary_text, encoding="utf-8")
     return {name: out / name for name in ("summary.json", "events.csv", "report.html")}

@@ -1,0 +1,275 @@
+"""Sensors that slipped on the skin or came off, told apart from what the wearer did.
+
+Pure: arrays in, issues and an invalid mask out (offline: a slip is only known to be one
+once it is clear the step never came back).
+
+Slipped: the sensor's mounting jumped and stayed. It shows as a step in a relative angle
+that involves the sensor (more than `slip_jump_deg` within 0.2 s, the level 0.3-3 s after
+differing from the level before by as much, in the same direction). A posture does the
+same at its start: a quick slouch, a side bend, a twist. What a posture cannot do is stay
+forever: the wearer comes back. So a step is a slip only when the angle never again returns
+(for a second) to within max(slip_jump_deg / 2, a quarter of the step) of its level before
+the step, or beyond it; and a step that brings the angle back to where it lived before
+(its median before the first step, moved by each slip found) ends a posture. The price: a sensor that slipped and was then pressed back exactly
+where it was is taken for a posture that came back (a re-attached sensor is what a new
+calibration is for). Which sensor slipped is read from which one's inclination moved with
+the step (a thoracic-joint step with the trunk inclination -> thoracic sensor; with the
+lumbar inclination -> lumbar sensor; a lumbar-joint step without the lumbar inclination ->
+sacral sensor).
+
+Stopped: a sensor whose inclination is frozen (3 s std below `sensor_stopped_std_deg`) for
+STOPPED_MIN_S while another sensor shows gait: walking moves every trunk segment, so a
+sensor that stays still then lies on a table. Trunk movement over a still pelvis (seated
+reaches, side bends) is not gait and never makes the pelvis sensor "stopped". A sensor
+whose own acceleration still shows the body's motion has not stopped, however stiff its
+inclination.
+
+With a single sensor there is no relative angle and no other sensor: neither check applies
+(imu.core.layout says so in the report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu.core.strides import bandpass, step_period
+from imu.profile import Thresholds
+
+STOPPED_MIN_S = 6.0  # longer than any posture change that could freeze one sensor
+COME_BACK_S = 1.0  # how long a return to the old level must last to show a posture
+_RELATIVE = {"thoracic": ("thoracic_flexion", "thoracic_lateral_bend"),
+             "lumbar": ("lumbar_flexion", "lumbar_lateral_bend")}
+_INCLINATION = {"thoracic": ("trunk_inclination", "trunk_lateral_inclination"),
+                "lumbar": ("lumbar_inclination", "lumbar_lateral_inclination")}
+# the inclination that moves with a relative angle's plane, per sensor
+_SAME_PLANE = {"flexion": 0, "lateral_bend": 1}
+
+
+@dataclass
+class SensorIssue:
+    sensor: str
+    kind: str  # "slipped" (its mounting jumped and stayed) or "stopped" (came off)
+    start_s: float
+    end_s: float
+    size_deg: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"sensor": self.sensor, "kind": self.kind, "start_s": round(self.start_s, 2),
+                "end_s": round(self.end_s, 2), "size_deg": round(self.size_deg, 1)}
+
+    def sentence(self) -> str:
+        what = ("slipped on the skin (its reading jumped and never came back)" if self.kind == "slipped"
+                else "stopped moving with the body (it came off)")
+        return (f"{self.sensor} sensor {what} at {self.start_s:.0f} s: "
+                f"{self.start_s:.0f}-{self.end_s:.0f} s not graded")
+
+
+def _levels(x: np.ndarray, c: int, rate: float) -> tuple[float, float]:
+    near, far = int(0.3 * rate), int(3.0 * rate)
+    before = x[max(0, c - far):max(0, c - near)]
+    after = x[c + near:c + far]
+    if np.isfinite(before).sum() < rate or np.isfinite(after).sum() < rate:
+        return float("nan"), float("nan")
+    return float(np.nanmedian(before)), float(np.nanmedian(after))
+
+
+def _jumps(x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float, float]]:
+    """(index, size, level before) of fast steps that hold for at least 3 s."""
+    x = np.asarray(x, float)
+    if len(x) < int(6 * rate) or not np.isfinite(x).any():
+        return []
+    lag = max(1, int(round(0.2 * rate)))
+    d = np.full(len(x), np.nan)
+    d[lag:] = x[lag:] - x[:-lag]
+    out, last = [], -np.inf
+    far = int(3.0 * rate)
+    for i in np.flatnonzero(np.abs(np.nan_to_num(d)) > jump_deg):
+        if i - last < far:
+            continue
+        c = int(i - lag // 2)
+        before, after = _levels(x, c, rate)
+        size = after - before
+        if np.isfinite(size) and abs(size) > jump_deg and np.sign(size) == np.sign(d[i]):
+            out.append((c, float(size), before))
+            last = i
+    return out
+
+
+def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred mean over `window` samples of the finite values (NaN where none)."""
+    finite = np.isfinite(x)
+    c = np.concatenate([[0.0], np.cumsum(np.where(finite, x, 0.0))])
+    k = np.concatenate([[0], np.cumsum(finite)])
+    idx = np.arange(len(x))
+    a = np.clip(idx - window // 2, 0, len(x))
+    b = np.clip(idx + window // 2 + 1, 0, len(x))
+    n = k[b] - k[a]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (c[b] - c[a]) / np.maximum(n, 1), np.nan)
+
+
+def _comes_back(smooth: np.ndarray, c: int, size: float, before: float, rate: float,
+                jump_deg: float) -> bool:
+    """Does the angle return to (or past) its level before the step, for COME_BACK_S?"""
+    tol = max(0.5 * jump_deg, 0.25 * abs(size))
+    after = smooth[c + int(0.3 * rate):]
+    back = np.sign(size) * (after - before) < tol  # NaN compares False: unknown is not back
+    need = max(1, int(COME_BACK_S * rate))
+    if back.sum() < need:
+        return False
+    padded = np.concatenate([[False], back, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return bool(np.any(edges[1::2] - edges[::2] >= need))
+
+
+def _home(x: np.ndarray, first_step: int) -> float:
+    """Where the angle lives before any step: its median up to the first one (else 0, the
+    calibrated neutral)."""
+    head = x[:first_step]
+    return float(np.nanmedian(head)) if np.isfinite(head).any() else 0.0
+
+
+def _shift(angles: dict, name: str | None, c: int, rate: float) -> float:
+    if name is None or name not in angles:
+        return float("nan")
+    before, after = _levels(np.asarray(angles[name], float), c, rate)
+    return abs(after - before)
+
+
+def _slipped_sensor(joint: str, plane: int, c: int, size: float, angles, rate) -> str:
+    """The sensor of a confirmed step: the one whose inclination moved with it."""
+    upper = "thoracic" if joint == "thoracic" else "lumbar"
+    lower = "lumbar" if joint == "thoracic" else "sacral"
+    moved = {}
+    for sensor in (upper, lower):
+        names = _INCLINATION.get(sensor)
+        moved[sensor] = _shift(angles, names[plane] if names else None, c, rate)
+    half = 0.5 * abs(size)
+    if moved[upper] >= half and not moved[lower] >= half:
+        return upper
+    if moved[lower] >= half and not moved[upper] >= half:
+        return lower
+    if lower == "sacral" and not moved[upper] >= half:
+        return "sacral"  # no sacral inclination is reported: the lumbar one did not move
+    return upper
+
+
+def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], thresholds=None,
+                         acc: dict[str, np.ndarray] | None = None) -> tuple[list[SensorIssue], np.ndarray]:
+    """(issues, invalid mask) of a whole session; see the module text for the rules."""
+    thr = thresholds or Thresholds()
+    t = np.asarray(t, float)
+    n = len(t)
+    invalid = np.zeros(n, bool)
+    if n < 10:
+        return [], invalid
+    rate = 1.0 / np.median(np.diff(t))
+    slips: list[SensorIssue] = []
+    for joint, names in _RELATIVE.items():
+        for plane, name in enumerate(names):
+            if name not in angles:
+                continue
+            x = np.asarray(angles[name], float)
+            steps = _jumps(x, rate, thr.slip_jump_deg)
+            if not steps:
+                continue
+            smooth = _moving_mean(x, max(1, int(0.5 * rate)))
+            home = _home(x, steps[0][0])
+            for c, size, before in steps:
+                tol = max(0.5 * thr.slip_jump_deg, 0.25 * abs(size))
+                if abs(before + size - home) < tol <= abs(before - home):
+                    continue  # the end of a posture: back to where the angle lives
+                if _comes_back(smooth, c, size, before, rate, thr.slip_jump_deg):
+                    continue
+                home += size  # the sensor's zero moved: later postures return here
+                sensor = _slipped_sensor(joint, plane, c, size, angles, rate)
+                slips.append(SensorIssue(sensor, "slipped", float(t[c]), float(t[-1]), abs(size)))
+    issues: list[SensorIssue] = []
+    for slip in sorted(slips, key=lambda s: s.start_s):
+        # one slip shows in several angles (flexion and bend, both joints): keep the first
+        if any(s.sensor == slip.sensor and s.kind == "slipped" for s in issues):
+            continue
+        issues.append(slip)
+        invalid[t >= slip.start_s] = True
+    issues += _stopped(t, angles, rate, thr, invalid, acc or {})
+    issues.sort(key=lambda s: s.start_s)
+    return issues, invalid
+
+
+def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
+    xf = np.nan_to_num(np.asarray(x, float))
+    c1 = np.concatenate([[0], np.cumsum(xf)])
+    c2 = np.concatenate([[0], np.cumsum(xf * xf)])
+    idx = np.arange(len(xf))
+    a = np.clip(idx - window // 2, 0, len(xf))
+    b = np.clip(idx + window // 2, 0, len(xf))
+    m = np.maximum(b - a, 1)
+    var = (c2[b] - c2[a]) / m - ((c1[b] - c1[a]) / m) ** 2
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+def _windows(n: int, rate: float, a: int, b: int):
+    """6 s windows every second covering samples a..b."""
+    half, hop = int(3.0 * rate), max(1, int(rate))
+    for centre in range(a, b, hop):
+        yield centre, slice(max(0, centre - half), min(n, centre + half))
+
+
+def _has_gait(x: np.ndarray, rate: float, thr: Thresholds, is_acc: bool) -> bool:
+    x = np.asarray(x, float)
+    if len(x) < 4 * rate or np.isfinite(x).mean() < 0.8:
+        return False
+    x = np.where(np.isfinite(x), x, np.nanmean(x))
+    period, ad1, _ = step_period(x, rate)
+    amp = float(np.std(bandpass(x, rate, 0.8, 6.0)))
+    floor = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    return bool(np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= floor)
+
+
+def _acc_moves(a: np.ndarray, rate: float, thr: Thresholds) -> bool:
+    """The sensor's own acceleration shows the body's motion (step-band content)."""
+    mag = np.linalg.norm(np.asarray(a, float), axis=1)
+    if np.isfinite(mag).mean() < 0.8:
+        return False
+    mag = np.where(np.isfinite(mag), mag, np.nanmean(mag))
+    return float(np.std(bandpass(mag, rate, 0.8, 6.0))) >= 0.5 * thr.gait_min_amplitude_g
+
+
+def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -> list[SensorIssue]:
+    win = int(3.0 * rate)
+    stds = {}
+    for sensor, names in _INCLINATION.items():
+        parts = [_rolling_std(angles[nm], win) for nm in names if nm in angles]
+        if parts:
+            stds[sensor] = np.max(parts, axis=0)
+    issues = []
+    n = len(t)
+    for sensor, s in stds.items():
+        others = [k for k in stds if k != sensor]
+        if not others:
+            continue
+        # gait moves the others' inclination: only where they move is gait worth looking for
+        others_move = np.max([stds[o] for o in others], axis=0) > thr.sensor_moving_std_deg
+        frozen = (s < thr.sensor_stopped_std_deg) & others_move
+        padded = np.concatenate([[False], frozen, [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if (b - a) / rate < STOPPED_MIN_S:
+                continue
+            off = np.zeros(n, bool)
+            for centre, rows in _windows(n, rate, a, b):
+                if sensor in acc and _acc_moves(acc[sensor][rows], rate, thr):
+                    continue  # the body still moves this sensor
+                if any(_has_gait(angles[_INCLINATION[o][0]][rows], rate, thr, False)
+                       or (o in acc and _has_gait(np.linalg.norm(acc[o][rows], axis=1), rate, thr, True))
+                       for o in others if _INCLINATION[o][0] in angles):
+                    off[centre:min(b, centre + int(rate))] = True
+            padded_off = np.concatenate([[False], off, [False]])
+            spans = np.flatnonzero(np.diff(padded_off.astype(np.int8)))
+            for s0, s1 in zip(spans[::2], spans[1::2]):
+                if (s1 - s0) / rate >= STOPPED_MIN_S:
+                    issues.append(SensorIssue(sensor, "stopped", float(t[s0]), float(t[s1 - 1])))
+                    invalid[s0:s1] = True
+    return issues
