@@ -345,12 +345,11 @@ def plan_notes(plan: CalibrationPlan) -> list[str]:
     if not plan.stretches:
         return ["angles not measured: calibration refused (" + "; ".join(plan.report().reasons) + ")"]
     notes = plan.notes()
-    for s in plan.stretches:
+    for k, s in enumerate(plan.stretches):
         r = s.calibration.report
-        if r.sagittal_sign != "verified":
-            notes.append(f"sagittal signs {r.sagittal_sign}: which way is forward was not "
-                         "established from the sensors' mounting (" + "; ".join(
-                             x for x in r.reasons if "forward" in x or "mounting" in x) + ")")
+        if k and r.sagittal_sign != "verified":  # the first one's sign is in the summary
+            notes.append(f"sagittal signs {r.sagittal_sign} from {s.from_s:.0f} s on: which way "
+                         "is forward was not established from the sensors' mounting")
         for loc, why in r.dropped.items():
             notes.append(f"{loc} sensor gives no angles: {why}")
     return notes
