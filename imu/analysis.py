@@ -242,7 +242,8 @@ def find_calibrations(source: Source) -> CalibrationPlan:
             c = calibrate(t, quats, thr, neutral_window=r.neutral, bend_windows=r.bends,
                           bends=source.bends, mounting_declared=declared,
                           search=(max(start, float(t[0])), r.search[1]))
-            found.append((c.span_s[0], c))
+            # a labelled or named span starts the stretch: the sensor was (re)attached before it
+            found.append((min(c.span_s[0], start), c))
         except CalibrationError as err:
             found.append((start, CalibrationReport(False, "failed", [str(err)])))
     return _plan(found)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAGITTAL = ("thoracic_flexion", "trunk_inclination", "lumbar_inclination", "lumbar_flexion")
+SAGITTAL = ("thoracic_flexion", "trunk_inclination", "lumbar_inclination", "lumbar_flexion",
+            "sacral_inclination")
 
 
 @dataclass

@@ -6,7 +6,7 @@ every sensor, never a whole labelled span taken verbatim:
 - labelled span: trimmed at both ends (the wearer settles in and starts moving early), then
   its stillest window; refused, with the reason, when too short after trimming;
 - unlabelled: the first stretch of at least `neutral_min_s` where every sensor is still,
-  again narrowed to its stillest window.
+  narrowed to its first window that keeps within the still gate.
 The window is as long as possible up to `neutral_window_s` while its tilt spread stays
 inside the still gate, so slow sway shortens the window instead of refusing it.
 """
@@ -71,19 +71,27 @@ def _spread(quats_e: dict[str, np.ndarray], a: int, b: int) -> float:
 
 
 def stillest_window(t, quats_e: dict[str, np.ndarray], a: int, b: int, thr: Thresholds,
-                    min_s: float) -> tuple[int, int] | None:
+                    min_s: float, earliest: bool = False) -> tuple[int, int] | None:
     """The longest window (up to neutral_window_s, at least min_s) inside [a, b) whose tilt
-    spread passes the still gate, placed where every sensor's tilt varies least."""
+    spread passes the still gate: where every sensor's tilt varies least, or with `earliest`
+    the first one that passes (a slow posture change may follow inside a still stretch, and
+    the neutral is what came before it)."""
     dt = float(np.median(np.diff(t)))
     ups = [up_in_sensor(q) for q in quats_e.values()]
     longest = min(b - a, int(round(thr.neutral_window_s / dt)))
     shortest = max(int(round(min_s / dt)), 2)
+    limit = SPREAD_MARGIN * thr.still_max_spread_deg
+    stride = max(int(round(0.25 / dt)), 1)
     length = longest
     while length >= shortest:
         variance = _window_variance(ups, a, b, length)
-        if np.isfinite(variance).any():
+        if earliest:
+            for offset in range(0, len(variance), stride):
+                if np.isfinite(variance[offset]) and _spread(quats_e, a + offset, a + offset + length) <= limit:
+                    return a + offset, a + offset + length
+        elif np.isfinite(variance).any():
             start = a + int(np.argmin(variance))
-            if _spread(quats_e, start, start + length) <= SPREAD_MARGIN * thr.still_max_spread_deg:
+            if _spread(quats_e, start, start + length) <= limit:
                 return start, start + length
         if length == shortest:
             break
@@ -103,7 +111,8 @@ def still_mask(t, quats_e: dict[str, np.ndarray], thr: Thresholds) -> np.ndarray
 
 def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0, min_s: float | None = None):
     """First still stretch of at least `min_s` (default neutral_still_s, what the live guide
-    asks for; data without a guide use neutral_min_s), narrowed to its stillest window."""
+    asks for; data without a guide use neutral_min_s), narrowed to its first window that
+    keeps within the still gate."""
     if len(t) < 3:
         return None
     min_s = thr.neutral_still_s if min_s is None else min_s
@@ -112,7 +121,7 @@ def find_neutral(t, quats_e, thr: Thresholds, start_s: float = 0.0, min_s: float
     for a, b in runs(still):
         if (b - a) * dt < min_s:
             continue
-        found = stillest_window(t, quats_e, a, b, thr, min_s)
+        found = stillest_window(t, quats_e, a, b, thr, min_s, earliest=True)
         if found is not None:
             return found
     return None
