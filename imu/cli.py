@@ -132,6 +132,10 @@ def cmd_validate(args) -> int:
     print(format_table(rows))
     print()
     print(format_stability_table(run_stability_validation(quick=args.quick)))
+    print()
+    from imu.validate import calibration_validation_table
+
+    print(calibration_validation_table(quick=args.quick))
     return 0
 
 

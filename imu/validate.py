@@ -138,3 +138,13 @@ def format_table(results: list[CaseResult]) -> str:
         lines.append(f"{r.case.name:32s} {r.true_episodes:5d} {r.found_episodes:6d} "
                      f"{r.precision:10.2f} {r.recall:7.2f} {start:>21s} {peak:>17s}")
     return "\n".join(lines)
+
+
+def calibration_validation_table(quick: bool = False) -> str:
+    """The calibration cases of `imu.validate_calibration` (simulated people who sway, lean
+    back, hold postures, wear sensors upside down), as a table."""
+    from imu.validate_calibration import (default_cases, format_calibration_table,
+                                          run_calibration_validation)
+
+    cases = default_cases()
+    return format_calibration_table(run_calibration_validation(cases[:7] if quick else cases))
