@@ -20,7 +20,7 @@ class Thresholds:
     # calibration (DESIGN section 4)
     neutral_still_s: float = 3.0  # what the live guide asks for before the bends
     neutral_min_s: float = 1.0  # shortest neutral found in data (real people: ~1 s still)
-    neutral_window_s: float = 3.0  # longest neutral window used, its stillest part
+    neutral_window_s: float = 8.0  # longest neutral window used (more averages out noise)
     neutral_trim_s: float = 0.5  # cut from each end of a labelled neutral span
     still_max_rate_dps: float = 5.0  # angular speed below which a sensor counts as still
     moving_min_rate_dps: float = 12.0  # trailing-second angular speed that means "moving"

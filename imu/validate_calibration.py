@@ -124,15 +124,15 @@ def format_calibration_table(results: list[CalibrationResult]) -> str:
     lines = ["Calibration on simulated people who behave like real ones "
              "(session files, no labels):", ""]
     header = (f"{'case':38s} {'quality':10s} {'sign':10s} {'flexion sign':>13s} {'angles':>7s} "
-              f"{'thor.flex':>9s} {'trunk.incl':>10s} {'lumb.incl':>9s}")
+              f"{'thor.flex':>9s} {'trunk.incl':>10s} {'lumb.incl':>9s} {'sacr.incl':>9s}")
     lines += [header, "-" * len(header)]
     for r in results:
         sign = "-" if not r.sign_correct else ("FLIPPED" if r.flipped else "right")
         cells = [f"{r.rmse_deg[n]:.2f}" if n in r.rmse_deg else "-"
-                 for n in ("thoracic_flexion", "trunk_inclination", "lumbar_inclination")]
+                 for n in ("thoracic_flexion", "trunk_inclination", "lumbar_inclination", "sacral_inclination")]
         quality = r.quality if r.ok else "refused"
         lines.append(f"{r.case.name:38s} {quality:10s} {r.sagittal_sign:10s} {sign:>13s} "
-                     f"{100 * r.coverage:6.1f}% {cells[0]:>9s} {cells[1]:>10s} {cells[2]:>9s}")
+                     f"{100 * r.coverage:6.1f}% {cells[0]:>9s} {cells[1]:>10s} {cells[2]:>9s} {cells[3]:>9s}")
     lines += ["", "RMSE in degrees against truth over the samples with angles; 'sign' is what the "
               "calibration says about the sagittal sign, 'flexion sign' what the truth says."]
     refused = [r for r in results if not r.ok]

@@ -82,20 +82,24 @@ def stillest_window(t, quats_e: dict[str, np.ndarray], a: int, b: int, thr: Thre
     shortest = max(int(round(min_s / dt)), 2)
     limit = SPREAD_MARGIN * thr.still_max_spread_deg
     stride = max(int(round(0.25 / dt)), 1)
-    length = longest
-    while length >= shortest:
-        variance = _window_variance(ups, a, b, length)
-        if earliest:
-            for offset in range(0, len(variance), stride):
-                if np.isfinite(variance[offset]) and _spread(quats_e, a + offset, a + offset + length) <= limit:
-                    return a + offset, a + offset + length
-        elif np.isfinite(variance).any():
+    lengths = [longest]
+    while lengths[-1] > shortest:
+        lengths.append(max(shortest, int(lengths[-1] * 0.7)))
+    lengths = [n for n in lengths if n >= shortest]
+    if earliest:  # the first start that holds a window, as long a window as it holds
+        usable = [n for n in lengths if b - a >= n]
+        for offset in range(0, b - a - (usable[-1] if usable else b - a) + 1, stride):
+            for n in usable:
+                if offset + n <= b - a and _spread(quats_e, a + offset, a + offset + n) <= limit \
+                        and all(np.isfinite(q[a + offset:a + offset + n]).all() for q in quats_e.values()):
+                    return a + offset, a + offset + n
+        return None
+    for n in lengths:
+        variance = _window_variance(ups, a, b, n)
+        if np.isfinite(variance).any():
             start = a + int(np.argmin(variance))
-            if _spread(quats_e, start, start + length) <= limit:
-                return start, start + length
-        if length == shortest:
-            break
-        length = max(shortest, int(length * 0.7))
+            if _spread(quats_e, start, start + n) <= limit:
+                return start, start + n
     return None
 
 
