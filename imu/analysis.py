@@ -138,6 +138,10 @@ class CalibrationPlan:
         if not entries:
             return CalibrationReport(False, "failed", ["no calibration"])
         main = self.primary.report if self.primary is not None else entries[0][2]
+        paused = [list(s.calibration.span_s) for s in self.stretches
+                  if s.calibration.span_s and s.calibration.span_s[1] > s.calibration.span_s[0]]
+        if paused:  # the calibrations' own movements: angles kept, no slouch events counted
+            main = replace(main, details={**main.details, "slouch_not_counted_s": paused})
         if len(entries) > 1:
             main = replace(main, stretches=[{
                 "from_s": None if not np.isfinite(a) else float(a),

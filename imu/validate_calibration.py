@@ -1,8 +1,9 @@
 """Calibration against the truth of simulated people who behave like real ones (issue 8).
 
 Each case simulates a scenario of `imu.sim.realpeople` (or the tidy desk), optionally with
-only some of the sensors, writes a real session file (no labels: the calibration is found
-in the data) and analyses it exactly as `imu report` does. Measured per case:
+only some of the sensors, writes a real session file (or a CSV, whose sensor axes are not
+declared) without labels, so the calibration is found in the data, and analyses it exactly
+as `imu report` does. Measured per case:
 - the calibration's quality and what it says about the sagittal sign;
 - whether the flexion sign is right: the correlation of the measured sagittal angles with
   the true ones (a flipped sign gives a negative correlation);
@@ -61,6 +62,8 @@ def default_cases() -> list[CalibrationCase]:
         CalibrationCase("thoracic only", "cal_backward", 8, ("thoracic",)),
         CalibrationCase("lumbar only", "cal_backward", 9, ("lumbar",)),
         CalibrationCase("sacral only", "cal_side_bending", 10, ("sacral",)),
+        CalibrationCase("CSV (axes not declared), lean back", "cal_rotated_backward", 3, options={"csv": True}),
+        CalibrationCase("CSV (axes not declared), no bends", "cal_no_bends", 6, options={"csv": True}),
     ]
 
 
@@ -105,8 +108,15 @@ def run_case(case: CalibrationCase, workdir: Path) -> CalibrationResult:
 
     options = dict(case.options)
     duration = options.pop("duration_s", None)
+    as_csv = options.pop("csv", False)  # a CSV does not declare its sensors' axes
     sim = simulate(case.scenario, duration, case.seed, **options)
-    path = write_session(sim, workdir / f"{case.scenario}-{case.seed}.imu", case.sensors)
+    if as_csv:
+        from imu.sim import to_interchange_csv
+
+        path = workdir / f"{case.scenario}-{case.seed}.csv"
+        to_interchange_csv(sim, path, labels=False)
+    else:
+        path = write_session(sim, workdir / f"{case.scenario}-{case.seed}.imu", case.sensors)
     analysis = analyze(open_source(path))
     cal = analysis.calibration
     signs, rmse, coverage = sign_and_error(analysis, sim.truth)

@@ -31,7 +31,11 @@ RATE = 100.0
 def test_scenario_calibrates_with_the_right_flexion_sign_over_the_whole_session(case, tmp_path):
     result = run_case(case, tmp_path)
     assert result.ok, result.reasons
-    assert result.sagittal_sign == "verified"
+    if case.options.get("csv"):  # axes not declared: the face is only an assumption
+        assert result.sagittal_sign != "verified" and result.quality != "good"
+        assert result.sagittal_sign == ("probable" if "bends" not in case.name else "unverified")
+    else:
+        assert result.sagittal_sign == "verified"
     assert result.sign_correct and not result.flipped, result.sign_correct
     assert result.coverage >= 0.95, "angles from the first seconds, not from the last bend"
     for name, rmse in result.rmse_deg.items():
