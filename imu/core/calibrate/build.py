@@ -126,120 +126,28 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None,
         if spread > thr.still_max_spread_deg:
             reasons.append(f"{loc} sensor was not still during the neutral ({spread:.1f} deg of movement)")
 
-    # --- bends: plausible excursions, the sagittal ones among them ----------------------
-    stop = int(np.searchsorted(t, min(t[n1 - 1] + thr.calibration_search_s, search[1]), side="right"))
-    used: list[B.Excursion] = []
-    if bends:
-        allowed = None
-        if bend_windows is not None:
-            allowed = np.zeros(stop, dtype=bool)
-            for s, e in bend_windows:
-                allowed |= (t[:stop] >= s) & (t[:stop] <= e)
-        head = {k: v[:stop] for k, v in quats_e.items()}
-        found = B.find_excursions(t[:stop], head, neutral_q, n1, thr, allowed)
-        excursions = B.describe(head, neutral_q, B.plausible_bends(t, found, thr, stop, bend_windows is not None,
-                                                              float(t[n1 - 1])))
-        ups = {loc: up_in_sensor(neutral_q[loc]) for loc in quats_e}
-        faces = {loc: D.face_anterior(ups[loc], thr) for loc in quats_e}
-        for e in excursions:
-            lead = max(e.tilt_deg, key=e.tilt_deg.get)  # the most-moving sensor classifies it
-            if B.sagittal([e], lead, _sagittal_reference(excursions, lead, faces[lead], ups[lead]))[0]:
-                used.append(e)
-        if len(used) < len(excursions):
-            notes.append(f"{len(excursions) - len(used)} side bend(s) or twist(s) left out of the flexion axis")
-        used = sorted(used, key=lambda e: -max(e.tilt_deg.values()))[:6]
-        used.sort(key=lambda e: e.start)
-        most = max((max(e.tilt_deg.values()) for e in used), default=0.0)
-        if used and most < thr.bend_min_deg:
-            if bend_windows is not None:
-                reasons.append(f"the forward bends reached only {most:.0f} deg (needs {thr.bend_min_deg:.0f})")
-            else:
-                notes.append(f"movements after the neutral reached only {most:.0f} deg, too small "
-                             f"for a flexion axis (needs {thr.bend_min_deg:.0f})")
-                used = []
+    used = _sagittal_bends(t, quats_e, neutral_q, n1, search, thr, bend_windows, reasons, notes) if bends else []
     use_bends = len(used) >= thr.bends_required
-    windows = [(e.start, e.end) for e in used] if use_bends else []
     if not use_bends:
         details["bends"] = (f"{len(used)} forward bend(s) found, {thr.bends_required} needed"
                             if bends else "no bends in this recording (told so)")
-
-    # --- per sensor: axis, sign, or dropped ----------------------------------------------
-    mounting, headings, decisions, source, dropped = {}, {}, {}, {}, {}
-    courses = {loc: np.concatenate([tilt_between(quats_e[loc][a:b], neutral_q[loc]) for a, b in windows])
-               for loc in quats_e} if windows else {}
-    bent = {}
+        used = []
+    windows = [(e.start, e.end) for e in used]
+    bent = {loc: bool(used) and max(e.tilt_deg[loc] for e in used) >= thr.bend_min_deg / 2
+            for loc in quats_e}
     for loc in quats_e:
-        if windows:
+        if used:
             details[loc]["bend_deg"] = round(max(e.tilt_deg[loc] for e in used), 1)
-            bent[loc] = details[loc]["bend_deg"] >= thr.bend_min_deg / 2
-    if windows and len(quats_e) > 1:
-        moving = [loc for loc in quats_e if bent[loc]]
-        for loc in moving:
-            others = [_correlation(courses[loc], courses[o]) for o in moving if o != loc]
-            details[loc]["bend_correlation"] = round(max(others), 3) if others else None
-        loose = [loc for loc in moving if len(moving) > 1 and details[loc]["bend_correlation"] < thr.sensor_agreement_min]
-        if loose and len(moving) - len(loose) < 2:  # no majority to say which one is wrong
-            first, rest = loose[-1], [m for m in moving if m != loose[-1]]
-            reasons.append(f"sensors disagree: the {first} sensor did not bend with the "
-                           f"{' and '.join(rest)} sensor (correlation "
-                           f"{details[first]['bend_correlation']:.2f})")
-        else:
-            for loc in loose:
-                dropped[loc] = (f"did not bend with the other sensors (correlation "
-                                f"{details[loc]['bend_correlation']:.2f}): loose or on the wrong body part")
+    dropped = _disagreeing(quats_e, neutral_q, windows, bent, thr, details, reasons)
+
+    mounting, headings, decisions, source = {}, {}, {}, {}
     for loc, q in quats_e.items():
         if loc in dropped:
             continue
-        up = up_in_sensor(neutral_q[loc])
-        face = D.face_anterior(up, thr)
-        axis = None
-        if windows and bent[loc]:
-            axis, planarity = B.flexion_axis(t, q, windows)
-            details[loc]["axis_planarity"] = round(planarity, 3)
-            if planarity < thr.sensor_agreement_min:
-                notes.append(f"{loc} sensor turned about no single axis during the bends "
-                             f"(planarity {planarity:.2f})")
-                axis = None
-        elif windows:
-            notes.append(f"{loc} sensor bent only {details[loc]['bend_deg']:.0f} deg "
-                         f"(needs {thr.bend_min_deg / 2:.0f} for its own axis)")
-        if axis is not None:
-            z = unit(axis - np.dot(axis, up) * up)
-            source[loc] = "bends"
-        elif face is not None:
-            z = unit(np.cross(face, up))
-            source[loc] = "mounting"
-        else:  # the nominal axes as a last resort (sensor x to the right); the sign says so
-            z = unit(np.array([1.0, 0.0, 0.0]) - up[0] * up)
-            source[loc] = "assumed"
-        anterior = np.cross(up, z)
-        peaks = [e.up_at_peak[loc] for e in used] if windows else []
-        fwd, back = D.motion_extent(peaks, anterior)
-        decision = D.decide(loc, anterior, face, mounting_declared, fwd, back, thr)
-        decisions[loc] = decision
-        if decision.sign < 0:
-            z, anterior = -z, -anterior
-        details[loc]["axis_from"] = source[loc]
-        details[loc]["sagittal_sign"] = decision.status
-        details[loc]["sign_evidence"] = decision.evidence
-        segment_in_sensor = np.column_stack([anterior, up, z])  # columns: segment axes, sensor coords
-        mounting[loc] = Q.from_matrix(segment_in_sensor.T)
+        mounting[loc], source[loc], decisions[loc] = _sensor_frame(
+            loc, t, q, neutral_q[loc], used, bent[loc], mounting_declared, thr, details[loc], notes)
         headings[loc] = float(A.heading_deg(Q.multiply(neutral_q[loc], Q.conjugate(mounting[loc]))))
-
-    # a sensor with no evidence of its own takes the sign under which it moves with a known one
-    known = [loc for loc, d in decisions.items() if d.status == "verified"]
-    for loc, d in decisions.items():
-        if d.status == "verified" or not known or not windows or d.evidence.get("movement") == "disagrees":
-            continue
-        ref = known[0]
-        agree = D.agreement_sign(
-            D.sagittal_course(quats_e[loc], windows, Q.rotate(Q.conjugate(mounting[loc]), [1.0, 0, 0])),
-            D.sagittal_course(quats_e[ref], windows, Q.rotate(Q.conjugate(mounting[ref]), [1.0, 0, 0])))
-        if agree is not None:
-            d.evidence["agreement"] = f"{'moves with' if agree > 0 else 'moves against'} the {ref} sensor"
-            if agree > 0 and d.status == "unverified" and d.evidence.get("face") != "declared":
-                d.status, d.reason = "probable", f"{loc} sensor: forward taken from the {ref} sensor it bends with"
-                details[loc]["sagittal_sign"] = d.status
+    _signs_from_agreement(quats_e, mounting, decisions, windows, details)
 
     for loc, why in dropped.items():
         notes.append(f"{loc} sensor left out: {why}")
@@ -247,7 +155,7 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None,
         reasons.append("no sensor could be calibrated")
     sign = max((d.status for d in decisions.values()), key=SIGN_ORDER.index, default="unverified")
     notes += [d.reason for d in decisions.values() if d.reason]
-    if use_bends and "lumbar" in mounting:
+    if used and "lumbar" in mounting:
         details["lumbar_max_deg"] = _lumbar_max(quats_e, mounting, headings, windows)
 
     ok = not reasons
@@ -255,7 +163,7 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None,
         quality = "failed"
     elif sign == "unverified":
         quality = "unverified"
-    elif not use_bends:
+    elif not used:
         quality = "nominal" if sign == "verified" else "fair"
         notes.insert(0, f"no forward bends ({details['bends']}): each sensor's flexion axis "
                         "comes from its mounting (the face of the housing out of the back)")
@@ -264,11 +172,125 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None,
         weak = dropped or any(s != "bends" for s in source.values()) or sign != "verified"
         quality = "good" if worst >= 0.9 and not weak else "fair"
     if ok:
-        details["angles"] = angle_trust({loc: source[loc] for loc in mounting}, sign)
-    last = max([n1 - 1] + [e.end - 1 for e in used]) if windows else n1 - 1
+        details["angles"] = angle_trust(source, sign)
+    last = max([n1 - 1] + [e.end - 1 for e in used])
     report = CalibrationReport(
         ok, quality, reasons + notes if not ok else notes, (float(t[n0]), float(t[n1 - 1])),
-        [(float(t[e.start]), float(t[e.end - 1])) for e in used] if windows else [], details,
-        sign, dropped,
+        [(float(t[e.start]), float(t[e.end - 1])) for e in used], details, sign, dropped,
     )
     return Calibration(mounting, headings, float(t[last]), report, (float(t[n0]), float(t[last])))
+
+
+def _sagittal_bends(t, quats_e, neutral_q, n1, search, thr, bend_windows, reasons, notes) -> list:
+    """The plausible excursions after the neutral that bend the trunk forward or back (at most
+    six, the largest), or [] when they are too small to give an axis."""
+    stop = int(np.searchsorted(t, min(t[n1 - 1] + thr.calibration_search_s, search[1]), side="right"))
+    allowed = None
+    if bend_windows is not None:
+        allowed = np.zeros(stop, dtype=bool)
+        for s, e in bend_windows:
+            allowed |= (t[:stop] >= s) & (t[:stop] <= e)
+    head = {k: v[:stop] for k, v in quats_e.items()}
+    found = B.find_excursions(t[:stop], head, neutral_q, n1, thr, allowed)
+    plausible = B.plausible_bends(t, found, thr, stop, bend_windows is not None, float(t[n1 - 1]))
+    excursions = B.describe(head, neutral_q, plausible)
+    ups = {loc: up_in_sensor(neutral_q[loc]) for loc in quats_e}
+    used = []
+    for e in excursions:
+        lead = max(e.tilt_deg, key=e.tilt_deg.get)  # the most-moving sensor classifies it
+        face = D.face_anterior(ups[lead], thr)
+        if B.sagittal([e], lead, _sagittal_reference(excursions, lead, face, ups[lead]))[0]:
+            used.append(e)
+    if len(used) < len(excursions):
+        notes.append(f"{len(excursions) - len(used)} side bend(s) or twist(s) left out of the flexion axis")
+    used = sorted(sorted(used, key=lambda e: -max(e.tilt_deg.values()))[:6], key=lambda e: e.start)
+    most = max((max(e.tilt_deg.values()) for e in used), default=0.0)
+    if used and most < thr.bend_min_deg:
+        if bend_windows is not None:
+            reasons.append(f"the forward bends reached only {most:.0f} deg (needs {thr.bend_min_deg:.0f})")
+        else:
+            notes.append(f"movements after the neutral reached only {most:.0f} deg, too small "
+                         f"for a flexion axis (needs {thr.bend_min_deg:.0f})")
+            return []
+    return used
+
+
+def _disagreeing(quats_e, neutral_q, windows, bent, thr, details, reasons) -> dict[str, str]:
+    """Sensors that bent, but not with the others: dropped with the reason when the others
+    agree among themselves; with no such majority the calibration is refused."""
+    moving = [loc for loc in quats_e if bent[loc]]
+    if not windows or len(moving) < 2:
+        return {}
+    courses = {loc: np.concatenate([tilt_between(quats_e[loc][a:b], neutral_q[loc]) for a, b in windows])
+               for loc in moving}
+    for loc in moving:
+        details[loc]["bend_correlation"] = round(max(
+            _correlation(courses[loc], courses[o]) for o in moving if o != loc), 3)
+    loose = [loc for loc in moving if details[loc]["bend_correlation"] < thr.sensor_agreement_min]
+    if loose and len(moving) - len(loose) < 2:  # no majority to say which one is wrong
+        first, rest = loose[-1], [m for m in moving if m != loose[-1]]
+        reasons.append(f"sensors disagree: the {first} sensor did not bend with the "
+                       f"{' and '.join(rest)} sensor (correlation {details[first]['bend_correlation']:.2f})")
+        return {}
+    return {loc: (f"did not bend with the other sensors (correlation "
+                  f"{details[loc]['bend_correlation']:.2f}): loose or on the wrong body part")
+            for loc in loose}
+
+
+def _sensor_frame(loc, t, q, neutral, used, bent, declared, thr, details, notes):
+    """One sensor's mounting (segment axes in sensor coordinates), where its medio-lateral axis
+    came from ("bends", "mounting" or "assumed") and the decision on its sign."""
+    up = up_in_sensor(neutral)
+    face = D.face_anterior(up, thr)
+    windows = [(e.start, e.end) for e in used]
+    axis = None
+    if windows and bent:
+        axis, planarity = B.flexion_axis(t, q, windows)
+        details["axis_planarity"] = round(planarity, 3)
+        if planarity < thr.sensor_agreement_min:
+            notes.append(f"{loc} sensor turned about no single axis during the bends "
+                         f"(planarity {planarity:.2f})")
+            axis = None
+    elif windows:
+        notes.append(f"{loc} sensor bent only {details['bend_deg']:.0f} deg "
+                     f"(needs {thr.bend_min_deg / 2:.0f} for its own axis)")
+    if axis is not None:
+        z, source = unit(axis - np.dot(axis, up) * up), "bends"
+    elif face is not None:
+        z, source = unit(np.cross(face, up)), "mounting"
+    else:  # the nominal axes as a last resort (sensor x to the right); the sign says so
+        z, source = unit(np.array([1.0, 0.0, 0.0]) - up[0] * up), "assumed"
+    anterior = np.cross(up, z)
+    forward, backward = D.motion_extent([e.up_at_peak[loc] for e in used], anterior)
+    decision = D.decide(loc, anterior, face, declared, forward, backward, thr)
+    if decision.sign < 0:
+        z, anterior = -z, -anterior
+    details.update(axis_from=source, sagittal_sign=decision.status, sign_evidence=decision.evidence)
+    segment_in_sensor = np.column_stack([anterior, up, z])  # columns: segment axes, sensor coords
+    return Q.from_matrix(segment_in_sensor.T), source, decision
+
+
+def _signs_from_agreement(quats_e, mounting, decisions, windows, details) -> None:
+    """A sensor whose sign is not verified is checked against a verified one's sagittal tilt
+    in the bends: moving with it makes an unverified sign probable, against it makes a
+    probable sign unverified."""
+    known = [loc for loc, d in decisions.items() if d.status == "verified"]
+    if not known or not windows:
+        return
+    ref = known[0]
+
+    def course(loc):
+        return D.sagittal_course(quats_e[loc], windows, Q.rotate(Q.conjugate(mounting[loc]), [1.0, 0, 0]))
+
+    for loc, d in decisions.items():
+        if d.status == "verified":
+            continue
+        agree = D.agreement_sign(course(loc), course(ref))
+        if agree is None:
+            continue
+        d.evidence["agreement"] = f"{'moves with' if agree > 0 else 'moves against'} the {ref} sensor"
+        if agree > 0 and d.status == "unverified" and d.evidence.get("movement") != "disagrees":
+            d.status, d.reason = "probable", f"{loc} sensor: forward taken from the {ref} sensor it bends with"
+        elif agree < 0 and d.status == "probable":
+            d.status, d.reason = "unverified", f"{loc} sensor: tilts against the {ref} sensor in the bends"
+        details[loc]["sagittal_sign"] = d.status

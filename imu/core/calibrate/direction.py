@@ -80,8 +80,12 @@ def decide(loc: str, anterior: np.ndarray, face: np.ndarray | None, declared: bo
     motion_sign = None
     if big >= thr.bend_min_deg / 4 and big >= thr.flexion_asymmetry_min * small:
         motion_sign = 1 if forward_deg >= backward_deg else -1
-    evidence["movement"] = {None: None, 1: "agrees", -1: "disagrees"}[motion_sign] if face_sign else (
-        None if motion_sign is None else "decides")
+    if motion_sign is None:
+        evidence["movement"] = None
+    elif face_sign is None:
+        evidence["movement"] = "decides"
+    else:
+        evidence["movement"] = "agrees" if motion_sign == face_sign else "disagrees"
     if face_sign is not None and declared:
         if motion_sign is None or motion_sign == face_sign:
             return SignDecision(face_sign, "verified", evidence)
