@@ -110,13 +110,14 @@ def run_case(case: CalibrationCase, workdir: Path) -> CalibrationResult:
     duration = options.pop("duration_s", None)
     as_csv = options.pop("csv", False)  # a CSV does not declare its sensors' axes
     sim = simulate(case.scenario, duration, case.seed, **options)
+    stem = "".join(c if c.isalnum() else "-" for c in f"{case.scenario}-{case.seed}-{case.name}")
     if as_csv:
         from imu.sim import to_interchange_csv
 
-        path = workdir / f"{case.scenario}-{case.seed}.csv"
+        path = workdir / f"{stem}.csv"
         to_interchange_csv(sim, path, labels=False)
     else:
-        path = write_session(sim, workdir / f"{case.scenario}-{case.seed}.imu", case.sensors)
+        path = write_session(sim, workdir / f"{stem}.imu", case.sensors)
     analysis = analyze(open_source(path))
     cal = analysis.calibration
     signs, rmse, coverage = sign_and_error(analysis, sim.truth)

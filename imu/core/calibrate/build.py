@@ -138,7 +138,16 @@ def calibrate(t, quats, thr: Thresholds, neutral_window=None, bend_windows=None,
     for loc in quats_e:
         if used:
             details[loc]["bend_deg"] = round(max(e.tilt_deg[loc] for e in used), 1)
-    dropped = _disagreeing(quats_e, neutral_q, windows, bent, thr, details, reasons)
+    disagreement: list[str] = []
+    dropped = _disagreeing(quats_e, neutral_q, windows, bent, thr, details, disagreement)
+    if disagreement and bend_windows is None:
+        # found, not labelled: the wearer's own movements, not calibration bends
+        notes.append("the movements after the neutral were not calibration bends ("
+                     + disagreement[0].removeprefix("sensors disagree: ") + ")")
+        details["bends"] = "movements after the neutral were not bends"
+        used, windows, bent = [], [], {loc: False for loc in quats_e}
+    else:
+        reasons += disagreement
 
     mounting, headings, decisions, source = {}, {}, {}, {}
     for loc, q in quats_e.items():
