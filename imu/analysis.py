@@ -197,8 +197,9 @@ def _requests(source: Source) -> list[_Request]:
 
 def _recorded(source: Source) -> list[Calibration]:
     """The calibrations the live loop accepted, in order (the last one only when the source
-    cannot say more), with the span in which live counted no slouch events: from the end of
-    the one before (or the session start) to when it took effect."""
+    cannot say more), each with its own span: the first from the session start (live counted
+    no slouch events before it took effect), a later one (a sensor re-attached) from its
+    neutral, to when it took effect."""
     found = []
     if source.kind == "session" and source.path is not None:
         from imu.recording.reader import SessionReader
@@ -208,8 +209,9 @@ def _recorded(source: Source) -> list[Calibration]:
     if not found and source.calibration is not None:
         found = [source.calibration]
     before = 0.0
-    for c in found:
-        c.span_s = (before, c.applies_from_s)
+    for k, c in enumerate(found):
+        start = c.report.neutral[0] if k and c.report.neutral else before
+        c.span_s = (min(max(start, before), c.applies_from_s) if k else 0.0, c.applies_from_s)
         before = c.applies_from_s
     return found
 

@@ -305,3 +305,31 @@ def test_work_movements_after_a_neutral_only_calibration_are_not_taken_for_bends
     result = run_case(CalibrationCase("no bends, work after", "cal_no_bends", 25), tmp_path)
     assert result.ok and result.quality == "nominal" and not result.flipped
     assert any("were not calibration bends" in r for r in result.reasons)
+
+
+def test_recorded_calibrations_each_apply_to_their_own_stretch(tmp_path):
+    """A live session that recalibrated (sensor re-attached): each recorded calibration
+    applies from where the one before took effect; live counted no slouch before the first."""
+    from imu.analysis import open_source
+    from imu.recording.session import SessionWriter
+    from imu.sim import simulate
+
+    sim = simulate("smoke", None, seed=2)
+    first = find_calibrations(Source(None, "session", {loc: {"device": "imu-fw"} for loc in sim.sensors},
+                                     Thresholds(), None, [], [], [], lambda: iter([sim.notifications])))
+    cal = first.primary
+    later = Calibration.from_dict(cal.to_dict() | {"applies_from_s": 90.0, "neutral": [84.0, 87.0]})
+    path = tmp_path / "two.imu"
+    sensors = [{"location": loc, "device": "imu-fw", "name": loc, "address": loc, "firmware": "sim",
+                "details": {"rate_hz": info["rate_hz"]}} for loc, info in sim.sensors.items()]
+    with SessionWriter(path, {"source": "test"}, sensors) as writer:
+        writer.add_notifications(sim.notifications)
+        writer.add_calibration(cal.to_dict(), cal.applies_from_s)
+        writer.add_calibration({"ok": False, "quality": "failed", "reasons": ["moved"]}, 80.0)
+        writer.add_calibration(later.to_dict(), 90.0)
+    plan = find_calibrations(open_source(path))
+    # the first applies up to the second one's neutral, when the sensor was back on
+    assert [(s.from_s, s.to_s) for s in plan.stretches] == [(-np.inf, 84.0), (84.0, np.inf)]
+    assert plan.stretches[0].calibration.span_s == (0.0, cal.applies_from_s)
+    assert plan.stretches[1].calibration.span_s == (84.0, 90.0)
+    assert len(plan.report().stretches) == 2
