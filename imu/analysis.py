@@ -244,7 +244,8 @@ def find_calibrations(source: Source) -> CalibrationPlan:
         start = r.search[0] if np.isfinite(r.search[0]) else (float(t[0]) if len(t) else 0.0)
         try:
             if len(t) < 10:
-                raise CalibrationError("too little data to calibrate")
+                where = "" if not np.isfinite(r.search[1]) else f" between {r.search[0]:g} and {r.search[1]:g} s"
+                raise CalibrationError(f"too little data to calibrate{where}")
             c = calibrate(t, quats, thr, neutral_window=r.neutral, bend_windows=r.bends,
                           bends=source.bends, mounting_declared=declared,
                           search=(max(start, float(t[0])), r.search[1]))
