@@ -333,3 +333,22 @@ def test_recorded_calibrations_each_apply_to_their_own_stretch(tmp_path):
     assert plan.stretches[0].calibration.span_s == (0.0, cal.applies_from_s)
     assert plan.stretches[1].calibration.span_s == (84.0, 90.0)
     assert len(plan.report().stretches) == 2
+
+
+@pytest.mark.parametrize("after", ["walk", "slouch_that_stays", "stand_and_walk"])
+def test_walking_and_posture_changes_after_the_neutral_are_not_bends(after):
+    def build(b):
+        R.swaying_neutral(b, 6.0)
+        if after == "walk":
+            b.standing = True
+            b.gait("walk", 40.0)
+        elif after == "stand_and_walk":
+            b.stand_up()
+            b.gait("walk", 40.0)
+        else:
+            b.slouch(150.0)
+    script, wearer, t = script_of(build, seed=4)
+    quats = sensor_quats(wearer, t, rolls={"lumbar": 180.0})
+    cal = calibrate(t, quats, Thresholds())
+    assert cal.report.ok and cal.report.quality == "nominal" and cal.report.bends == []
+    assert flexion_sign_right(cal, wearer, t, quats)
