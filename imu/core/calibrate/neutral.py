@@ -77,7 +77,6 @@ def stillest_window(t, quats_e: dict[str, np.ndarray], a: int, b: int, thr: Thre
     the first one that passes (a slow posture change may follow inside a still stretch, and
     the neutral is what came before it)."""
     dt = float(np.median(np.diff(t)))
-    ups = [up_in_sensor(q) for q in quats_e.values()]
     longest = min(b - a, int(round(thr.neutral_window_s / dt)))
     shortest = max(int(round(min_s / dt)), 2)
     limit = SPREAD_MARGIN * thr.still_max_spread_deg
@@ -90,10 +89,12 @@ def stillest_window(t, quats_e: dict[str, np.ndarray], a: int, b: int, thr: Thre
         usable = [n for n in lengths if b - a >= n]
         for offset in range(0, b - a - (usable[-1] if usable else b - a) + 1, stride):
             for n in usable:
-                if offset + n <= b - a and _spread(quats_e, a + offset, a + offset + n) <= limit \
-                        and all(np.isfinite(q[a + offset:a + offset + n]).all() for q in quats_e.values()):
-                    return a + offset, a + offset + n
+                lo, hi = a + offset, a + offset + n
+                known = min(np.isfinite(q[lo:hi, 0]).mean() for q in quats_e.values())
+                if hi <= b and known >= 0.8 and _spread(quats_e, lo, hi) <= limit:
+                    return lo, hi  # (a lost packet or two inside does not matter)
         return None
+    ups = [up_in_sensor(q) for q in quats_e.values()]
     for n in lengths:
         variance = _window_variance(ups, a, b, n)
         if np.isfinite(variance).any():
