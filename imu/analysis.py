@@ -13,7 +13,7 @@ following its instructions); the angles there are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +125,7 @@ class CalibrationPlan:
 
     stretches: list[CalibrationStretch]
     refused: list[tuple[float, float, CalibrationReport]]
+    problems: list[str] = field(default_factory=list)  # e.g. recorded calibrations unreadable
 
     @property
     def primary(self) -> Calibration | None:
@@ -152,7 +153,7 @@ class CalibrationPlan:
         return main
 
     def notes(self) -> list[str]:
-        out = []
+        out = list(self.problems)
         for a, b, r in self.refused:
             where = (f"{'the start' if not np.isfinite(a) else f'{a:.0f} s'} to "
                      f"{'the end' if not np.isfinite(b) else f'{b:.0f} s'}")
@@ -195,7 +196,7 @@ def _requests(source: Source) -> list[_Request]:
     return groups or [_Request((-np.inf, np.inf))]
 
 
-def _recorded(source: Source) -> list[Calibration]:
+def _recorded(source: Source, problems: list[str]) -> list[Calibration]:
     """The calibrations the live loop accepted, in order (the last one only when the source
     cannot say more), each with its own span: the first from the session start (live counted
     no slouch events before it took effect), a later one (a sensor re-attached) from its
@@ -205,7 +206,13 @@ def _recorded(source: Source) -> list[Calibration]:
         from imu.recording.reader import SessionReader
 
         with SessionReader(source.path) as reader:
-            found = [Calibration.from_dict(c.data) for c in reader.calibrations() if c.accepted]
+            records = [c for c in reader.calibrations() if c.accepted]
+        for record in records:
+            try:
+                found.append(Calibration.from_dict(record.data))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                problems.append(f"a calibration recorded at {record.host_time_s:.1f} s is incomplete "
+                                "and was left out")
     if not found and source.calibration is not None:
         found = [source.calibration]
     before = 0.0
@@ -230,11 +237,12 @@ def _stretches(items: list[tuple[float, object]]) -> list[tuple[float, float, ob
 
 def find_calibrations(source: Source) -> CalibrationPlan:
     """Every calibration of the source and the stretch each applies to (see the module doc)."""
+    problems: list[str] = []
     if source.calibration_spans is None:
-        recorded = _recorded(source)
+        recorded = _recorded(source, problems)
         if recorded:
             starts = [c.span_s[0] if k else 0.0 for k, c in enumerate(recorded)]
-            return _plan(list(zip(starts, recorded)))
+            return _plan(list(zip(starts, recorded)), problems)
     requests = _requests(source)
     thr = source.thresholds
     t, quats = _grid_until(source, [_needed(r, thr) for r in requests])
@@ -253,17 +261,17 @@ def find_calibrations(source: Source) -> CalibrationPlan:
             found.append((min(c.span_s[0], start), c))
         except CalibrationError as err:
             found.append((start, CalibrationReport(False, "failed", [str(err)])))
-    return _plan(found)
+    return _plan(found, problems)
 
 
-def _plan(found: list[tuple[float, object]]) -> CalibrationPlan:
+def _plan(found: list[tuple[float, object]], problems: list[str]) -> CalibrationPlan:
     stretches, refused = [], []
     for lo, hi, item in _stretches(found):
         if isinstance(item, Calibration) and item.report.ok:
             stretches.append(CalibrationStretch(item, lo, hi))
         else:
             refused.append((lo, hi, item.report if isinstance(item, Calibration) else item))
-    return CalibrationPlan(stretches, refused)
+    return CalibrationPlan(stretches, refused, problems)
 
 
 def _needed(r: _Request, thr) -> tuple[float, float]:

@@ -326,8 +326,10 @@ def test_recorded_calibrations_each_apply_to_their_own_stretch(tmp_path):
         writer.add_notifications(sim.notifications)
         writer.add_calibration(cal.to_dict(), cal.applies_from_s)
         writer.add_calibration({"ok": False, "quality": "failed", "reasons": ["moved"]}, 80.0)
+        writer.add_calibration({"ok": True, "quality": "good", "reasons": []}, 85.0)  # damaged
         writer.add_calibration(later.to_dict(), 90.0)
     plan = find_calibrations(open_source(path))
+    assert any("recorded at 85.0 s is incomplete" in n for n in plan.notes())
     # the first applies up to the second one's neutral, when the sensor was back on
     assert [(s.from_s, s.to_s) for s in plan.stretches] == [(-np.inf, 84.0), (84.0, np.inf)]
     assert plan.stretches[0].calibration.span_s == (0.0, cal.applies_from_s)
