@@ -133,10 +133,11 @@ def cmd_validate(args) -> int:
     print()
     print(format_stability_table(run_stability_validation(quick=args.quick)))
     print()
-    from imu.validate import calibration_validation_table
+    from imu.validate import calibration_validation
 
-    print(calibration_validation_table(quick=args.quick))
-    return 0
+    table, failed = calibration_validation(quick=args.quick)
+    print(table)
+    return 1 if failed else 0
 
 
 # --- live, scan, demo -----------------------------------------------------------------

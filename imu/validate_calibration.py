@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+MIN_COVERAGE = 0.95  # fraction of the session with angles
+MAX_RMSE_DEG = 3.0
 SAGITTAL = ("thoracic_flexion", "trunk_inclination", "lumbar_inclination", "lumbar_flexion",
             "sacral_inclination")
 
@@ -47,6 +49,21 @@ class CalibrationResult:
     @property
     def flipped(self) -> list[str]:
         return [name for name, right in self.sign_correct.items() if not right]
+
+    def failures(self) -> list[str]:
+        """What falls outside the limits: refused, a flipped sign (worst of all when the
+        calibration calls it verified), angles over less than MIN_COVERAGE of the session,
+        a sagittal RMSE over MAX_RMSE_DEG."""
+        out = []
+        if not self.ok:
+            out.append("refused: " + "; ".join(self.reasons))
+        if self.flipped:
+            out.append(f"flexion sign flipped ({', '.join(self.flipped)}) with the sign called "
+                       f"{self.sagittal_sign}")
+        if self.ok and self.coverage < MIN_COVERAGE:
+            out.append(f"angles over {100 * self.coverage:.1f} % of the session")
+        out += [f"{name} RMSE {rmse:.2f} deg" for name, rmse in self.rmse_deg.items() if rmse > MAX_RMSE_DEG]
+        return out
 
 
 def default_cases() -> list[CalibrationCase]:
@@ -146,9 +163,13 @@ def format_calibration_table(results: list[CalibrationResult]) -> str:
                      f"{100 * r.coverage:6.1f}% {cells[0]:>9s} {cells[1]:>10s} {cells[2]:>9s} {cells[3]:>9s}")
     lines += ["", "RMSE in degrees against truth over the samples with angles; 'sign' is what the "
               "calibration says about the sagittal sign, 'flexion sign' what the truth says."]
-    refused = [r for r in results if not r.ok]
-    for r in refused:
-        lines.append(f"  {r.case.name}: refused ({'; '.join(r.reasons)})")
+    for r in results:
+        if r.failures():
+            lines.append(f"  FAILED {r.case.name}: {'; '.join(r.failures())}")
+    bad = sum(bool(r.failures()) for r in results)
+    lines.append(f"{len(results) - bad} of {len(results)} calibration cases within their limits "
+                 f"(accepted, sign right, angles over >= {100 * MIN_COVERAGE:.0f} % of the session, "
+                 f"sagittal RMSE <= {MAX_RMSE_DEG:g} deg)")
     return "\n".join(lines)
 
 

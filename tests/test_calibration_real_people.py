@@ -354,3 +354,14 @@ def test_walking_and_posture_changes_after_the_neutral_are_not_bends(after):
     cal = calibrate(t, quats, Thresholds())
     assert cal.report.ok and cal.report.quality == "nominal" and cal.report.bends == []
     assert flexion_sign_right(cal, wearer, t, quats)
+
+
+def test_validation_failures_name_a_flipped_sign():
+    from imu.validate_calibration import CalibrationResult
+
+    bad = CalibrationResult(CalibrationCase("x", "desk"), True, "good", "verified", [],
+                            {"trunk_inclination": False}, 0.99, {"trunk_inclination": 30.0}, [])
+    assert any("flipped" in f and "verified" in f for f in bad.failures())
+    good = CalibrationResult(CalibrationCase("x", "desk"), True, "good", "verified", [],
+                             {"trunk_inclination": True}, 0.99, {"trunk_inclination": 0.3}, [])
+    assert good.failures() == []
