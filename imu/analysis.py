@@ -1,22 +1,30 @@
 """Run the pipeline over a whole recording or CSV file (the I/O edge of reports and replay).
 
 A recording is streamed through the pipeline in batches, so memory stays bounded on an
-eight-hour session. The calibration is the one the live loop recorded; without one (a
-simulated or imported session) it is detected from the start of the data, exactly as
-replay does, so a report and a replay of the same file give the same events.
+eight-hour session. A calibration is about the mounting, not the moment: each one applies to
+its whole stretch of the recording, before and after its own span. Where they come from, in
+order of precedence: the spans the user names (`--calibration FROM:TO`), the calibrations
+the live loop recorded, the labelled calibration spans (calibrate_neutral / calibrate_bend;
+spans far apart are separate calibrations, e.g. a sensor re-attached), else one detected
+from the start of the data. Report and replay use the same plan, so they give the same
+events. Slouch events are not counted during a calibration's own span (the wearer was
+following its instructions); the angles there are kept.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from imu.core.calibrate import Calibration, CalibrationError, calibrate
+from imu.core.calibrate import Calibration, CalibrationError, CalibrationStretch, calibrate
 from imu.core.grid import too_slow_notes
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.core.result import Analysis, CalibrationReport
+
+CALIBRATION_LABELS = ("calibrate_neutral", "calibrate_bend")
+LABEL_GROUP_GAP_S = 30.0  # calibration labels closer than this belong to one calibration
 from imu.profile import Thresholds, thresholds_from_dict
 from imu.samples import NotificationColumns, TimedSamples
 
@@ -41,6 +49,12 @@ class Source:
     timed: dict[str, TimedSamples] | None = None  # CSV samples, already on the session timeline
     csv_stats: dict | None = None
     integrity: object = None  # a session file's Integrity after the last full read
+    # how to calibrate, as the user asked: spans holding a calibration (--calibration FROM:TO),
+    # whether the data hold calibration bends at all, and whether the sensors' axes are the
+    # documented ones (None: yes for our session files, unknown for a CSV from elsewhere)
+    calibration_spans: list[tuple[float, float]] | None = None
+    bends: bool = True
+    mounting_declared: bool | None = None
 
     def describe(self) -> dict:
         return {"file": str(self.path), "kind": self.kind}
@@ -174,32 +188,193 @@ def _new_pipeline(source: Source, calibration: Calibration | None) -> Pipeline:
     return pipeline
 
 
-def _label_windows(labels, name):
-    return [(s, e) for s, e, label in labels if label == name]
+@dataclass
+class CalibrationPlan:
+    """Which calibration applies where: accepted ones with their stretches, and the refused
+    ones with theirs (no angles there, and the report says why)."""
+
+    stretches: list[CalibrationStretch]
+    refused: list[tuple[float, float, CalibrationReport]]
+    problems: list[str] = field(default_factory=list)  # e.g. recorded calibrations unreadable
+
+    @property
+    def primary(self) -> Calibration | None:
+        return self.stretches[0].calibration if self.stretches else None
+
+    def report(self) -> CalibrationReport:
+        """The first accepted calibration's report (or the first refusal), listing every
+        calibration's stretch when there are several."""
+        entries = [(s.from_s, s.to_s, s.calibration.report) for s in self.stretches] + self.refused
+        entries.sort(key=lambda e: e[0])
+        if not entries:
+            return CalibrationReport(False, "failed", ["no calibration"])
+        main = self.primary.report if self.primary is not None else entries[0][2]
+        paused = [list(s.calibration.span_s) for s in self.stretches
+                  if s.calibration.span_s and s.calibration.span_s[1] > s.calibration.span_s[0]]
+        if paused:  # the calibrations' own movements: angles kept, no slouch events counted
+            main = replace(main, details={**main.details, "slouch_not_counted_s": paused})
+        if len(entries) > 1:
+            main = replace(main, stretches=[{
+                "from_s": None if not np.isfinite(a) else float(a),
+                "to_s": None if not np.isfinite(b) else float(b),
+                "ok": r.ok, "quality": r.quality, "sagittal_sign": r.sagittal_sign,
+                "neutral": list(r.neutral) if r.neutral else None, "reasons": list(r.reasons),
+            } for a, b, r in entries])
+        return main
+
+    def notes(self) -> list[str]:
+        out = list(self.problems)
+        for a, b, r in self.refused:
+            where = (f"{'the start' if not np.isfinite(a) else f'{a:.0f} s'} to "
+                     f"{'the end' if not np.isfinite(b) else f'{b:.0f} s'}")
+            out.append(f"angles not measured from {where}: calibration refused ("
+                       + "; ".join(r.reasons) + ")")
+        return out
 
 
-def find_calibration(source: Source) -> Calibration:
-    """The recorded calibration, or one detected from the start of the data."""
-    if source.calibration is not None:
-        return source.calibration
+@dataclass
+class _Request:
+    """One calibration to find: where to look, and what the labels say."""
+
+    search: tuple[float, float]
+    neutral: tuple[float, float] | None = None
+    bends: list[tuple[float, float]] | None = None
+
+
+def _label_groups(labels) -> list[_Request]:
+    """Calibration labels grouped into calibrations (a pause of LABEL_GROUP_GAP_S parts them)."""
+    spans = sorted((s, e, k) for s, e, k in labels if k in CALIBRATION_LABELS)
+    groups: list[list] = []
+    for span in spans:
+        if groups and span[0] - max(e for _, e, _ in groups[-1]) <= LABEL_GROUP_GAP_S:
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    out = []
+    for g in groups:
+        neutral = [(s, e) for s, e, k in g if k == "calibrate_neutral"]
+        bends = [(s, e) for s, e, k in g if k == "calibrate_bend"]
+        out.append(_Request((g[0][0], max(e for _, e, _ in g)), neutral[0] if neutral else None,
+                            bends or None))
+    return out
+
+
+def _requests(source: Source) -> list[_Request]:
+    if source.calibration_spans:
+        return [_Request((float(a), float(b))) for a, b in sorted(source.calibration_spans)]
+    groups = _label_groups(source.labels)
+    return groups or [_Request((-np.inf, np.inf))]
+
+
+def _recorded(source: Source, problems: list[str]) -> list[Calibration]:
+    """The calibrations the live loop accepted, in order (the last one only when the source
+    cannot say more), each with its own span: the first from the session start (live counted
+    no slouch events before it took effect), a later one (a sensor re-attached) from its
+    neutral, to when it took effect."""
+    found = []
+    if source.kind == "session" and source.path is not None:
+        from imu.recording.reader import SessionReader
+
+        with SessionReader(source.path) as reader:
+            records = [c for c in reader.calibrations() if c.accepted]
+        for record in records:
+            try:
+                found.append(Calibration.from_dict(record.data))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                problems.append(f"a calibration recorded at {record.host_time_s:.1f} s is incomplete "
+                                "and was left out")
+    if not found and source.calibration is not None:
+        found = [source.calibration]
+    before = 0.0
+    for k, c in enumerate(found):
+        start = c.report.neutral[0] if k and c.report.neutral else before
+        c.span_s = (min(max(start, before), c.applies_from_s) if k else 0.0, c.applies_from_s)
+        before = c.applies_from_s
+    return found
+
+
+def _stretches(items: list[tuple[float, object]]) -> list[tuple[float, float, object]]:
+    """Each item applies from its own start up to the next one's (the first from the session
+    start, the last to its end)."""
+    items = sorted(items, key=lambda i: i[0])
+    out = []
+    for k, (start, item) in enumerate(items):
+        lo = -np.inf if k == 0 else start
+        hi = items[k + 1][0] if k + 1 < len(items) else np.inf
+        out.append((lo, hi, item))
+    return out
+
+
+def find_calibrations(source: Source) -> CalibrationPlan:
+    """Every calibration of the source and the stretch each applies to (see the module doc)."""
+    problems: list[str] = []
+    if source.calibration_spans is None:
+        recorded = _recorded(source, problems)
+        if recorded:
+            starts = [c.span_s[0] if k else 0.0 for k, c in enumerate(recorded)]
+            return _plan(list(zip(starts, recorded)), problems)
+    requests = _requests(source)
     thr = source.thresholds
-    neutral = _label_windows(source.labels, "calibrate_neutral")
-    bends = _label_windows(source.labels, "calibrate_bend")
-    labelled_end = max((e for _, e in neutral + bends), default=0.0)
-    horizon = labelled_end + 2 * thr.calibration_search_s
+    t, quats = _grid_until(source, [_needed(r, thr) for r in requests])
+    declared = source.kind == "session" if source.mounting_declared is None else source.mounting_declared
+    found = []
+    for r in requests:
+        start = r.search[0] if np.isfinite(r.search[0]) else (float(t[0]) if len(t) else 0.0)
+        try:
+            if len(t) < 10:
+                where = "" if not np.isfinite(r.search[1]) else f" between {r.search[0]:g} and {r.search[1]:g} s"
+                raise CalibrationError(f"too little data to calibrate{where}")
+            c = calibrate(t, quats, thr, neutral_window=r.neutral, bend_windows=r.bends,
+                          bends=source.bends, mounting_declared=declared,
+                          search=(max(start, float(t[0])), r.search[1]))
+            # a labelled or named span starts the stretch: the sensor was (re)attached before it
+            found.append((min(c.span_s[0], start), c))
+        except CalibrationError as err:
+            found.append((start, CalibrationReport(False, "failed", [str(err)])))
+    return _plan(found, problems)
+
+
+def _plan(found: list[tuple[float, object]], problems: list[str]) -> CalibrationPlan:
+    stretches, refused = [], []
+    for lo, hi, item in _stretches(found):
+        if isinstance(item, Calibration) and item.report.ok:
+            stretches.append(CalibrationStretch(item, lo, hi))
+        else:
+            refused.append((lo, hi, item.report if isinstance(item, Calibration) else item))
+    return CalibrationPlan(stretches, refused, problems)
+
+
+def _needed(r: _Request, thr) -> tuple[float, float]:
+    """The data a calibration request may look at: its span, or the neutral search and the
+    bend search after it when the span is open-ended."""
+    lo = r.search[0] if np.isfinite(r.search[0]) else 0.0
+    hi = r.search[1] if np.isfinite(r.search[1]) else lo + 2 * thr.calibration_search_s
+    return lo, hi
+
+
+def _grid_until(source: Source, keep_spans: list[tuple[float, float]]):
+    """Grid orientations of every sensor within `keep_spans` (so an eight-hour file does not
+    fill memory), reading no further than the last of them."""
+    horizon = max(b for _, b in keep_spans)
     pipeline = _new_pipeline(source, None)
     times, quats = [], {loc: [] for loc in source.sensors}
     for out in _steps(source, pipeline, stop_after_s=horizon):
-        times.append(out.t)
+        keep = np.zeros(len(out.t), dtype=bool)
+        for a, b in keep_spans:
+            keep |= (out.t >= a) & (out.t <= b)
+        times.append(out.t[keep])
         for loc in quats:
-            quats[loc].append(out.grid.quat[loc])
+            quats[loc].append(out.grid.quat[loc][keep])
     t = np.concatenate(times) if times else np.empty(0)
-    if len(t) < 10:
-        raise CalibrationError("too little data to calibrate")
-    quats = {loc: np.concatenate(q) for loc, q in quats.items()}
-    return calibrate(t, quats, thr,
-                     neutral_window=neutral[0] if neutral else None,
-                     bend_windows=bends or None)
+    return t, {loc: np.concatenate(q) if q else np.empty((0, 4)) for loc, q in quats.items()}
+
+
+def find_calibration(source: Source) -> Calibration:
+    """The first accepted calibration (CalibrationError with the reasons when there is none)."""
+    plan = find_calibrations(source)
+    if plan.primary is None:
+        raise CalibrationError("; ".join(plan.report().reasons))
+    return plan.primary
 
 
 def _steps(source: Source, pipeline: Pipeline, stop_after_s: float | None = None):
@@ -232,17 +407,9 @@ def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
 def analyze(source: Source, on_step=None) -> Analysis:
     """The whole source through the pipeline: angles, events and data quality."""
     notes = list(source.notes)
-    refused = None
-    try:
-        calibration = find_calibration(source)
-    except CalibrationError as err:
-        calibration = None
-        refused = CalibrationReport(False, "failed", [str(err)])
-    if calibration is not None and not calibration.report.ok:
-        refused, calibration = calibration.report, None
-    if refused is not None:
-        notes.append("angles not measured: calibration refused (" + "; ".join(refused.reasons) + ")")
-    pipeline = _new_pipeline(source, calibration)
+    plan = find_calibrations(source)
+    notes += plan_notes(plan)
+    pipeline = _new_pipeline(source, plan.stretches or None)
     collector = AnalysisCollector()
     for out in _steps(source, pipeline):
         collector.add(out)
@@ -261,6 +428,20 @@ def analyze(source: Source, on_step=None) -> Analysis:
                          for q in analysis.sensors.values())
         raise ValueError(f"{source.path}: too little data to analyse ({seen or 'no samples'}; "
                          f"a sensor needs at least {MIN_SENSOR_SAMPLES} samples)")
-    if refused is not None:
-        analysis.calibration = refused
+    analysis.calibration = plan.report()
     return analysis
+
+
+def plan_notes(plan: CalibrationPlan) -> list[str]:
+    """Plain notes on what the calibration plan leaves unmeasured or unsure."""
+    if not plan.stretches:
+        return ["angles not measured: calibration refused (" + "; ".join(plan.report().reasons) + ")"]
+    notes = plan.notes()
+    for k, s in enumerate(plan.stretches):
+        r = s.calibration.report
+        if k and r.sagittal_sign != "verified":  # the first one's sign is in the summary
+            notes.append(f"sagittal signs {r.sagittal_sign} from {s.from_s:.0f} s on: which way "
+                         "is forward was not established from the sensors' mounting")
+        for loc, why in r.dropped.items():
+            notes.append(f"{loc} sensor gives no angles: {why}")
+    return notes

@@ -95,12 +95,13 @@ def cmd_simulate(args) -> int:
 
 
 # --- report --------------------------------------------------------------------------
-def make_report(input_path, out_dir, thresholds=None, mapping=None) -> dict:
+def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_spans=None, bends=True) -> dict:
     from imu.analysis import analyze, open_source
     from imu.core.stability import AccCollector
     from imu.report import write_report
 
     source = open_source(input_path, thresholds, mapping)
+    source.calibration_spans, source.bends = calibration_spans, bends
     acc = AccCollector()
     analysis = analyze(source, on_step=acc)
     return write_report(analysis, Path(out_dir), source.describe(), acc.acc)
@@ -108,7 +109,8 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None) -> dict:
 
 def cmd_report(args) -> int:
     out_dir = Path(args.output or (str(args.input) + ".report"))
-    paths = make_report(args.input, out_dir, _thresholds(args), _mapping(args))
+    paths = make_report(args.input, out_dir, _thresholds(args), _mapping(args), args.calibration,
+                        not args.no_bends)
     summary = json.loads(Path(paths["summary.json"]).read_text())
     slouch = summary.get("slouch", {})
     print(f"report: {paths['report.html']}")
@@ -193,7 +195,16 @@ def cmd_validate(args) -> int:
     else:
         print(format_real_table(real))
         real_ok = all(ok for *_, ok in real.checks())
-    failed = sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
+    calibration_failed = 0
+    if not args.real_only:
+        from imu.validate import calibration_validation
+
+        progress("calibration cases")
+        table, calibration_failed = calibration_validation(quick=args.quick)
+        print(table, flush=True)
+        print(flush=True)
+    failed = (sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
+              + calibration_failed)
     if failed:
         print(f"\nvalidation FAILED: {failed} case(s) or check(s) outside their limits", file=sys.stderr)
         return 1
@@ -275,7 +286,8 @@ def cmd_replay(args) -> int:
         from imu.lsl import lsl_sink_for
 
         sinks.append(lsl_sink_for(args.input))
-    result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=sinks)
+    result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=sinks,
+                    calibration_spans=args.calibration, bends=not args.no_bends)
     if not args.jsonl:
         a = result.analysis
         print(f"replayed {a.duration_s / 60:.1f} min: {len(a.episodes)} slouch events, "
@@ -291,6 +303,27 @@ def cmd_demo(args) -> int:
 
 
 # --- parser --------------------------------------------------------------------------
+def _calibration_span(text: str) -> tuple[float, float]:
+    """FROM:TO in session seconds, for --calibration."""
+    try:
+        start, end = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FROM:TO in seconds, e.g. 10:40, got {text!r}") from None
+    if not (0 <= start < end):
+        raise argparse.ArgumentTypeError(f"FROM must be >= 0 and before TO, got {text!r}")
+    return start, end
+
+
+def _add_calibration_arguments(s) -> None:
+    s.add_argument("--calibration", metavar="FROM:TO", type=_calibration_span, action="append",
+                   help="a span (session seconds) holding a calibration: a still, upright moment, "
+                        "then bends if any; repeat for a sensor re-attached later. Each applies "
+                        "to the recording up to the next one")
+    s.add_argument("--no-bends", action="store_true",
+                   help="the recording holds no calibration bends: flexion axes from the "
+                        "sensors' mounting")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="imu", description="Open wearable spine-motion pipeline.")
     p.add_argument("--version", action="version", version=f"imu {__version__}")
@@ -320,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sensor", action="append", metavar="NAME=LOCATION",
                    help="the file's sensor NAME is worn at LOCATION (thoracic, lumbar, sacral or an alias "
                    "such as T4, L1, pelvis); repeatable")
+    _add_calibration_arguments(s)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")
@@ -369,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lsl", action="store_true", help="publish angles and orientations over LSL")
     s.add_argument("--screenshot", metavar="PNG", help="render the dashboard at --at T and exit")
     s.add_argument("--at", type=float, help="session time for --screenshot")
+    _add_calibration_arguments(s)
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("scan", help="list BLE devices nearby and which sensor profile each matches")

@@ -22,12 +22,20 @@ class Thresholds:
     max_interpolation_gap_s: float = 0.1
     max_interpolation_gap_periods: float = 3.0
     # calibration (DESIGN section 4)
-    neutral_still_s: float = 3.0
+    neutral_still_s: float = 3.0  # what the live guide asks for before the bends
+    neutral_min_s: float = 1.0  # shortest neutral found in data (real people: ~1 s still)
+    neutral_window_s: float = 8.0  # longest neutral window used (more averages out noise)
+    neutral_trim_s: float = 0.5  # cut from each end of a labelled neutral span
     still_max_rate_dps: float = 5.0  # angular speed below which a sensor counts as still
     moving_min_rate_dps: float = 12.0  # trailing-second angular speed that means "moving"
     still_max_spread_deg: float = 2.0  # tilt spread within the neutral window
     bend_min_deg: float = 20.0  # a forward bend must tilt each segment at least this far
     bends_required: int = 2
+    bend_max_s: float = 20.0  # an unlabelled excursion held longer is a posture, not a bend
+    bend_start_max_s: float = 30.0  # the first bend starts within this of the neutral's end
+    bend_gap_max_s: float = 10.0  # and each next one within this of the one before
+    flexion_asymmetry_min: float = 1.5  # forward reach over backward that tells forward
+    face_max_elevation_deg: float = 60.0  # housing face tilted further up/down: no evidence
     calibration_search_s: float = 180.0  # look for neutral and bends within this span
     sensor_agreement_min: float = 0.8  # bend time-course correlation and axis planarity
     # slouch (DESIGN section 5)

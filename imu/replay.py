@@ -1,6 +1,6 @@
 """Replay: a recorded session through exactly the live pipeline, paced on the session clock.
 
-The calibration comes from `find_calibration` (the function `imu report` uses) and the
+The calibration plan comes from `find_calibrations` (the function `imu report` uses) and the
 notifications from `iter_notifications`, fed to one `Pipeline` in small chunks, so replay
 gives the events a report gives. Everything before `from_s` is processed silently at full
 speed; from there on each step goes to the sinks, and with `speed` > 0 a step is delivered
@@ -23,8 +23,8 @@ from typing import Callable, Iterable, Iterator, Protocol, TextIO
 
 import numpy as np
 
-from imu.analysis import Source, find_calibration, open_source
-from imu.core.calibrate import Calibration, CalibrationError
+from imu.analysis import CalibrationPlan, Source, find_calibrations, open_source, plan_notes
+from imu.core.calibrate import Calibration
 from imu.core.pipeline import AnalysisCollector, Pipeline, StepOutput
 from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds
@@ -196,21 +196,16 @@ class SensorStatusTracker:
 
 
 # --- calibration ------------------------------------------------------------------------
-def replay_calibration(source: Source) -> tuple[Calibration | None, CalibrationReport]:
-    """The calibration `analyze` uses, or None with the report saying why it was refused."""
-    try:
-        calibration = find_calibration(source)
-    except CalibrationError as err:
-        return None, CalibrationReport(False, "failed", [str(err)])
-    if not calibration.report.ok:
-        return None, calibration.report
-    return calibration, calibration.report
+def replay_calibration(source: Source) -> tuple[CalibrationPlan, CalibrationReport]:
+    """The calibration plan `analyze` uses (which calibration applies where) and its report."""
+    plan = find_calibrations(source)
+    return plan, plan.report()
 
 
 def calibration_event(calibration: Calibration | None, report: CalibrationReport) -> dict:
     t = calibration.applies_from_s if calibration is not None else 0.0
     return {"event": "calibration", "t": t, "ok": report.ok, "quality": report.quality,
-            "reasons": list(report.reasons)}
+            "reasons": list(report.reasons), "sagittal_sign": report.sagittal_sign}
 
 
 # --- driving ----------------------------------------------------------------------------
@@ -287,13 +282,15 @@ def _slice_step(out: StepOutput, from_s: float) -> StepOutput:
 
 def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
            sinks: Iterable[Sink] = (), clock=None, thresholds: Thresholds | None = None,
-           step_s: float | None = None) -> ReplayResult:
+           step_s: float | None = None, calibration_spans=None, bends: bool = True) -> ReplayResult:
     """Play a session file (or CSV) through the pipeline into `sinks`.
 
     speed: 0 = as fast as possible; otherwise wall time = (session time - from_s) / speed.
     from_s: first session time delivered; everything before is processed silently.
     clock: an object with now() and sleep(seconds) (default: the system clock).
     step_s: session seconds per pipeline step (default: 40 ms of wall time, 1 s at speed 0).
+    calibration_spans, bends: where the calibrations are and whether they hold bends, as
+    for `imu report` (`--calibration FROM:TO`, `--no-bends`).
     """
     if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed >= 0):
         raise ValueError(f"speed must be 0 (as fast as possible) or a positive factor, got {speed!r}")
@@ -306,8 +303,9 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
     clock = clock or SystemClock()
     sinks = list(sinks)
     source = open_source(path, thresholds)
-    calibration, report = replay_calibration(source)
-    pipeline = Pipeline(source.sensors, source.thresholds, calibration)
+    source.calibration_spans, source.bends = calibration_spans, bends
+    plan, report = replay_calibration(source)
+    pipeline = Pipeline(source.sensors, source.thresholds, plan.stretches or None)
     if source.csv_stats:
         pipeline.extra_stats.update(source.csv_stats)
     taps = {loc: _OrientationTap(o) for loc, o in pipeline.orienters.items()}
@@ -315,7 +313,7 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
     status = SensorStatusTracker(pipeline)
     collector = AnalysisCollector()
     result = ReplayResult(analysis=None)  # type: ignore[arg-type]
-    pending = [calibration_event(calibration, report)]  # delivered with the first shown step
+    pending = [calibration_event(plan.primary, report)]  # delivered with the first shown step
     started: list[float] = []  # wall time when session time from_s was shown
     reached = [0.0]  # session time the last step reached
 
@@ -362,10 +360,7 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
             finish = getattr(sink, "finish", None)  # not close(): a Qt window has one
             if finish is not None:
                 finish()
-    analysis = collector.build(pipeline, list(source.notes), source.annotations)
-    if calibration is None:
-        analysis.calibration = report
-        analysis.notes.append("angles not measured: calibration refused ("
-                              + "; ".join(report.reasons) + ")")
+    analysis = collector.build(pipeline, list(source.notes) + plan_notes(plan), source.annotations)
+    analysis.calibration = report
     result.analysis = analysis
     return result

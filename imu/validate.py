@@ -174,3 +174,14 @@ def format_table(results: list[CaseResult]) -> str:
     lines += [f"FAIL {name}: {what}" for name, what in failed]
     lines.append(f"{len(results) - len({n for n, _ in failed})} of {len(results)} cases within their limits")
     return "\n".join(lines)
+
+
+def calibration_validation(quick: bool = False) -> tuple[str, int]:
+    """The calibration cases of `imu.validate_calibration` (simulated people who sway, lean
+    back, hold postures, wear sensors upside down): the table, and how many cases fail."""
+    from imu.validate_calibration import (default_cases, format_calibration_table,
+                                          run_calibration_validation)
+
+    cases = default_cases()
+    results = run_calibration_validation(cases[:7] if quick else cases)
+    return format_calibration_table(results), sum(bool(r.failures()) for r in results)

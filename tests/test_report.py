@@ -70,7 +70,8 @@ def session(calibration_ok=True, lumbar_flexion_nan=False, notes=()):
     if calibration_ok:
         calibration = CalibrationReport(True, "good", [], (10.0, 14.0),
                                         [(20.0, 25.0), (30.0, 35.0)],
-                                        {"thoracic": {"still_spread_deg": np.float64(0.4)}})
+                                        {"thoracic": {"still_spread_deg": np.float64(0.4)}},
+                                        sagittal_sign="verified")
     else:
         calibration = CalibrationReport(False, "failed", ["wearer was not still"], None, [])
     return Analysis(t=t, angles=angles, valid=valid, context=np.full(t.size, "still"),

@@ -142,7 +142,7 @@ def _mode_filter(labels: list[str], hops: int) -> list[str]:
 def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None = None,
                        valid: np.ndarray | None = None, thresholds=None,
                        neutral_posture: str | None = None,
-                       sensor_rate_hz: float | None = None) -> ActivityResult:
+                       sensor_rate_hz: float | None = None, calibration_spans=()) -> ActivityResult:
     """Offline segmentation of a whole session into still / walking / running spans.
     `sensor_rate_hz`: the rate of the sensor behind the gait signal (the grid may be finer);
     below imu.core.gait.GAIT_MIN_RATE_HZ gait is only "moving"."""
@@ -185,7 +185,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     sample_labels = np.array(labels, dtype=object)[nearest]
     segments = _segments(t, sample_labels, cadences, centres, hop)
     _refine_boundaries(t, signal, rate, segments)
-    segments = _postures(t, angles, segments, neutral_posture)
+    segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
         rows = (t >= seg.start_s) & (t <= seg.end_s)
         sample_labels[rows] = seg.kind
@@ -242,12 +242,16 @@ def _refine_boundaries(t, signal, rate, segments: list[Segment]) -> None:
             left.end_s = right.start_s = new
 
 
-def _postures(t, angles, segments: list[Segment], neutral_posture: str | None) -> list[Segment]:
-    """Still spans become standing when joined to gait without a deep bend in between."""
+def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
+              calibration_spans=()) -> list[Segment]:
+    """Still spans become standing when joined to gait without a deep bend in between (a
+    calibration's own bends are not sitting down or standing up)."""
     incl = None
     for name in ("lumbar_inclination", "trunk_inclination"):
         if name in angles:
-            incl = np.asarray(angles[name], float)
+            incl = np.asarray(angles[name], float).copy()
+            for a, b in calibration_spans:
+                incl[(t >= a) & (t <= b)] = np.nan
             break
 
     def deep_bend(a: float, b: float) -> bool:

@@ -25,6 +25,7 @@ JOINTS = (("thoracic", "thoracic", "lumbar"), ("lumbar", "lumbar", "sacral"))
 INCLINATIONS = (
     (("trunk_inclination", "trunk_lateral_inclination"), "thoracic"),
     (("lumbar_inclination", "lumbar_lateral_inclination"), "lumbar"),
+    (("sacral_inclination", "sacral_lateral_inclination"), "sacral"),  # pelvic tilt and list
 )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from imu.core.align import ClockAligner
 from imu.core.angles import AngleComputer
-from imu.core.calibrate import Calibration
+from imu.core.calibrate import Calibration, CalibrationStretch, to_anatomical_earth
 from imu.core.context import STILL, ContextTracker
 from imu.core.grid import GridFrame, GridResampler
 from imu.core.layout import thresholds_for_layout
@@ -44,7 +44,7 @@ class Pipeline:
         self,
         sensors: dict[str, dict],
         thresholds: Thresholds | None = None,
-        calibration: Calibration | None = None,
+        calibration: Calibration | list[CalibrationStretch] | None = None,
     ):
         """sensors: location -> {"device": decoder name, "mode": ..., "rate_hz": nominal}."""
         # a layout without thoracic_flexion alerts on what it has (imu.core.layout)
@@ -64,15 +64,28 @@ class Pipeline:
         self.link_events: list[LinkEvent] = []
         self.battery: dict[str, float] = {}
         self.extra_stats: dict[str, DecodeStats] = {}  # quality of pre-decoded input (CSV rows)
-        self.calibration: Calibration | None = None
-        self._angles: AngleComputer | None = None
+        self.calibration: Calibration | None = None  # the first (or only) one
+        self.stretches: list[CalibrationStretch] = []
+        self._computers: list[AngleComputer] = []
+        self._blank_before = -np.inf  # live: no angles before the calibration took effect
+        self._quiet: list[tuple[float, float]] = []  # no slouch events inside these spans
         if calibration is not None:
             self.set_calibration(calibration)
 
-    def set_calibration(self, calibration: Calibration) -> None:
-        """Angles are measured from calibration.applies_from_s on."""
-        self.calibration = calibration
-        self._angles = AngleComputer(calibration, self.thr)
+    def set_calibration(self, calibration: Calibration | list[CalibrationStretch]) -> None:
+        """One Calibration (live): angles from its applies_from_s on, as it must be forward
+        in time. Stretches (report, replay): each calibration over its own stretch of the
+        session, before and after its own span; slouch events are not counted inside a
+        calibration's span (the wearer was following its instructions), angles are kept."""
+        if isinstance(calibration, Calibration):
+            self.stretches = [CalibrationStretch(calibration)]
+            self._blank_before, self._quiet = calibration.applies_from_s, []
+        else:
+            self.stretches = list(calibration)
+            self._blank_before = -np.inf
+            self._quiet = [s.calibration.span_s for s in self.stretches if s.calibration.span_s]
+        self.calibration = self.stretches[0].calibration if self.stretches else None
+        self._computers = [AngleComputer(s.calibration, self.thr) for s in self.stretches]
 
     # --- input -------------------------------------------------------------------
     def feed(self, items: list[Notification | LinkEvent | NotificationColumns]) -> StepOutput:
@@ -135,17 +148,45 @@ class Pipeline:
     def _step(self, final: bool) -> StepOutput:
         frame = self.grid.pull(final=final)
         n = len(frame)
-        if self._angles is None or n == 0:
+        if not self._computers or n == 0:
             return StepOutput(frame, {}, np.full(n, "uncalibrated", dtype=object))
-        angles = self._angles.compute(frame)
-        before = frame.t < self.calibration.applies_from_s
+        angles, segments = self._angles_and_segments(frame)
+        before = frame.t < self._blank_before
         if before.any():
             for a in angles.values():
                 a[before] = np.nan
-        labels, _ = self.context.update(self._angles.segments(frame))
+        labels, _ = self.context.update(segments)
         signal = angles.get(self.thr.slouch_signal, np.full(n, np.nan))
+        if self._quiet:
+            signal = signal.copy()
+            for a, b in self._quiet:
+                signal[(frame.t >= a) & (frame.t <= b)] = np.nan
         events = self.slouch.update(frame.t, signal, labels == STILL)
         return StepOutput(frame, angles, labels, events)
+
+    def _angles_and_segments(self, frame: GridFrame):
+        """Angles, each stretch by its own calibration, and segment orientations for the
+        context (a sensor without a calibration there enters as it is: the context needs
+        only angular speed, which the mounting does not change)."""
+        if len(self._computers) == 1 and self.stretches[0].from_s == -np.inf \
+                and self.stretches[0].to_s == np.inf:
+            computer = self._computers[0]
+            return computer.compute(frame), computer.segments(frame)
+        n = len(frame)
+        angles: dict[str, np.ndarray] = {}
+        locations = {loc for s in self.stretches for loc in s.calibration.mounting}
+        segments = {loc: to_anatomical_earth(frame.quat[loc]) for loc in locations if loc in frame.quat}
+        for stretch, computer in zip(self.stretches, self._computers):
+            inside = (frame.t >= stretch.from_s) & (frame.t < stretch.to_s)
+            if not inside.any():
+                continue
+            part = GridFrame(frame.t[inside], {k: v[inside] for k, v in frame.quat.items()},
+                             {k: v[inside] for k, v in frame.acc.items()})
+            for name, values in computer.compute(part).items():
+                angles.setdefault(name, np.full(n, np.nan))[inside] = values
+            for loc, q in computer.segments(part).items():
+                segments[loc][inside] = q
+        return angles, segments
 
     # --- quality --------------------------------------------------------------------
     def sensor_quality(self) -> dict[str, SensorQuality]:
@@ -209,6 +250,7 @@ class AnalysisCollector:
                 angles[name] = values
         calibration = (pipeline.calibration.report if pipeline.calibration
                        else CalibrationReport(False, "failed", ["no calibration"]))
+        # (analysis and replay put the whole calibration plan's report in its place)
         ends = [fl for fl in pipeline.first_last.values() if np.isfinite(fl[1])]
         duration = max(fl[1] for fl in ends) if ends else 0.0
         return Analysis(

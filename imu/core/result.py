@@ -59,11 +59,20 @@ class Alert:
 @dataclass
 class CalibrationReport:
     ok: bool
-    quality: str  # "good", "fair", "failed", "nominal" (no bends: nominal mounting)
+    # "good" (bends gave every axis, sign verified), "fair" (accepted with a weakness the
+    # reasons name), "nominal" (no bends: axes from the declared mounting), "unverified"
+    # (angles given, but which way is forward could not be established), "failed"
+    quality: str
     reasons: list[str]
     neutral: tuple[float, float] | None = None  # (start_s, end_s) of the still window
     bends: list[tuple[float, float]] = field(default_factory=list)
     details: dict = field(default_factory=dict)  # per sensor: still spread, bend size, axis fit
+    # which way is forward: "verified" (the declared mounting, not contradicted by the
+    # movements), "probable" (the movements alone), "unverified" (conflicting or no evidence)
+    sagittal_sign: str = "unverified"
+    dropped: dict[str, str] = field(default_factory=dict)  # sensor -> why it gives no angles
+    # when a session holds several calibrations: each one's stretch of the session and grade
+    stretches: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -122,7 +122,7 @@ def _carry_without_gait(t, labels, a: float, b: float) -> str | None:
 def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.ndarray | None = None,
                       annotations=(), thresholds=None, acc: dict[str, np.ndarray] | None = None,
                       neutral_posture: str | None = None,
-                      sensor_rate_hz: float | None = None) -> StabilityResult:
+                      sensor_rate_hz: float | None = None, calibration_spans=()) -> StabilityResult:
     t = np.asarray(t, float)
     angles = {k: np.asarray(v, float) for k, v in angles.items()}
     notes: list[str] = []
@@ -131,7 +131,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
     masked = {k: np.where(usable, np.nan, v) for k, v in angles.items()}
     activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds,
-                                  neutral_posture, sensor_rate_hz)
+                                  neutral_posture, sensor_rate_hz, calibration_spans)
     gait = gait_bouts(t, masked, acc, activity.segments, sensor_rate_hz)
     gait_note = rate_problem(sensor_rate_hz)
     if gait_note is not None:
@@ -213,8 +213,10 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
 def stability_from_analysis(analysis, acc: dict[str, np.ndarray] | None = None,
                             neutral_posture: str | None = None) -> StabilityResult:
     """analyze_stability on an imu.core.result.Analysis."""
+    spans = (analysis.calibration.details or {}).get("slouch_not_counted_s", [])
     return analyze_stability(analysis.t, analysis.angles, analysis.valid, analysis.annotations,
-                             analysis.thresholds, acc, neutral_posture, slowest_sensor_hz(analysis))
+                             analysis.thresholds, acc, neutral_posture, slowest_sensor_hz(analysis),
+                             calibration_spans=spans)
 
 
 def slowest_sensor_hz(analysis) -> float | None:

@@ -2,7 +2,9 @@
 
 The guide is fed the pipeline's grid (raw sensor orientations) step by step and walks the
 wearer through: sit tall and keep still (3 s of stillness), then bend forward slowly twice,
-coming back up each time; once the bends are over it calibrates on the data of the attempt.
+coming back up each time; once the bends are over it calibrates on the data of the attempt
+(the stillest part of the neutral it saw, the bends after it). A calibration that cannot
+tell which way is forward is refused here: live alerts must not rest on an unchecked sign.
 A refused calibration is reported with its reasons and the guide starts again, a bounded
 number of times. It is pure: no clock, no I/O; the live session prints and records.
 """
@@ -13,9 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imu import quat as Q
 from imu.core.calibrate import (Calibration, CalibrationError, calibrate, find_bends,
-                                find_neutral, to_anatomical_earth)
+                                find_neutral, mean_quat, to_anatomical_earth)
 from imu.core.grid import GridFrame
 from imu.core.result import CalibrationReport
 from imu.profile import Thresholds
@@ -34,14 +35,6 @@ class GuideUpdate:
     say: list[str] = field(default_factory=list)  # instructions for the wearer, in order
     attempts: list[Calibration | CalibrationReport] = field(default_factory=list)  # tried now
     accepted: Calibration | None = None
-
-
-def _mean_quat(q: np.ndarray) -> np.ndarray:
-    q = q[np.isfinite(q).all(axis=1)]
-    if not len(q):
-        return np.array([1.0, 0.0, 0.0, 0.0])
-    signs = np.where(q @ q[0] < 0, -1.0, 1.0)
-    return Q.normalize((q * signs[:, None]).mean(axis=0))
 
 
 class CalibrationGuide:
@@ -119,7 +112,7 @@ class CalibrationGuide:
     def _check_bends(self, t, quats, now, update: GuideUpdate) -> None:
         quats_e = {k: to_anatomical_earth(v) for k, v in quats.items()}
         in_neutral = (t >= self._neutral[0]) & (t <= self._neutral[1])
-        neutral_q = {k: _mean_quat(q[in_neutral]) for k, q in quats_e.items()}
+        neutral_q = {k: mean_quat(q[in_neutral]) for k, q in quats_e.items()}
         after = int(np.searchsorted(t, self._neutral[1], side="right"))
         bends, deviation = find_bends(t, quats_e, neutral_q, after, self.thr)
         done = [b for b in bends if b[2] < len(t)]  # came back below the bend threshold
@@ -133,10 +126,16 @@ class CalibrationGuide:
     def _attempt(self, t, quats, now, update: GuideUpdate) -> None:
         self.attempt += 1
         try:
-            calibration = calibrate(t, quats, self.thr)
+            # the stillest part of the neutral the guide saw, and the bends after it
+            calibration = calibrate(t, quats, self.thr, neutral_window=self._neutral,
+                                    search=(float(t[0]), float(t[-1])))
         except CalibrationError as err:
             self._refuse(CalibrationReport(False, "failed", [str(err)]), now, update, counted=True)
             return
+        if calibration.report.ok and calibration.report.sagittal_sign == "unverified":
+            # live alerts on a sign nobody could check would be the worst outcome: try again
+            calibration.report.ok, calibration.report.quality = False, "failed"
+            calibration.report.reasons.insert(0, "could not tell which way is forward")
         update.attempts.append(calibration)
         if calibration.report.ok:
             self.stage, self.calibration = DONE, calibration

@@ -181,6 +181,14 @@ def _calibration(analysis: Analysis) -> dict:
         "neutral": None if cal.neutral is None else {
             "start_s": rounded(cal.neutral[0], 3), "end_s": rounded(cal.neutral[1], 3)},
         "bends": [{"start_s": rounded(a, 3), "end_s": rounded(b, 3)} for a, b in cal.bends],
+        # which way is forward: "verified" (the sensors' declared mounting, not contradicted
+        # by the movements), "probable" (the movements only) or "unverified"; sagittal angles
+        # whose sign is not verified may have forward and backward swapped
+        "sagittal_sign": cal.sagittal_sign,
+        "sagittal_signs_verified": cal.ok and cal.sagittal_sign == "verified",
+        "angle_trust": json_safe(cal.details.get("angles", {}), "calibration.angle_trust"),
+        "dropped_sensors": dict(cal.dropped),
+        "stretches": json_safe(cal.stretches, "calibration.stretches"),
         "details": json_safe(cal.details, "calibration.details"),
     }
 
@@ -298,8 +306,13 @@ def not_measured(analysis: Analysis, exposures: dict[str, AngleExposure]) -> lis
         sentences.append(f"Calibration failed ({reasons}): angles are not referenced to a "
                          "checked neutral posture and may be offset.")
     elif cal.quality == "nominal":
-        sentences.append("Flexion axis: no calibration bends were found, so the nominal sensor "
-                         "mounting was assumed; sagittal and lateral angles may mix slightly.")
+        sentences.append("Flexion axis: no calibration bends were found, so each sensor's axes "
+                         "come from its mounting (the face of the housing out of the back); "
+                         "lateral angles may carry part of the flexion.")
+    if cal.ok and cal.sagittal_sign != "verified":
+        sentences.append(f"Sagittal signs {cal.sagittal_sign}: the calibration could not establish "
+                         "from the sensors' mounting which way is forward, so forward and backward "
+                         "may be swapped in every sagittal angle.")
     for note in analysis.notes:
         if note not in sentences:
             sentences.append(note)

@@ -12,7 +12,7 @@ one script. `imu.sim.wearer` turns a script into orientations and accelerations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -63,6 +63,9 @@ class Script:
     targets: np.ndarray  # (K, C) channel targets, columns in CHANNELS order
     labels: list[str]  # (K,) phase label of each keyframe
     sacral: bool  # whether the scenario wears a sacral sensor by default
+    # sensors stuck on rotated in the plane of the back (about the skin normal), degrees;
+    # 180 is a housing with its arrow pointing down the spine
+    mounting_roll_deg: dict = field(default_factory=dict)
 
     def phases(self) -> list[tuple[float, float, str]]:
         """Labelled spans: consecutive keyframes with one label merge into one phase."""
@@ -190,7 +193,7 @@ class ScriptBuilder:
             self.heading -= (self.heading - start_heading + 180.0) % 360.0 - 180.0
         self.hold(label, max(end_t - self.t, 1.0), 1.5 if first else turn_s, **g, heading=self.heading)
 
-    def build(self, name: str, sacral: bool) -> Script:
+    def build(self, name: str, sacral: bool, mounting_roll_deg: dict | None = None) -> Script:
         defaults = np.zeros(len(CHANNELS))
         defaults[CHANNEL_INDEX["sway"]] = 1.0
         targets = np.tile(defaults, (len(self.keyframes), 1))
@@ -208,6 +211,7 @@ class ScriptBuilder:
             starts=np.array([f.start_s for f in self.keyframes]),
             transitions=np.array([f.transition_s for f in self.keyframes]),
             targets=targets, labels=[f.label for f in self.keyframes], sacral=sacral,
+            mounting_roll_deg=dict(mounting_roll_deg or {}),
         )
 
 
@@ -333,6 +337,12 @@ from imu.sim import activities as _activities  # noqa: E402  (it needs ScriptBui
 
 _activities.register(_BUILDERS, SCENARIOS)
 PHASE_LABELS = PHASE_LABELS + _activities.ACTIVITY_PHASE_LABELS
+
+# issue 8 scenarios (what real people do during a calibration) live in imu.sim.realpeople
+from imu.sim import realpeople as _realpeople  # noqa: E402
+
+_realpeople.register(_BUILDERS, SCENARIOS)
+PHASE_LABELS = PHASE_LABELS + _realpeople.CALIBRATION_PHASE_LABELS
 
 
 def build_script(name: str, duration_s: float | None, rng: np.random.Generator,

@@ -85,7 +85,10 @@ def check_rate(location: str, rate_hz: float) -> int:
 
 
 def make_params(location: str, rng: np.random.Generator, *, rate_hz: float, raw_only: bool,
-                loss_rate: float, mounting_error: bool, heading_drift: bool) -> SensorParams:
+                loss_rate: float, mounting_error: bool, heading_drift: bool,
+                roll_deg: float = 0.0) -> SensorParams:
+    """roll_deg turns the housing about its own z (the skin normal) on top of any mounting
+    error: 180 is a sensor stuck on with its arrow pointing down the spine."""
     dt_us = check_rate(location, rate_hz)
     yaw = rng.choice([-1.0, 1.0]) * rng.uniform(10.0, 40.0)
     tilt = rng.uniform(5.0, 15.0)
@@ -96,6 +99,9 @@ def make_params(location: str, rng: np.random.Generator, *, rate_hz: float, raw_
         mounting = Q.normalize(Q.multiply(anatomy.NOMINAL_SENSOR_IN_SEGMENT, error))
     else:
         mounting, yaw, tilt = anatomy.NOMINAL_SENSOR_IN_SEGMENT.copy(), 0.0, 0.0
+    if roll_deg:
+        mounting = Q.normalize(Q.multiply(mounting, Q.from_axis_angle([0.0, 0.0, 1.0], roll_deg)))
+        yaw = (yaw + roll_deg + 180.0) % 360.0 - 180.0
     drift = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 3.0)
     return SensorParams(
         location=location, rate_hz=float(rate_hz), dt_us=dt_us,

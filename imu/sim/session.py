@@ -147,7 +147,8 @@ def simulate(scenario: str = "desk", duration_s: float | None = None, seed: int 
     for i, loc in enumerate(locations):
         p = S.make_params(loc, np.random.default_rng([seed, _STREAM_PARAMS, LOCATIONS.index(loc)]),
                           rate_hz=rates[loc], raw_only=loc in raw_only, loss_rate=loss_rate,
-                          mounting_error=mounting_error, heading_drift=heading_drift)
+                          mounting_error=mounting_error, heading_drift=heading_drift,
+                          roll_deg=script.mounting_roll_deg.get(loc, 0.0))
         params[loc] = p
         sent = lost = 0
         for chunk in S.frame_chunks(p, wearer, script.duration_s, _signal_rng(seed, loc)):
