@@ -260,17 +260,27 @@ def slouches_per_hour(count: int, duration_s: float) -> float:
 
 def slouch_hour_bins(episodes: list[SlouchEpisode], duration_s: float
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Episodes per hour of session, by start time.
+    """Episodes per hour of session, by start time (`slouch_bins` with one-hour bins)."""
+    return slouch_bins(episodes, duration_s, 3600.0)
 
-    Returns (bin_start_s, counts, bin_length_s); the last bin may be shorter than an hour.
+
+def slouch_bins(episodes: list[SlouchEpisode], duration_s: float, bin_s: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes per bin of session time, by start time.
+
+    Returns (bin_start_s, counts, bin_length_s); the last bin may be shorter than bin_s,
+    but a tail under 5 % of a bin (a 1200.4 s session in 300 s bins) joins the bin before.
     """
     if duration_s <= 0:
         raise ValueError(f"session duration must be positive, got {duration_s} s")
-    bins = max(1, math.ceil(duration_s / 3600.0 - 1e-9))
-    bin_start = np.arange(bins) * 3600.0
-    length = np.minimum(3600.0, duration_s - bin_start)
+    if bin_s <= 0:
+        raise ValueError(f"bin width must be positive, got {bin_s} s")
+    bins = max(1, math.ceil(duration_s / bin_s - 0.05))
+    bin_start = np.arange(bins) * bin_s
+    length = np.minimum(bin_s, duration_s - bin_start)
+    length[-1] = duration_s - bin_start[-1]
     starts = np.array([e.start_s for e in episodes], dtype=float)
-    index = np.clip((starts // 3600.0).astype(int), 0, bins - 1)
+    index = np.clip((starts // bin_s).astype(int), 0, bins - 1)
     counts = np.bincount(index, minlength=bins)
     return bin_start, counts, length
 
