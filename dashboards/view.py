@@ -16,6 +16,7 @@ from pyqtgraph.Qt import QtCore, QtWidgets
 
 from dashboards.model import DashboardFrame
 from imu.core.exposure import zone_scheme
+from imu.timefmt import clock
 from imu.profile import Thresholds
 
 BACKGROUND = "#fbfbfd"
@@ -38,12 +39,7 @@ def label_of(name: str) -> str:
     return name.replace("_", " ")
 
 
-def clock_text(seconds: float) -> str:
-    """Elapsed session time as m:ss (h:mm:ss from an hour), whole seconds, never "19:60"."""
-    total = int(math.floor(max(0.0, seconds) + 1e-6))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+clock_text = clock  # elapsed session time as m:ss (imu.timefmt)
 
 
 def duration_text(seconds: float) -> str:

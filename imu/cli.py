@@ -68,20 +68,35 @@ def cmd_simulate(args) -> int:
 
 
 # --- report --------------------------------------------------------------------------
-def make_report(input_path, out_dir, thresholds=None) -> dict:
+def make_report(input_path, out_dir, thresholds=None, profile=None, quiet=True) -> dict:
+    """Analyse a recording and write its report; a progress bar on a terminal unless quiet."""
     from imu.analysis import analyze, open_source
     from imu.core.stability import AccCollector
+    from imu.progress import progress
     from imu.report import write_report
+    from imu.report.overview import session_facts
+    from imu.report.writer import prepare_output_dir
+    from imu.timefmt import clock
 
+    prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
     source = open_source(input_path, thresholds)
     acc = AccCollector()
-    analysis = analyze(source, on_step=acc)
-    return write_report(analysis, Path(out_dir), source.describe(), acc.acc)
+    total = session_facts(source.path, source.kind).end_hint_s
+    with progress("analysing", total=total, quiet=quiet, unit=clock) as bar:
+        def on_step(out) -> None:
+            acc(out)
+            if len(out.t):
+                bar.advance_to(float(out.t[-1]))
+
+        analysis = analyze(source, on_step=on_step)
+        bar.set_total(None)
+        return write_report(analysis, Path(out_dir), source.describe(), acc.acc, profile=profile,
+                            progress=bar.stage)
 
 
 def cmd_report(args) -> int:
     out_dir = Path(args.output or (str(args.input) + ".report"))
-    paths = make_report(args.input, out_dir, _thresholds(args))
+    paths = make_report(args.input, out_dir, _thresholds(args), args.profile, args.quiet)
     summary = json.loads(Path(paths["summary.json"]).read_text())
     slouch = summary.get("slouch", {})
     print(f"report: {paths['report.html']}")
@@ -140,24 +155,47 @@ def cmd_scan(args) -> int:
 
     from imu.ble.scan import BleError, scan
 
-    async def look() -> list[dict]:
+    from imu.progress import progress
+
+    async def timed_scan(bar, **backend) -> list[dict]:
+        import time
+
+        bar.stage(f"scanning for {args.timeout:g} s")
+        begun = time.monotonic()
+
+        async def tick() -> None:
+            while True:
+                bar.advance_to(min(args.timeout, time.monotonic() - begun))
+                await asyncio.sleep(0.1)
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            return await scan(args.timeout, **backend)
+        finally:
+            ticker.cancel()
+
+    async def look(bar) -> list[dict]:
         if not args.virtual:
-            return await scan(args.timeout)
+            return await timed_scan(bar)
         from imu.ble.clock import SessionClock
         from imu.live.virtual import VirtualRig
         from imu.sim.radio import VirtualRadio
 
+        bar.stage("starting three virtual sensors")
         async with VirtualRadio() as radio:  # three simulated sensors advertising nearby
             await radio.power_on()
             rig = VirtualRig.from_spec(radio, SessionClock(), "smoke", sacral=True)
             await rig.start()
             try:
-                return await scan(args.timeout, backend=radio)
+                return await timed_scan(bar, backend=radio)
             finally:
+                bar.stage("stopping the virtual sensors")
                 await rig.stop()
 
     try:
-        found = asyncio.run(look())
+        with progress("scanning", total=args.timeout, quiet=args.quiet,
+                      unit=lambda s: f"{s:.0f} s") as bar:
+            found = asyncio.run(look(bar))
     except BleError as err:
         raise UserError(str(err)) from None
     if not found:
@@ -208,7 +246,19 @@ def cmd_replay(args) -> int:
         from imu.lsl import lsl_sink_for
 
         sinks.append(lsl_sink_for(args.input))
-    result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=sinks)
+    from imu.progress import progress
+    from imu.report.overview import session_facts
+    from imu.timefmt import clock
+
+    total = session_facts(args.input, "csv" if str(args.input).lower().endswith(".csv")
+                          else "session").end_hint_s
+    with progress("replaying", total=total, quiet=args.quiet or args.jsonl, unit=clock) as bar:
+        class Position:  # where the replay is, on the session timeline
+            def step(self, update) -> None:
+                bar.advance_to(update.t)
+
+        result = replay(args.input, speed=args.speed, from_s=args.from_s,
+                        sinks=[*sinks, Position()])
     if not args.jsonl:
         a = result.analysis
         print(f"replayed {a.duration_s / 60:.1f} min: {len(a.episodes)} slouch events, "
@@ -242,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input")
     s.add_argument("-o", "--output", help="output folder (default INPUT.report)")
     s.add_argument("--thresholds", help="JSON profile of thresholds")
+    s.add_argument("--profile", help="the person, for the comparison with their earlier sessions "
+                                     "(default: the profile the session names)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")
@@ -285,11 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lsl", action="store_true", help="publish angles and orientations over LSL")
     s.add_argument("--screenshot", metavar="PNG", help="render the dashboard at --at T and exit")
     s.add_argument("--at", type=float, help="session time for --screenshot")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("scan", help="list BLE devices nearby and which sensor profile each matches")
     s.add_argument("--timeout", type=float, default=5.0)
     s.add_argument("--virtual", action="store_true", help="scan a virtual radio with simulated sensors")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_scan)
 
     s = sub.add_parser("demo", help="imu live on real sensors, or a virtual desk session at 10x")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from imu import timefmt
 from imu.report.overview import HEADLINES, Comparison, SessionFacts, headline, span_text, verdict
 
 MAX_TABLE_ROWS = 300  # longer event lists are in events.csv
@@ -61,12 +62,7 @@ def _num(value, digits: int = 1, unit: str = "") -> str:
 
 def clock(seconds: float | None) -> str:
     """Seconds as h:mm:ss (or m:ss under an hour)."""
-    if seconds is None:
-        return "&ndash;"
-    total = int(round(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    return "&ndash;" if seconds is None else timefmt.clock(round(seconds))
 
 
 def _image(png: bytes | None, alt: str) -> str:

@@ -16,6 +16,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imu import timefmt
+
 HISTORY_SESSIONS = 10  # compare with the median of at most this many earlier sessions
 SLOUCHED_PCT_OK = 10.0  # slouched for less than this share of the session: "mostly upright"
 FORWARD_PCT_NOTE = 20.0  # trunk inclination beyond neutral this share of the time: worth a line
@@ -176,12 +178,7 @@ def verdict(name: str, value: float | None, usual: float | None) -> str | None:
 
 # --- the answer in words ------------------------------------------------------------------
 def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    total = int(round(seconds))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    return "-" if seconds is None else timefmt.clock(round(seconds))
 
 
 def span_text(seconds: float) -> str:
