@@ -108,12 +108,16 @@ def cmd_report(args) -> int:
 
 # --- export, annotate, decode ----------------------------------------------------------
 def cmd_export(args) -> int:
-    from imu.recording.export import export_session
+    from imu.recording.export import export_analysis, export_session
 
-    out = Path(args.output or Path(args.input).with_suffix("." + args.format))
+    suffix = "" if args.what == "samples" else f".{args.what}"
+    out = Path(args.output or Path(args.input).with_suffix(f"{suffix}.{args.format}"))
     if out.exists():
         raise UserError(f"{out} exists; choose another -o")
-    export_session(args.input, out, args.format)
+    if args.what == "samples":
+        export_session(args.input, out, args.format)
+    else:
+        export_analysis(args.input, out, args.format, args.what, _thresholds(args))
     print(f"wrote {out}")
     return 0
 
@@ -277,10 +281,12 @@ def cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="imu", description="Open wearable spine-motion pipeline.")
     p.add_argument("--version", action="version", version=f"imu {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("simulate", help="write a simulated session (with ground truth)")
-    s.add_argument("scenario")
+    from imu.sim import SCENARIOS
+
+    s.add_argument("scenario", help="one of: " + ", ".join(sorted(SCENARIOS)))
     s.add_argument("-o", "--output", required=True, help="session file (.imu) or CSV (.csv)")
     s.add_argument("--duration", type=float, help="seconds (scenario default otherwise)")
     s.add_argument("--seed", type=int, default=0)
@@ -297,8 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")
+    s = sub.add_parser("export", help="export a session's samples, angles or events to Parquet or CSV")
     s.add_argument("input")
+    s.add_argument("--what", choices=("samples", "angles", "events"), default="samples",
+                   help="samples: every sensor sample (default); angles: the angle time series "
+                        "on the analysis grid; events: slouches, alerts, calibration, gaps")
+    s.add_argument("--thresholds", help="JSON profile of thresholds (angles, events)")
     s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     s.add_argument("-o", "--output")
     s.set_defaults(func=cmd_export)
@@ -307,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input")
     s.add_argument("--from", dest="from_s", type=float, required=True)
     s.add_argument("--to", dest="to_s", type=float, required=True)
-    s.add_argument("--label", required=True)
+    from imu.recording.session import known_labels
+
+    s.add_argument("--label", required=True, help="one of: " + ", ".join(known_labels()))
     s.set_defaults(func=cmd_annotate)
 
     s = sub.add_parser("decode", help="decode one notification given as hex")
@@ -353,8 +365,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def os_error_line(err: OSError) -> str:
+    """An OSError as one line naming the path and the problem in words (no "[Errno 13]")."""
+    if err.filename is None or err.errno is None:
+        return str(err)
+    from imu.report.writer import os_error_words
+
+    return f"{err.filename}: {os_error_words(err)}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `imu` alone: what it can do
+        parser.print_help()
+        return EXIT_BAD_INPUT
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -371,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ValueError, OSError) as err:
         if os.environ.get("IMU_DEBUG"):
             raise
-        print(f"imu: error: {err}", file=sys.stderr)
+        text = os_error_line(err) if isinstance(err, OSError) else str(err)
+        print(f"imu: error: {text}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as err:  # a bug: still one line, the traceback on request
         if os.environ.get("IMU_DEBUG"):

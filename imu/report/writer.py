@@ -29,6 +29,11 @@ class ReportOutputError(OSError):
 
 def output_problem(path: Path, err: OSError) -> str:
     """One line naming the path and what is wrong with it, in words, not an errno."""
+    return f"cannot write {path}: {os_error_words(err)}"
+
+
+def os_error_words(err: OSError) -> str:
+    """What an OSError means, in words."""
     import errno
 
     words = {errno.EACCES: "permission denied (the folder is read-only for you)",
@@ -38,8 +43,7 @@ def output_problem(path: Path, err: OSError) -> str:
              errno.ENOTDIR: "a part of the path is a file, not a folder",
              errno.EISDIR: "it is a folder, not a file",
              errno.ENAMETOOLONG: "the name is too long"}
-    why = words.get(err.errno, err.strerror or type(err).__name__)
-    return f"cannot write {path}: {why}"
+    return words.get(err.errno, err.strerror or type(err).__name__)
 
 
 def prepare_output_dir(out: Path) -> Path:
