@@ -19,6 +19,9 @@ def run_live_dashboard(options, dash=None) -> int:
 
     dash: an existing LiveDashboard to feed (tests read it afterwards); a new one otherwise.
     """
+    from dashboards.qtcheck import check_display
+
+    check_display()  # before any sensor connects: one line, not a Qt abort
     from pyqtgraph.Qt import QtCore
 
     from dashboards import _application, _dispose

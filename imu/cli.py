@@ -385,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ImportError as err:  # an optional part that is not installed
+        from dashboards.qtcheck import library_import_error
+
+        system = library_import_error(err)
+        if system is not None:  # a system library, not a Python package
+            print(f"imu: error: {system}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl"}.get(
             (err.name or "").split(".")[0], "dev")
         print(f"imu: error: {err.name or err} is not installed; pip install -e '.[{extra}]'",

@@ -1,7 +1,6 @@
 """All thresholds in one editable profile, stamped into every output.
 
-Defaults and their sources: ../shared/reference/trunk-science.md (sections 3.3 to 3.5, 4, 5)
-as summarised in DESIGN section 5. A user edits a JSON file holding any subset of these
+Defaults and their sources: docs/trunk-science.md. A user edits a JSON file holding any subset of these
 keys; unknown keys are refused so that a typo never silently falls back to a default.
 """
 
