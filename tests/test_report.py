@@ -387,3 +387,22 @@ def test_report_under_a_file_is_one_line_naming_the_path(tmp_path):
     assert str(blocker) in str(err.value) and "Errno" not in str(err.value)
     with pytest.raises(ReportOutputError, match="is a file, not a folder"):
         write_report(session(), blocker, {"kind": "csv", "file": None})
+
+
+def test_report_command_in_a_pipe_prints_results_not_progress(tmp_path):
+    """Progress bars are for terminals: piped, stderr stays empty and stdout is two lines."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from imu.cli import main
+
+    session = tmp_path / "desk.imu"
+    assert main(["simulate", "desk", "-o", str(session), "--duration", "120"]) == 0
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-m", "imu.cli", "report", str(session)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("report: ")
