@@ -136,12 +136,20 @@ def _headline(s: dict, comparison: Comparison | None) -> str:
     return f'<div class="cards">{"".join(cards)}</div>{note}'
 
 
+def _who(facts: SessionFacts | None) -> str:
+    if facts is None or not facts.person:
+        return "unnamed wearer"
+    if facts.person == "default":  # `imu live` without --profile
+        return "default profile (no name given)"
+    return facts.person
+
+
 def _opening(s: dict, facts: SessionFacts | None, well: list[str], work: list[str],
              comparison: Comparison | None, history_note: str) -> str:
     """Who, when, how long, which sensors, and the answer in words."""
     if facts is None:
         facts = SessionFacts(file_name=str(s["source"].get("file") or s["source"]["kind"]))
-    who = facts.person or "unnamed wearer"
+    who = _who(facts)
     when = "start time not recorded"
     if facts.started is not None:
         stamp = f"{facts.started:%a %d %b %Y, %H:%M}"
@@ -265,7 +273,7 @@ def render_html(summary: dict, figures: dict[str, bytes | None], activity_html: 
     bytes; activity_html: the runs, carries and holds section (already escaped); facts,
     comparison, well, work: the opening (imu.report.overview); zone_bases: angle -> standard."""
     s = summary
-    facts_title = facts.person if facts and facts.person else "unnamed wearer"
+    facts_title = _who(facts)
     when = f", {facts.started:%d %b %Y %H:%M}" if facts and facts.started else ""
     title = f"Posture report: {facts_title}{when}"
     zones, distribution = _angle_tables(s)
