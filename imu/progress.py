@@ -16,11 +16,14 @@ from typing import Callable, Iterator
 class Progress:
     """What a running task reports: `advance_to(done)`, `stage(text)`."""
 
-    def __init__(self, bar=None, task=None) -> None:
-        self._bar, self._task = bar, task
+    def __init__(self, bar=None, task=None, total: float | None = None) -> None:
+        self._bar, self._task, self._total = bar, task, total
 
     def advance_to(self, done: float) -> None:
+        """Work done so far; never shown past the total (an estimate may fall a little short)."""
         if self._bar is not None:
+            if self._total:
+                done = min(done, self._total)
             self._bar.update(self._task, completed=done)
 
     def stage(self, text: str) -> None:
@@ -28,6 +31,7 @@ class Progress:
             self._bar.update(self._task, description=text)
 
     def set_total(self, total: float | None) -> None:
+        self._total = total
         if self._bar is not None:
             self._bar.update(self._task, total=total)
 
@@ -62,8 +66,10 @@ def progress(description: str, total: float | None = None, quiet: bool = False,
 
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), Amount(),
                TimeElapsedColumn()]
+    # printing through the bar keeps lines above it on a terminal; a piped stdout is left
+    # alone, so its lines still go to the pipe
     bar = RichProgress(*columns, console=Console(stderr=True), transient=True,
-                       redirect_stdout=True, redirect_stderr=False)
+                       redirect_stdout=bool(sys.stdout.isatty()), redirect_stderr=False)
     with bar:
         task = bar.add_task(description, total=total)
-        yield Progress(bar, task)
+        yield Progress(bar, task, total)
