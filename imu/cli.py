@@ -18,6 +18,44 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
+class LazyHelp:
+    """Help text computed only when help is shown: listing the scenarios or labels imports
+    modules that would slow every command's start by about a second."""
+
+    def __init__(self, make) -> None:
+        self.make = make
+
+    def __str__(self) -> str:
+        return self.make()
+
+    def strip(self) -> str:
+        return str(self).strip()
+
+    def __mod__(self, params) -> str:
+        return str(self) % params
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _scenario_help() -> str:
+    from imu.sim import SCENARIOS
+
+    return "one of: " + ", ".join(sorted(SCENARIOS))
+
+
+def _label_help() -> str:
+    from imu.recording.session import known_labels
+
+    return "one of: " + ", ".join(known_labels())
+
+
+def _mode_help() -> str:
+    from imu.protocols.movella_dot import MODES
+
+    return "Movella DOT payload mode: " + ", ".join(f"{m} ({p.name})" for m, p in MODES.items())
+
+
 def _thresholds(args):
     from imu.profile import load_thresholds
 
@@ -284,9 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("simulate", help="write a simulated session (with ground truth)")
-    from imu.sim import SCENARIOS
-
-    s.add_argument("scenario", help="one of: " + ", ".join(sorted(SCENARIOS)))
+    s.add_argument("scenario", help=LazyHelp(_scenario_help))
     s.add_argument("-o", "--output", required=True, help="session file (.imu) or CSV (.csv)")
     s.add_argument("--duration", type=float, help="seconds (scenario default otherwise)")
     s.add_argument("--seed", type=int, default=0)
@@ -317,14 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input")
     s.add_argument("--from", dest="from_s", type=float, required=True)
     s.add_argument("--to", dest="to_s", type=float, required=True)
-    from imu.recording.session import known_labels
-
-    s.add_argument("--label", required=True, help="one of: " + ", ".join(known_labels()))
+    s.add_argument("--label", required=True, help=LazyHelp(_label_help))
     s.set_defaults(func=cmd_annotate)
 
     s = sub.add_parser("decode", help="decode one notification given as hex")
     s.add_argument("--device", required=True, choices=("imu-fw", "movella-dot", "witmotion"))
-    s.add_argument("--mode", type=int, help="Movella DOT payload mode id")
+    s.add_argument("--mode", type=int, help=LazyHelp(_mode_help))
     s.add_argument("hex", nargs="+")
     s.set_defaults(func=cmd_decode)
 
