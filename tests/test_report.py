@@ -340,6 +340,18 @@ def test_headline_numbers_against_the_persons_earlier_sessions(tmp_path, monkeyp
     assert [h["session"] for h in history][-1] == str(path.resolve()) and len(history) == 4
 
 
+def test_virtual_sessions_stay_out_of_a_persons_history(tmp_path, monkeypatch):
+    from imu.live.people import get_profile
+
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    profile = get_profile("ana")
+    profile.save_thresholds(Thresholds())
+    path = _session_file(tmp_path / "v.imu", source="virtual", virtual="desk", profile="ana")
+    paths = write_report(session(), tmp_path / "out", {"kind": "session", "file": str(path)})
+    assert profile.history() == []
+    assert "Simulated data: not compared with" in paths["report.html"].read_text()
+
+
 def test_a_report_never_creates_a_profile(tmp_path, monkeypatch):
     monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
     path = _session_file(tmp_path / "bo.imu", source="live", profile="bo")

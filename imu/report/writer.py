@@ -121,6 +121,9 @@ def _history(summary: dict, facts, source: dict):
 
     if not facts.person:
         return None, "No person is named in this session, so there is nothing to compare with."
+    if facts.sensors in ("virtual", "simulated"):  # a simulated wearer is nobody's history
+        return None, (f"Simulated data: not compared with, nor added to, the history of "
+                      f"profile {facts.person}.")
     profile = existing_profile(facts.person)
     if profile is None:
         return None, (f"Profile {facts.person} is not kept on this computer, so there is "
