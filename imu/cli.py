@@ -255,7 +255,8 @@ def cmd_live(args) -> int:
         return run_live_command(args)
     from dashboards.live_runner import run_live_dashboard
 
-    return run_live_dashboard(options_from_args(args))
+    return run_live_dashboard(options_from_args(args),
+                              fallback=not (args.real_only or args.sensors_file))
 
 
 def cmd_replay(args) -> int:

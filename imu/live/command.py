@@ -52,14 +52,22 @@ async def _with_fallback(options: LiveOptions) -> int:
     try:
         return await LiveSession(options).run()
     except NoRealSensors as err:
-        why = str(err).split(";")[0]
-        print(f"imu: no real sensors ({why}); running a virtual desk session at "
-              f"{FALLBACK_SPEED:g}x instead", file=sys.stderr, flush=True)
+        say_falling_back(err)
     except UserError as err:
         print(f"imu: error: {err}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
-    virtual = replace(options, virtual="", speed=FALLBACK_SPEED)
-    return await run_live_async(virtual)
+    return await run_live_async(virtual_instead(options))
+
+
+def say_falling_back(err: Exception) -> None:
+    why = str(err).split(";")[0]
+    print(f"imu: no real sensors ({why}); running a virtual desk session at "
+          f"{FALLBACK_SPEED:g}x instead", file=sys.stderr, flush=True)
+
+
+def virtual_instead(options: LiveOptions) -> LiveOptions:
+    """The options of the virtual desk session that replaces a sensorless real one."""
+    return replace(options, virtual="", speed=FALLBACK_SPEED)
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
