@@ -158,3 +158,24 @@ async def test_virtual_csv_streams_its_samples_without_labels(tmp_path, monkeypa
     assert n > 400 and stats["thoracic"].lost_samples == 0
     np.testing.assert_allclose(got.device_time_s[:n], truth["t"][:n], atol=1e-4)  # one dt per frame
     np.testing.assert_allclose(np.abs(np.sum(got.quat[:n] * truth["quat"][:n], axis=1)), 1.0, atol=1e-3)
+
+
+def test_library_warnings_do_not_break_the_status_line():
+    import logging
+
+    from imu.live.session import _LineLogHandler
+
+    tty = _Terminal()
+    line = StatusLine(tty, min_wall_s=0.0, width=79)
+    handler = _LineLogHandler(line.message)
+    logger = logging.getLogger("some.ble.library")
+    logger.addHandler(handler)
+    try:
+        line.show(1.0, lambda: "0:01 · no slouch")
+        logger.warning("link\nlost %s", "briefly")
+        logger.info("not shown")
+    finally:
+        logger.removeHandler(handler)
+    out = tty.getvalue()
+    assert "\r\x1b[K imu: warning from some.ble.library: link lost briefly\n".replace(" imu", "imu") in out
+    assert "not shown" not in out

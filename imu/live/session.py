@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import logging
 import math
 import signal
 import sys
@@ -256,6 +257,9 @@ class LiveSession:
         self._install_taps()
         self.status = SensorStatusTracker(self.pipeline)
         self.status_line = StatusLine(self.out, enabled=not (o.jsonl or o.quiet))
+        if not o.jsonl:  # library warnings as whole lines, never written across the status line
+            self._log_handler = _LineLogHandler(self.status_line.message)
+            logging.getLogger().addHandler(self._log_handler)
         if not o.jsonl:
             self.alert_sinks.append(TerminalAlertSink(self.status_line.message))
         if o.desktop:
@@ -561,6 +565,8 @@ class LiveSession:
             marker = getattr(self, "marker", None)
             if marker is not None and self.writer is not None and self.clock is not None:
                 marker.close(self.clock.now())  # a carry still going when the session ends
+            if getattr(self, "_log_handler", None) is not None:
+                logging.getLogger().removeHandler(self._log_handler)
             if hasattr(self, "status_line"):
                 self.status_line.close()
             if self.writer is not None:
@@ -582,6 +588,22 @@ class LiveSession:
                       f"run `imu report {self.path}`")
             return
         self.note(f"report: {self.report_paths.get('report.html', out_dir)}")
+
+
+class _LineLogHandler(logging.Handler):
+    """WARNING and above from any library, one line each through the status line's message()
+    (without a handler, Python would write them to stderr across the status line)."""
+
+    def __init__(self, write) -> None:
+        super().__init__(logging.WARNING)
+        self.write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = " ".join(record.getMessage().split())
+            self.write(f"imu: {record.levelname.lower()} from {record.name}: {text}")
+        except Exception:  # a broken log line must never stop the recording
+            self.handleError(record)
 
 
 def _concat_outputs(a: StepOutput, b: StepOutput) -> StepOutput:
