@@ -163,7 +163,10 @@ def export_analysis(path: str | Path, out_path: str | Path, fmt: str = "parquet"
 
 
 def _check_writable(out_path: Path) -> None:
-    """Create the output file now, so an unwritable place is an OSError naming the path
-    (the caller words it) rather than a writer library's own message."""
-    with open(out_path, "wb"):
-        pass
+    """Refuse an unwritable folder before writing: an OSError naming the output path (the
+    CLI words it), not a writer library's own message about a temporary file."""
+    import errno
+    import os
+
+    if not os.access(out_path.parent, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out_path))
