@@ -53,6 +53,9 @@ def open_replay_dashboard(path, speed: float = 1.0, from_s: float = 0.0, window_
 
 def run_replay_dashboard(path, speed: float = 1.0, from_s: float = 0.0) -> int:
     """`imu replay --dashboard`: opens the viewer playing from `from_s`; returns the exit code."""
+    from dashboards.qtcheck import check_display
+
+    check_display()  # one line now, rather than Qt waiting or aborting later
     app = _application()
     window = open_replay_dashboard(path, speed, from_s)
     window.resize(1400, 860)

@@ -28,7 +28,7 @@ class LiveDashboard(QtWidgets.QMainWindow):
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.frames = 0  # redraws so far (benchmarks and tests read it)
         self.setWindowTitle(title)
-        self.view = DashboardView()
+        self.view = DashboardView(thresholds=thresholds)
         self.setCentralWidget(self.view)
         self.view.setStyleSheet(self.view.styleSheet() + f" QMainWindow {{ background: {BACKGROUND}; }}")
         self.timer = QtCore.QTimer(self)

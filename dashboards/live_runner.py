@@ -14,30 +14,41 @@ import threading
 from dataclasses import replace
 
 
-def run_live_dashboard(options, dash=None) -> int:
+def run_live_dashboard(options, dash=None, fallback: bool = False) -> int:
     """Run one live session (imu.live.LiveOptions) with the live dashboard; the exit code.
 
     dash: an existing LiveDashboard to feed (tests read it afterwards); a new one otherwise.
+    fallback: without real sensors, say so and run virtual ones (as `imu live` does).
     """
+    from dashboards.qtcheck import check_display
+
+    check_display()  # before any sensor connects: one line, not a Qt abort
     from pyqtgraph.Qt import QtCore
 
     from dashboards import _application, _dispose
     from dashboards.live import LiveDashboard
-    from imu.live.command import run_session
-    from imu.live.session import LiveSession
+    from imu.live.command import run_session, say_falling_back, virtual_instead
+    from imu.live.session import LiveSession, NoRealSensors
 
     app = _application()
     dash = dash or LiveDashboard()
     dash.setWindowTitle("imu live")
     dash.resize(1400, 860)
     dash.show()
-    session = LiveSession(replace(options, dashboard_sink=dash.put))
+    options = replace(options, dashboard_sink=dash.put)
+    current = {"session": LiveSession(options)}
     result: dict[str, int] = {}
     worker_loop: dict[str, asyncio.AbstractEventLoop] = {}
 
     async def main() -> int:
         worker_loop["loop"] = asyncio.get_running_loop()
-        return await run_session(session)
+        if fallback and options.virtual is None:
+            try:
+                return await current["session"].run()
+            except NoRealSensors as err:
+                say_falling_back(err)
+                current["session"] = LiveSession(virtual_instead(options))
+        return await run_session(current["session"])
 
     def work() -> None:
         try:
@@ -49,7 +60,7 @@ def run_live_dashboard(options, dash=None) -> int:
     def stop(reason: str) -> None:
         loop = worker_loop.get("loop")
         if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(session.request_stop, reason)
+            loop.call_soon_threadsafe(current["session"].request_stop, reason)
 
     thread = threading.Thread(target=work, name="imu-live", daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imu.core.exposure import ZoneScheme, zone_scheme
 from imu.core.result import Analysis
 from imu.profile import Thresholds
 from imu.replay import replay
@@ -38,24 +39,9 @@ def trace_names(angles) -> dict[str, list[str]]:
     return {"sagittal": sagittal, "lateral": lateral}
 
 
-def zone_edges(thresholds: Thresholds) -> tuple[float, float]:
-    return tuple(thresholds.sagittal_zones_deg)
-
-
-def zone_labels(edges) -> list[str]:
-    low, high = edges
-    return [f"0-{low:g}", f"{low:g}-{high:g}", f">{high:g}"]
-
-
-def zone_index(values: np.ndarray, edges) -> np.ndarray:
-    """0, 1, 2 for the three sagittal zones 0-low, low-high, >high (extension counts as 0);
-    -1 where unknown. An edge value belongs to the lower zone, as in imu.core.exposure."""
-    low, high = edges
-    out = np.full(len(values), -1, dtype=np.int8)
-    finite = np.isfinite(values)
-    v = values[finite]
-    out[finite] = np.where(v <= low, 0, np.where(v <= high, 1, 2))
-    return out
+def zone_scheme_of(thresholds: Thresholds) -> ZoneScheme:
+    """The zones the dashboard counts and shades: the report's, for ZONE_ANGLE."""
+    return zone_scheme(ZONE_ANGLE, thresholds)
 
 
 @dataclass
@@ -68,18 +54,15 @@ class DashboardFrame:
     episodes: list[tuple[float, float]]  # (start_s, end_s or t for the open one), shown so far
     slouch_count: int
     alert_count: int
-    zone_s: dict[str, float]  # zone label -> seconds of ZONE_ANGLE so far
+    zone_s: dict[str, float]  # zone label -> seconds of ZONE_ANGLE so far (zones.labels order)
     posture: dict[str, float]  # angle name -> value at t (NaN where unknown)
     context: str
     status: dict[str, dict]  # location -> imu.replay.SensorStatusTracker entry
     alert: dict | None  # the alert event whose episode is still open
     slouching_since: float | None  # start of the open counted episode
     calibration: dict | None  # the calibration event
-    zones: tuple[float, float] = (20.0, 60.0)
+    zones: ZoneScheme = field(default_factory=lambda: zone_scheme_of(Thresholds()))
     window_s: float = 60.0
-
-    def zone_labels(self) -> list[str]:
-        return zone_labels(self.zones)
 
 
 # --- event bookkeeping shared by both models ----------------------------------------------
@@ -155,16 +138,17 @@ class ReplayModel:
         self.t = a.t
         self.duration_s = float(a.t[-1]) if len(a.t) else a.duration_s
         self.panels = trace_names(a.angles)
-        self.zones = zone_edges(a.thresholds)
+        self.zones = zone_scheme_of(a.thresholds)
         self._event_t = np.array([e["t"] for e in self.events])
         self._status_t = np.array(recorder.t)
         self._status = recorder.status
         self.marks = [e for e in self.events if e["event"] in MARKED_EVENTS]
         self._mark_t = np.array([e["t"] for e in self.marks])
         dt = 1.0 / a.thresholds.analysis_rate_hz
-        zone = zone_index(a.angles.get(ZONE_ANGLE, np.full(len(a.t), np.nan)), self.zones)
+        zone = self.zones.classify(a.angles.get(ZONE_ANGLE, np.full(len(a.t), np.nan)))
         # zone seconds up to each grid index: cumulative, so any time is one lookup
-        self._zone_cum = np.stack([np.cumsum(zone == k) * dt for k in range(3)], axis=1)
+        self._zone_cum = np.stack([np.cumsum(zone == k) * dt
+                                   for k in range(len(self.zones.labels))], axis=1)
 
     def state_at(self, t: float) -> EventState:
         state = EventState()
@@ -179,14 +163,14 @@ class ReplayModel:
         a = self.analysis
         names = {n for panel in self.panels.values() for n in panel}
         state = self.state_at(t)
-        zone_s = self._zone_cum[hi - 1] if hi > 0 else np.zeros(3)
+        zone_s = self._zone_cum[hi - 1] if hi > 0 else np.zeros(len(self.zones.labels))
         s = int(np.searchsorted(self._status_t, t, side="right")) - 1
         return DashboardFrame(
             t=t, duration_s=self.duration_s, trace_t=self.t[lo:hi],
             traces={n: a.angles[n][lo:hi] for n in names}, panels=self.panels,
             episodes=_episodes_in_view(state.episodes, t - self.window_s, t),
             slouch_count=state.slouch_count, alert_count=state.alert_count,
-            zone_s=dict(zip(zone_labels(self.zones), map(float, zone_s))),
+            zone_s=dict(zip(self.zones.labels, map(float, zone_s))),
             posture={n: _at(v, hi - 1) for n, v in a.angles.items()},
             context=str(a.context[hi - 1]) if hi > 0 else "",
             status=self._status[max(s, 0)] if self._status else {},
@@ -209,14 +193,14 @@ class LiveModel:
     def __init__(self, window_s: float = 60.0, thresholds: Thresholds | None = None):
         self.thr = thresholds or Thresholds()
         self.window_s = window_s
-        self.zones = zone_edges(self.thr)
+        self.zones = zone_scheme_of(self.thr)
         self._keep = int(2 * window_s * self.thr.analysis_rate_hz)  # trimmed at twice the window
         self.t = np.empty(0)
         self.angles: dict[str, np.ndarray] = {}
         self.context = ""
         self.state = EventState()
         self.status: dict[str, dict] = {}
-        self._zone_s = np.zeros(3)
+        self._zone_s = np.zeros(len(self.zones.labels))
         self.steps = 0
 
     def add(self, out, events: list[dict] | None = None, status: dict | None = None) -> None:
@@ -230,8 +214,9 @@ class LiveModel:
             for k, v in out.angles.items():
                 self.angles[k] = np.concatenate([self.angles[k], v])[-self._keep:]
             self.context = str(out.context[-1])
-            zone = zone_index(np.asarray(out.angles.get(ZONE_ANGLE, np.full(n, np.nan))), self.zones)
-            self._zone_s += np.bincount(zone[zone >= 0], minlength=3)[:3] / self.thr.analysis_rate_hz
+            zone = self.zones.classify(np.asarray(out.angles.get(ZONE_ANGLE, np.full(n, np.nan))))
+            self._zone_s += (np.bincount(zone[zone >= 0], minlength=len(self._zone_s))
+                             / self.thr.analysis_rate_hz)
         for event in sorted(out.events if events is None else events, key=lambda e: e["t"]):
             self.state.apply(event)
         if status:
@@ -247,7 +232,7 @@ class LiveModel:
             traces={n: self.angles[n][lo:] for n in names}, panels=panels,
             episodes=_episodes_in_view(self.state.episodes, t - self.window_s, t),
             slouch_count=self.state.slouch_count, alert_count=self.state.alert_count,
-            zone_s=dict(zip(zone_labels(self.zones), map(float, self._zone_s))),
+            zone_s=dict(zip(self.zones.labels, map(float, self._zone_s))),
             posture={n: _at(v, len(v) - 1) for n, v in self.angles.items()},
             context=self.context, status=self.status, alert=self.state.alert,
             slouching_since=self.state.open_start(), calibration=self.state.calibration,

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from dashboards.model import ReplayModel
-from dashboards.view import BACKGROUND, INK, MUTED, DashboardView
+from dashboards.view import BACKGROUND, INK, MUTED, DashboardView, clock_axis
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 FRAME_MS = 33  # ~30 fps
@@ -35,7 +35,7 @@ class SeekBar(pg.PlotWidget):
     seek_requested = QtCore.Signal(float)
 
     def __init__(self, model: ReplayModel):
-        super().__init__(background=BACKGROUND)
+        super().__init__(background=BACKGROUND, axisItems={"bottom": clock_axis()})
         self.setFixedHeight(78)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         plot = self.getPlotItem()
@@ -96,7 +96,7 @@ class ReplayDashboard(QtWidgets.QMainWindow):
         central = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 6)
-        self.view = DashboardView(line_width=line_width)
+        self.view = DashboardView(line_width=line_width, thresholds=model.analysis.thresholds)
         layout.addWidget(self.view, stretch=1)
         self.seek_bar = SeekBar(model)
         self.seek_bar.seek_requested.connect(self.seek)

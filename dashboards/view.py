@@ -8,12 +8,16 @@ it only sets data on existing items.
 from __future__ import annotations
 
 import math
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from dashboards.model import DashboardFrame
+from imu.core.exposure import zone_scheme
+from imu.timefmt import clock
+from imu.profile import Thresholds
 
 BACKGROUND = "#fbfbfd"
 INK = "#20242c"
@@ -23,8 +27,10 @@ ANGLE_COLOURS = {
     "trunk_inclination": "#059669", "thoracic_lateral_bend": "#2563eb",
     "lumbar_lateral_bend": "#d97706", "trunk_lateral_inclination": "#059669",
 }
-ZONE_BRUSHES = ("#e6f4ea", "#fff4d6", "#fde2e1")  # 0-20 calm, 20-60 amber, >60 red
-EPISODE_BRUSH = (124, 58, 237, 40)  # translucent violet
+# by zone class (imu.core.exposure.ZONE_CLASSES), the report's colours
+ZONE_BRUSHES = {"extension": "#e3e8f6", "neutral": "#e6f4ea", "intermediate": "#fff4d6",
+                "awkward": "#fde2e1"}
+EPISODE_COLOUR = (124, 58, 237)  # violet: hatched over the zones so it stays violet
 SEGMENT_LENGTHS = {"pelvis": 0.16, "lumbar": 0.24, "thoracic": 0.34, "neck": 0.09}
 HEAD_RADIUS = 0.075
 
@@ -33,16 +39,35 @@ def label_of(name: str) -> str:
     return name.replace("_", " ")
 
 
-def clock_text(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    minutes, rest = divmod(seconds, 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{rest:04.1f}" if hours else f"{minutes:d}:{rest:04.1f}"
+clock_text = clock  # elapsed session time as m:ss (imu.timefmt)
 
 
 def duration_text(seconds: float) -> str:
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{rest:02d}"
+    return clock_text(round(seconds))
+
+
+CLOCK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+class ClockAxis(pg.AxisItem):
+    """A time axis labelled m:ss like the header clock, ticks on whole seconds and minutes."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802,N803 (Qt naming)
+        span = max(maxVal - minVal, 1e-9)
+        fit = max(2, int(size / 70))  # about one label per 70 pixels
+        major = next((s for s in CLOCK_STEPS_S if span / s <= fit), CLOCK_STEPS_S[-1])
+        minor = next((s for s in reversed(CLOCK_STEPS_S) if s < major and major % s == 0), major)
+        return [(major, 0), (minor, 0)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (Qt naming)
+        return [clock_text(v * scale) if v >= 0 else "" for v in values]
+
+
+def clock_axis() -> ClockAxis:
+    axis = ClockAxis("bottom")
+    axis.setPen(pg.mkPen(MUTED))
+    axis.setTextPen(pg.mkPen(INK))
+    return axis
 
 
 def _style_plot(plot: pg.PlotItem, y_label: str) -> None:
@@ -74,8 +99,9 @@ def _posture_points(segments: dict[str, float]) -> np.ndarray:
 class DashboardView(QtWidgets.QWidget):
     """Everything on screen except the replay controls."""
 
-    def __init__(self, parent=None, line_width: float = 1.0):
+    def __init__(self, parent=None, line_width: float = 1.0, thresholds: Thresholds | None = None):
         super().__init__(parent)
+        self._thresholds = thresholds or Thresholds()
         self.line_width = line_width  # 1: hairlines, several times faster to draw than wider pens
         self.frame: DashboardFrame | None = None
         self._texts: dict[str, str] = {}
@@ -96,14 +122,15 @@ class DashboardView(QtWidgets.QWidget):
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground(BACKGROUND)
         body.addWidget(self.plots, stretch=3)
-        self.sagittal = self.plots.addPlot(row=0, col=0)
-        self.lateral = self.plots.addPlot(row=1, col=0)
+        self.sagittal = self.plots.addPlot(row=0, col=0, axisItems={"bottom": clock_axis()})
+        self.lateral = self.plots.addPlot(row=1, col=0, axisItems={"bottom": clock_axis()})
         self.plots.ci.layout.setRowStretchFactor(0, 3)
         self.plots.ci.layout.setRowStretchFactor(1, 2)
         self.lateral.setXLink(self.sagittal)
         _style_plot(self.sagittal, "sagittal (deg)")
         _style_plot(self.lateral, "lateral (deg)")
-        self.lateral.setLabel("bottom", "session time (s)", color=INK)
+        self.lateral.setLabel("bottom", "session time (m:ss); background: trunk inclination zones",
+                              color=INK)
         self.sagittal.setYRange(-20, 90, padding=0)
         self.lateral.setYRange(-30, 30, padding=0)
         self._zone_bands: list[pg.LinearRegionItem] = []
@@ -117,9 +144,12 @@ class DashboardView(QtWidgets.QWidget):
         side = QtWidgets.QVBoxLayout()
         body.addLayout(side, stretch=1)
         self.figure = pg.PlotWidget(background=BACKGROUND)
-        self.figure.setMinimumSize(260, 260)
+        self.figure.setMinimumSize(220, 200)
         self._build_figure(self.figure.getPlotItem())
         side.addWidget(self.figure, stretch=3)
+        self.figure_text = QtWidgets.QLabel("not calibrated")  # below the figure, never under it
+        self.figure_text.setStyleSheet("font-family: monospace;")
+        side.addWidget(self.figure_text)
         self.counters = QtWidgets.QLabel()
         self.counters.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.counters.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
@@ -154,9 +184,6 @@ class DashboardView(QtWidgets.QWidget):
         self.head = pg.ScatterPlotItem(size=HEAD_RADIUS * 2, pxMode=False,
                                        brush=pg.mkBrush("#e5e7eb"), pen=pg.mkPen(INK, width=2))
         plot.addItem(self.head)
-        self.figure_text = pg.TextItem(color=INK, anchor=(0, 0))
-        self.figure_text.setPos(-0.53, 0.98)
-        plot.addItem(self.figure_text)
 
     def _setup_panels(self, panels: dict[str, list[str]]) -> None:
         for plot in (self.sagittal, self.lateral):
@@ -174,18 +201,24 @@ class DashboardView(QtWidgets.QWidget):
                 self.curves[name] = curve
         self._panels = panels
 
-    def _setup_zones(self, zones: tuple[float, float]) -> None:
+    def _setup_zones(self, zones) -> None:
+        """Sagittal bands: the trunk-inclination classes (with the neutral dead band)."""
         for band in self._zone_bands:
             band.getViewBox().removeItem(band)
-        low, high = zones
-        self._zone_bands = [_band(-90, low, ZONE_BRUSHES[0]), _band(low, high, ZONE_BRUSHES[1]),
-                            _band(high, 180, ZONE_BRUSHES[2])]
+        low, high = zones.edges
+        back = -zones.dead_band_deg
+        self._zone_bands = [_band(-90, back, ZONE_BRUSHES["extension"]),
+                            _band(back, low, ZONE_BRUSHES["neutral"]),
+                            _band(low, high, ZONE_BRUSHES["intermediate"]),
+                            _band(high, 180, ZONE_BRUSHES["awkward"])]
         for band in self._zone_bands:
             self.sagittal.addItem(band)
-        for low_, high_, colour in ((-10, 10, ZONE_BRUSHES[0]), (10, 20, ZONE_BRUSHES[1]),
-                                    (-20, -10, ZONE_BRUSHES[1]), (20, 90, ZONE_BRUSHES[2]),
-                                    (-90, -20, ZONE_BRUSHES[2])):
-            band = _band(low_, high_, colour)
+        lateral = zone_scheme("trunk_lateral_inclination", self._thresholds)
+        low, high = lateral.edges
+        for low_, high_, name in ((-low, low, "neutral"), (low, high, "intermediate"),
+                                  (-high, -low, "intermediate"), (high, 90, "awkward"),
+                                  (-90, -high, "awkward")):
+            band = _band(low_, high_, ZONE_BRUSHES[name])
             self.lateral.addItem(band)
             self._zone_bands.append(band)
         self._zones = zones
@@ -218,8 +251,10 @@ class DashboardView(QtWidgets.QWidget):
 
     def _draw_episodes(self, episodes) -> None:
         while len(self._episode_items) < len(episodes):
-            item = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(*EPISODE_BRUSH),
-                                       pen=pg.mkPen((124, 58, 237, 160), width=1))
+            brush = pg.mkBrush(*EPISODE_COLOUR, 150)
+            brush.setStyle(QtCore.Qt.BrushStyle.BDiagPattern)  # hatching keeps the zones readable
+            item = pg.LinearRegionItem(movable=False, brush=brush,
+                                       pen=pg.mkPen(*EPISODE_COLOUR, 220, width=2))
             item.setZValue(-10)
             self.sagittal.addItem(item)
             self._episode_items.append(item)
@@ -260,6 +295,9 @@ class DashboardView(QtWidgets.QWidget):
     @staticmethod
     def _banner(frame: DashboardFrame) -> tuple[str, str]:
         base = "border-radius: 6px; padding: 6px; font-size: 18px; font-weight: 600;"
+        if frame.calibration is None:
+            return ("Calibrating: sit tall and still, then bend forward slowly when asked",
+                    f"QLabel {{ {base} background: #e0e7ff; color: #1e3a8a; }}")
         if frame.alert is not None:
             reason = frame.alert.get("reason", "slouch alert")
             return (f"⚠  ALERT at {clock_text(frame.alert['t'])}: {reason}",
@@ -285,8 +323,9 @@ class DashboardView(QtWidgets.QWidget):
                 f" &nbsp; alerts: {frame.alert_count}</div>",
                 "<div style='margin-top:6px'>Time in zones (trunk inclination):</div><table>"]
         total = sum(frame.zone_s.values()) or 1.0
-        for (label, seconds), colour in zip(frame.zone_s.items(), ZONE_BRUSHES):
-            rows.append(f"<tr><td style='background:{colour}; padding:1px 8px'>{label}°</td>"
+        for (label, seconds), name in zip(frame.zone_s.items(), frame.zones.classes):
+            rows.append(f"<tr><td style='background:{ZONE_BRUSHES[name]}; padding:1px 8px'>"
+                        f"{name} {escape(label)}°</td>"
                         f"<td style='padding-left:10px' align='right'>{duration_text(seconds)}</td>"
                         f"<td style='padding-left:10px; color:{MUTED}' align='right'>"
                         f"{100 * seconds / total:.0f} %</td></tr>")

@@ -19,6 +19,44 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
+class LazyHelp:
+    """Help text computed only when help is shown: listing the scenarios or labels imports
+    modules that would slow every command's start by about a second."""
+
+    def __init__(self, make) -> None:
+        self.make = make
+
+    def __str__(self) -> str:
+        return self.make()
+
+    def strip(self) -> str:
+        return str(self).strip()
+
+    def __mod__(self, params) -> str:
+        return str(self) % params
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _scenario_help() -> str:
+    from imu.sim import SCENARIOS
+
+    return "one of: " + ", ".join(sorted(SCENARIOS))
+
+
+def _label_help() -> str:
+    from imu.recording.session import known_labels
+
+    return "one of: " + ", ".join(known_labels())
+
+
+def _mode_help() -> str:
+    from imu.protocols.movella_dot import MODES
+
+    return "Movella DOT payload mode: " + ", ".join(f"{m} ({p.name})" for m, p in MODES.items())
+
+
 def _thresholds(args):
     from imu.profile import load_thresholds
 
@@ -95,22 +133,38 @@ def cmd_simulate(args) -> int:
 
 
 # --- report --------------------------------------------------------------------------
-def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_spans=None, bends=True) -> dict:
+def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_spans=None, bends=True,
+                profile=None, quiet=True) -> dict:
+    """Analyse a recording and write its report; a progress bar on a terminal unless quiet."""
     from imu.analysis import analyze, open_source
     from imu.core.stability import AccCollector
+    from imu.progress import progress
     from imu.report import write_report
+    from imu.report.overview import session_facts
+    from imu.report.writer import prepare_output_dir
+    from imu.timefmt import clock
 
+    prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
     source = open_source(input_path, thresholds, mapping)
     source.calibration_spans, source.bends = calibration_spans, bends
     acc = AccCollector()
-    analysis = analyze(source, on_step=acc)
-    return write_report(analysis, Path(out_dir), source.describe(), acc.acc)
+    total = session_facts(source.path, source.kind).end_hint_s
+    with progress("analysing", total=total, quiet=quiet, unit=clock) as bar:
+        def on_step(out) -> None:
+            acc(out)
+            if len(out.t):
+                bar.advance_to(float(out.t[-1]))
+
+        analysis = analyze(source, on_step=on_step)
+        bar.set_total(None)
+        return write_report(analysis, Path(out_dir), source.describe(), acc.acc, profile=profile,
+                            progress=bar.stage)
 
 
 def cmd_report(args) -> int:
     out_dir = Path(args.output or (str(args.input) + ".report"))
     paths = make_report(args.input, out_dir, _thresholds(args), _mapping(args), args.calibration,
-                        not args.no_bends)
+                        not args.no_bends, args.profile, args.quiet)
     summary = json.loads(Path(paths["summary.json"]).read_text())
     slouch = summary.get("slouch", {})
     print(f"report: {paths['report.html']}")
@@ -122,12 +176,16 @@ def cmd_report(args) -> int:
 
 # --- export, annotate, decode ----------------------------------------------------------
 def cmd_export(args) -> int:
-    from imu.recording.export import export_session
+    from imu.recording.export import export_analysis, export_session
 
-    out = Path(args.output or Path(args.input).with_suffix("." + args.format))
+    suffix = "" if args.what == "samples" else f".{args.what}"
+    out = Path(args.output or Path(args.input).with_suffix(f"{suffix}.{args.format}"))
     if out.exists():
         raise UserError(f"{out} exists; choose another -o")
-    export_session(args.input, out, args.format)
+    if args.what == "samples":
+        export_session(args.input, out, args.format)
+    else:
+        export_analysis(args.input, out, args.format, args.what, _thresholds(args))
     print(f"wrote {out}")
     return 0
 
@@ -218,24 +276,47 @@ def cmd_scan(args) -> int:
 
     from imu.ble.scan import BleError, scan
 
-    async def look() -> list[dict]:
+    from imu.progress import progress
+
+    async def timed_scan(bar, **backend) -> list[dict]:
+        import time
+
+        bar.stage(f"scanning for {args.timeout:g} s")
+        begun = time.monotonic()
+
+        async def tick() -> None:
+            while True:
+                bar.advance_to(min(args.timeout, time.monotonic() - begun))
+                await asyncio.sleep(0.1)
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            return await scan(args.timeout, **backend)
+        finally:
+            ticker.cancel()
+
+    async def look(bar) -> list[dict]:
         if not args.virtual:
-            return await scan(args.timeout)
+            return await timed_scan(bar)
         from imu.ble.clock import SessionClock
         from imu.live.virtual import VirtualRig
         from imu.sim.radio import VirtualRadio
 
+        bar.stage("starting three virtual sensors")
         async with VirtualRadio() as radio:  # three simulated sensors advertising nearby
             await radio.power_on()
             rig = VirtualRig.from_spec(radio, SessionClock(), "smoke", sacral=True)
             await rig.start()
             try:
-                return await scan(args.timeout, backend=radio)
+                return await timed_scan(bar, backend=radio)
             finally:
+                bar.stage("stopping the virtual sensors")
                 await rig.stop()
 
     try:
-        found = asyncio.run(look())
+        with progress("scanning", total=args.timeout, quiet=args.quiet,
+                      unit=lambda s: f"{s:.0f} s") as bar:
+            found = asyncio.run(look(bar))
     except BleError as err:
         raise UserError(str(err)) from None
     if not found:
@@ -253,7 +334,8 @@ def cmd_live(args) -> int:
         return run_live_command(args)
     from dashboards.live_runner import run_live_dashboard
 
-    return run_live_dashboard(options_from_args(args))
+    return run_live_dashboard(options_from_args(args),
+                              fallback=not (args.real_only or args.sensors_file))
 
 
 def cmd_replay(args) -> int:
@@ -286,8 +368,19 @@ def cmd_replay(args) -> int:
         from imu.lsl import lsl_sink_for
 
         sinks.append(lsl_sink_for(args.input))
-    result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=sinks,
-                    calibration_spans=args.calibration, bends=not args.no_bends)
+    from imu.progress import progress
+    from imu.report.overview import session_facts
+    from imu.timefmt import clock
+
+    total = session_facts(args.input, "csv" if str(args.input).lower().endswith(".csv")
+                          else "session").end_hint_s
+    with progress("replaying", total=total, quiet=args.quiet or args.jsonl, unit=clock) as bar:
+        class Position:  # where the replay is, on the session timeline
+            def step(self, update) -> None:
+                bar.advance_to(update.t)
+
+        result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=[*sinks, Position()],
+                        calibration_spans=args.calibration, bends=not args.no_bends)
     if not args.jsonl:
         a = result.analysis
         print(f"replayed {a.duration_s / 60:.1f} min: {len(a.episodes)} slouch events, "
@@ -327,10 +420,10 @@ def _add_calibration_arguments(s) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="imu", description="Open wearable spine-motion pipeline.")
     p.add_argument("--version", action="version", version=f"imu {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("simulate", help="write a simulated session (with ground truth)")
-    s.add_argument("scenario")
+    s.add_argument("scenario", help=LazyHelp(_scenario_help))
     s.add_argument("-o", "--output", required=True, help="session file (.imu) or CSV (.csv)")
     s.add_argument("--duration", type=float, help="seconds (scenario default otherwise)")
     s.add_argument("--seed", type=int, default=0)
@@ -354,10 +447,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the file's sensor NAME is worn at LOCATION (thoracic, lumbar, sacral or an alias "
                    "such as T4, L1, pelvis); repeatable")
     _add_calibration_arguments(s)
+    s.add_argument("--profile", help="the person, for the comparison with their earlier sessions "
+                                     "(default: the profile the session names)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("export", help="export a session's samples to Parquet or CSV")
+    s = sub.add_parser("export", help="export a session's samples, angles or events to Parquet or CSV")
     s.add_argument("input")
+    s.add_argument("--what", choices=("samples", "angles", "events"), default="samples",
+                   help="samples: every sensor sample (default); angles: the angle time series "
+                        "on the analysis grid; events: slouches, alerts, calibration, gaps")
+    s.add_argument("--thresholds", help="JSON profile of thresholds (angles, events)")
     s.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     s.add_argument("-o", "--output")
     s.set_defaults(func=cmd_export)
@@ -366,12 +466,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input")
     s.add_argument("--from", dest="from_s", type=float, required=True)
     s.add_argument("--to", dest="to_s", type=float, required=True)
-    s.add_argument("--label", required=True)
+    s.add_argument("--label", required=True, help=LazyHelp(_label_help))
     s.set_defaults(func=cmd_annotate)
 
     s = sub.add_parser("decode", help="decode one notification given as hex")
     s.add_argument("--device", required=True, choices=("imu-fw", "movella-dot", "witmotion"))
-    s.add_argument("--mode", type=int, help="Movella DOT payload mode id")
+    s.add_argument("--mode", type=int, help=LazyHelp(_mode_help))
     s.add_argument("hex", nargs="+")
     s.set_defaults(func=cmd_decode)
 
@@ -404,11 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--screenshot", metavar="PNG", help="render the dashboard at --at T and exit")
     s.add_argument("--at", type=float, help="session time for --screenshot")
     _add_calibration_arguments(s)
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("scan", help="list BLE devices nearby and which sensor profile each matches")
     s.add_argument("--timeout", type=float, default=5.0)
     s.add_argument("--virtual", action="store_true", help="scan a virtual radio with simulated sensors")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_scan)
 
     s = sub.add_parser("demo", help="imu live on real sensors, or a virtual desk session at 10x")
@@ -417,8 +519,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def os_error_line(err: OSError) -> str:
+    """An OSError as one line naming the path and the problem in words (no "[Errno 13]")."""
+    if err.filename is None or err.errno is None:
+        return str(err)
+    from imu.report.writer import os_error_words
+
+    return f"{err.filename}: {os_error_words(err)}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `imu` alone: what it can do
+        parser.print_help()
+        return EXIT_BAD_INPUT
     try:
         if os.environ.get("IMU_DEBUG"):
             return args.func(args)
@@ -430,6 +545,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ImportError as err:  # an optional part that is not installed
+        from dashboards.qtcheck import library_import_error
+
+        system = library_import_error(err)
+        if system is not None:  # a system library, not a Python package
+            print(f"imu: error: {system}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl"}.get(
             (err.name or "").split(".")[0], "dev")
         print(f"imu: error: {err.name or err} is not installed; pip install -e '.[{extra}]'",
@@ -441,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ValueError, OSError) as err:
         if os.environ.get("IMU_DEBUG"):
             raise
-        print(f"imu: error: {err}", file=sys.stderr)
+        text = os_error_line(err) if isinstance(err, OSError) else str(err)
+        print(f"imu: error: {text}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as err:  # a bug: still one line, the traceback on request
         if os.environ.get("IMU_DEBUG"):

@@ -1,7 +1,6 @@
 """All thresholds in one editable profile, stamped into every output.
 
-Defaults and their sources: ../shared/reference/trunk-science.md (sections 3.3 to 3.5, 4, 5)
-as summarised in DESIGN section 5. A user edits a JSON file holding any subset of these
+Defaults and their sources: docs/trunk-science.md. A user edits a JSON file holding any subset of these
 keys; unknown keys are refused so that a typo never silently falls back to a default.
 """
 
@@ -46,8 +45,12 @@ class Thresholds:
     alert_after_s: float = 30.0
     alert_repeat_s: float = 60.0
     lumbar_slump_fraction: float = 0.70
-    # exposure zones (ISO 11226 / EN 1005-4)
+    # exposure zones (ISO 11226 / EN 1005-4; docs/trunk-science.md): trunk inclination,
+    # back curvature (thoracic relative to lumbar), lateral; sagittal angles down to
+    # -zone_neutral_band_deg count as neutral (sensor error, not extension)
     sagittal_zones_deg: tuple[float, float] = (20.0, 60.0)
+    curvature_zones_deg: tuple[float, float] = (20.0, 40.0)
+    zone_neutral_band_deg: float = 5.0
     lateral_zones_deg: tuple[float, float] = (10.0, 20.0)
     # static bouts (EN 1005-1)
     static_band_deg: float = 1.5

@@ -107,7 +107,7 @@ def test_plays_at_speed(qtbot, window):
     moved = window.displayed_t - 30.0
     # frames come every ~33 ms; a loaded machine delays them, so only a loose lower bound
     assert 0.5 * 8.0 * elapsed < moved <= 8.0 * elapsed + 0.5
-    assert window.view.header.text().startswith("<span") and "/ 5:00.0" in window.view.header.text()
+    assert window.view.header.text().startswith("<span") and "/ 5:00<" in window.view.header.text()
 
 
 def test_playing_stops_at_the_end(qtbot, window, desk):
@@ -176,3 +176,38 @@ def test_many_frames_keep_references_balanced(qtbot, window):
         window.seek(60.0 + i * 0.5)
         window.view.repaint()
     assert sys.getrefcount(None) >= before - 1000
+
+
+def test_clock_never_shows_sixty_seconds_and_axes_read_like_the_header():
+    from dashboards.view import ClockAxis, clock_text
+
+    assert clock_text(1199.96) == "19:59" and clock_text(1200.0) == "20:00"
+    assert clock_text(299.99) == "4:59" and clock_text(3600 + 61.2) == "1:01:01"
+    axis = ClockAxis("bottom")
+    assert axis.tickStrings([0.0, 90.0, 1199.0], 1.0, 30.0) == ["0:00", "1:30", "19:59"]
+    major, _minor = axis.tickSpacing(0.0, 1200.0, 700)
+    assert major[0] in (120, 300) and 1200 % major[0] == 0  # whole minutes, never 3:20 steps
+
+
+def test_banner_says_calibrating_until_the_calibration_event(qtbot, window, desk):
+    calibrated_at = next(e["t"] for e in window.model.events if e["event"] == "calibration")
+    window.seek(max(0.0, calibrated_at - 1.0))
+    window.render()
+    assert "Calibrating" in window.view.banner.text() and "OK" not in window.view.banner.text()
+    assert "pending" in window.view.header.text()
+    window.seek(calibrated_at + 1.0)
+    window.render()
+    assert "Calibrating" not in window.view.banner.text()
+
+
+def test_dashboard_zones_are_the_report_zones(window):
+    from imu.core.exposure import zone_scheme
+
+    scheme = zone_scheme("trunk_inclination", window.model.analysis.thresholds)
+    frame = window.model.frame_at(window.model.duration_s)
+    assert frame.zones == scheme and list(frame.zone_s) == list(scheme.labels)
+    values = window.model.analysis.angles["trunk_inclination"][window.model.analysis.valid]
+    expected = scheme.percent(values)
+    total = sum(frame.zone_s.values())
+    for label, seconds in frame.zone_s.items():
+        assert 100 * seconds / total == pytest.approx(expected[label], abs=0.5)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from imu.core.exposure import (
     angle_summary, percentiles, slouch_hour_bins, slouches_per_hour, static_bouts, zone_labels,
-    zone_percent,
+    zone_percent, zone_scheme,
 )
 from imu.core.result import Analysis, CalibrationReport, SlouchEpisode
 from imu.profile import Thresholds
@@ -141,14 +141,56 @@ def test_angle_summary_uses_valid_samples_and_drops_unknown_angles():
     flex = summary["thoracic_flexion"]
     assert flex.valid_s == pytest.approx(9.0)
     assert flex.coverage_pct == pytest.approx(90.0)
+    # relative thoracic flexion: back-curvature classes 0-20 / 20-40 / >40, not ISO inclination
     assert flex.zones_pct == pytest.approx(
-        {"<0": 0.0, "0-20": 400 / 9, "20-60": 500 / 9, ">60": 0.0})
+        {"<-5": 0.0, "-5-20": 400 / 9, "20-40": 500 / 9, ">40": 0.0})
+    assert "curvature" in flex.zone_scheme.basis
     assert flex.percentiles["max"] == 30.0
     assert flex.static.start_s == pytest.approx([1.0, 5.0])
     assert summary["thoracic_lateral_bend"].zones_pct == pytest.approx(
         {"0-10": 0.0, "10-20": 100.0, ">20": 0.0})
     assert summary["thoracic_axial_rotation"].zones_pct is None
     assert summary["thoracic_axial_rotation"].static is None  # a high-passed heading
+
+
+def test_sensor_noise_around_neutral_is_not_extension():
+    """A still, upright wearer with 2 deg of sensor noise: all neutral, none extension."""
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 2.0, 20_000)
+    scheme = zone_scheme("trunk_inclination", Thresholds())
+    zones = scheme.percent(noise)
+    assert list(zones) == ["<-5", "-5-20", "20-60", ">60"]
+    assert zones["<-5"] < 1.0 and zones["-5-20"] > 99.0  # 2.5 sigma
+    # a real backward lean well past the band is still extension
+    assert scheme.percent(np.full(10, -12.0))["<-5"] == 100.0
+    assert scheme.classify(np.array([-5.0, -5.01, np.nan])).tolist() == [1, 0, -1]
+
+
+def test_each_angle_kind_gets_its_own_standard():
+    thr = Thresholds()
+    inclination = zone_scheme("trunk_inclination", thr)
+    assert inclination.edges == (20.0, 60.0) and "inclination" in inclination.basis
+    assert zone_scheme("lumbar_inclination", thr).edges == (20.0, 60.0)
+    curvature = zone_scheme("thoracic_flexion", thr)
+    assert curvature.edges == (20.0, 40.0)
+    assert zone_scheme("lumbar_flexion", thr) is None  # no standard gives classes for it
+    assert zone_scheme("thoracic_axial_rotation", thr) is None
+    lateral = zone_scheme("trunk_lateral_inclination", thr)
+    assert lateral.classes == ("neutral", "intermediate", "awkward")
+    assert lateral.percent(np.array([-25.0, 5.0])) == {"0-10": 50.0, "10-20": 0.0, ">20": 50.0}
+    # 50 deg: intermediate as an inclination, awkward as relative flexion
+    assert inclination.classify(np.array([50.0]))[0] == 2
+    assert curvature.classify(np.array([50.0]))[0] == 3
+
+
+def test_a_wider_dead_band_from_the_profile_changes_labels_and_classes():
+    from imu.profile import thresholds_from_dict
+
+    thr = thresholds_from_dict({"zone_neutral_band_deg": 8})
+    scheme = zone_scheme("trunk_inclination", thr)
+    assert scheme.labels[0] == "<-8"
+    assert scheme.percent(np.array([-7.0, -9.0])) == pytest.approx(
+        {"<-8": 50.0, "-8-20": 50.0, "20-60": 0.0, ">60": 0.0})
 
 
 def test_angle_summary_refuses_misshaped_angles():

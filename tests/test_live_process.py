@@ -82,13 +82,28 @@ def test_a_stop_signal_ends_cleanly_and_writes_the_report(tmp_path, stop_signal)
 
 
 @pytest.mark.skipif(not NO_SYSTEM_BUS, reason="this machine may have Bluetooth")
-def test_no_bluetooth_gives_one_line_suggesting_virtual(tmp_path):
-    proc = start(tmp_path, "--duration", "1")
+def test_real_only_without_bluetooth_gives_one_line_suggesting_virtual(tmp_path):
+    proc = start(tmp_path, "--duration", "1", "--real-only")
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode == 3
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--virtual" in lines[0] and "Bluetooth" in lines[0], err
     assert not list(tmp_path.glob("*.imu"))  # nothing recorded
+
+
+@pytest.mark.skipif(not NO_SYSTEM_BUS, reason="this machine may have Bluetooth")
+def test_without_bluetooth_live_falls_back_to_virtual_sensors(tmp_path):
+    """What the README promises: one line saying so, then a virtual session, recorded."""
+    proc = start(tmp_path, "--duration", "30", "--no-desktop", "--no-report", "-q")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("imu: no real sensors")]
+    assert len(notes) == 1 and "virtual desk session at 10x" in notes[0], err
+    assert "Bluetooth" in notes[0]
+    recorded = list(tmp_path.glob("*.imu"))
+    assert len(recorded) == 1
+    with SessionReader(recorded[0]) as reader:
+        assert reader.metadata["source"] == "virtual"
 
 
 @pytest.mark.skipif(not NO_SYSTEM_BUS, reason="this machine may have Bluetooth")

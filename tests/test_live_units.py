@@ -70,13 +70,27 @@ def test_profiles_live_under_imu_home(tmp_path, monkeypatch):
         get_profile("../evil")
 
 
+STATUS = {"thoracic": {"connected": True, "rate_hz": 99.6, "loss_pct": 0.0, "battery_pct": 80},
+          "lumbar": {"connected": False}}
+ANGLES = {"thoracic_flexion": np.array([21.0]), "trunk_inclination": np.array([25.0]),
+          "lumbar_inclination": np.array([-0.3])}
+
+
+def test_status_line_fits_the_width_and_keeps_what_matters():
+    wide = format_status(75.0, ANGLES, STATUS, 2, 60.0, width=200)
+    assert wide.startswith("1:15 · SLOUCHING 0:15 · thoracic +21° lumb.incl +0° trunk +25°")
+    assert "2 slouches" in wide and "T 100Hz 80%bat" in wide and "lumbar reconnecting" in wide
+    for width in (79, 60, 40, 30):
+        text = format_status(75.0, ANGLES, STATUS, 2, 60.0, width=width)
+        assert len(text) <= width, (width, text)
+        assert text.startswith("1:15 · SLOUCH") and "T +21°" in text
+    assert "L✗" in format_status(75.0, ANGLES, STATUS, 2, 60.0, width=79)
+    calibrating = format_status(3.0, {}, STATUS, 0, None, "calibrating: follow the instructions")
+    assert calibrating.startswith("0:03 · calibrating") and "slouch" not in calibrating
+    assert format_status(1199.97, ANGLES, {}, 0, None).startswith("19:59 · no slouch")
+
+
 def test_status_line_tty_and_pipe():
-    status = {"thoracic": {"connected": True, "rate_hz": 99.6, "loss_pct": 0.0, "battery_pct": 80},
-              "lumbar": {"connected": False}}
-    text = format_status(75.0, {"thoracic_flexion": np.array([21.0]), "trunk_inclination": np.array([25.0])},
-                         status, 2, True, (20.0, 60.0))
-    assert "01:15.0" in text and "+21" in text and "zone 20-60" in text and "slouch 2 NOW" in text
-    assert "T 100Hz 80%bat" in text and "L LOST" in text
     pipe = io.StringIO()
     line = StatusLine(pipe, every_s=30.0)
     for t in np.arange(0, 61, 0.5):
@@ -85,6 +99,32 @@ def test_status_line_tty_and_pipe():
     off = io.StringIO()
     StatusLine(off, enabled=False).show(0.0, lambda: "x")
     assert off.getvalue() == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_tty_redraws_in_place_and_colour_follows_no_color(monkeypatch):
+    from imu.live.status import status_parts
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    tty = _Terminal()
+    line = StatusLine(tty, min_wall_s=0.0, width=79)
+    line.show(1.0, lambda: status_parts(1.0, ANGLES, STATUS, 0, None))
+    line.message("[   0:01] an instruction")
+    line.show(2.0, lambda: status_parts(2.0, ANGLES, STATUS, 0, None))
+    line.close()
+    out = tty.getvalue()
+    assert out.startswith("\r") and "\x1b[K" in out and "\n" not in out.replace(
+        "an instruction\n", "")  # one line, rewritten in place; only the message ends a line
+    assert "\x1b[32m" in out  # coloured on a terminal
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = _Terminal()
+    StatusLine(plain, min_wall_s=0.0, width=79).show(1.0, lambda: status_parts(1.0, ANGLES, STATUS, 0, None))
+    assert "\x1b[3" not in plain.getvalue() and "\x1b[1" not in plain.getvalue()
 
 
 def test_cli_flags_map_to_options():
@@ -118,3 +158,24 @@ async def test_virtual_csv_streams_its_samples_without_labels(tmp_path, monkeypa
     assert n > 400 and stats["thoracic"].lost_samples == 0
     np.testing.assert_allclose(got.device_time_s[:n], truth["t"][:n], atol=1e-4)  # one dt per frame
     np.testing.assert_allclose(np.abs(np.sum(got.quat[:n] * truth["quat"][:n], axis=1)), 1.0, atol=1e-3)
+
+
+def test_library_warnings_do_not_break_the_status_line():
+    import logging
+
+    from imu.live.session import _LineLogHandler
+
+    tty = _Terminal()
+    line = StatusLine(tty, min_wall_s=0.0, width=79)
+    handler = _LineLogHandler(line.message)
+    logger = logging.getLogger("some.ble.library")
+    logger.addHandler(handler)
+    try:
+        line.show(1.0, lambda: "0:01 · no slouch")
+        logger.warning("link\nlost %s", "briefly")
+        logger.info("not shown")
+    finally:
+        logger.removeHandler(handler)
+    out = tty.getvalue()
+    assert "\r\x1b[K imu: warning from some.ble.library: link lost briefly\n".replace(" imu", "imu") in out
+    assert "not shown" not in out

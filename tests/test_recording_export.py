@@ -87,3 +87,44 @@ def test_export_refuses_bad_requests(session, tmp_path):
     with pytest.raises(ValueError, match="one row per decoded sample"):
         export_session(session, tmp_path / "s.csv", "csv",
                        align=lambda b: device_clock_alignment(b.take(np.arange(len(b) - 1))))
+
+
+def test_angle_and_event_export_match_the_report_analysis(tmp_path):
+    """`imu export --what angles|events`: the report's analysis, as Parquet and CSV."""
+    import pandas as pd
+
+    from imu.analysis import analyze, open_source
+    from imu.cli import main
+    from imu.core.exposure import episode_end
+
+    session = tmp_path / "desk.imu"
+    assert main(["simulate", "desk", "-o", str(session), "--duration", "240"]) == 0
+    assert main(["export", str(session), "--what", "angles"]) == 0
+    angles = pq.read_table(tmp_path / "desk.angles.parquet")
+    assert angles.schema.metadata[b"imu.export.what"] == b"angles"
+    frame = angles.to_pandas()
+    analysis = analyze(open_source(session))
+    assert len(frame) == len(analysis.t)
+    np.testing.assert_array_equal(frame["thoracic_flexion"], analysis.angles["thoracic_flexion"])
+    assert list(frame.columns[:4]) == ["time_s", "valid", "context", "slouch"]
+    ep = analysis.episodes[0]
+    inside = (frame.time_s > ep.start_s) & (frame.time_s < episode_end(ep, analysis.duration_s))
+    assert frame.slouch[inside].all() and not frame.slouch[frame.time_s < ep.start_s].any()
+    out = tmp_path / "events.csv"
+    assert main(["export", str(session), "--what", "events", "--format", "csv", "-o", str(out)]) == 0
+    events = pd.read_csv(out)
+    starts = events[events.kind == "slouch"].start_s.to_numpy()
+    np.testing.assert_allclose(starts, [e.start_s for e in analysis.episodes], atol=1e-3)
+
+
+def test_export_into_an_unwritable_place_is_one_line(tmp_path, capsys):
+    from imu.cli import main
+
+    session = tmp_path / "desk.imu"
+    assert main(["simulate", "desk", "-o", str(session), "--duration", "120"]) == 0
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["export", str(session), "-o", str(blocker / "s.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(blocker) in err
+    assert "Errno" not in err and "internal error" not in err

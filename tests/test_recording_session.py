@@ -240,13 +240,13 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path):
 
 def test_annotate_appends_to_closed_and_live_files(tmp_path, recorded):
     path, _ = recorded
-    annotate(path, 1.0, 2.0, "lifting")
-    assert [a.label for a in read_session(path).annotations] == ["sitting", "lifting"]
+    annotate(path, 1.0, 2.0, "carry_front")
+    assert [a.label for a in read_session(path).annotations] == ["sitting", "carry_front"]
     live = tmp_path / "live.imu"
     with SessionWriter(live, {}, SENSORS) as writer:
         writer.add_annotation(0.0, 0.5, "from the loop", "app")
-        annotate(live, 0.5, 0.9, "from the cli")
-    assert {a.label for a in read_session(live).annotations} == {"from the loop", "from the cli"}
+        annotate(live, 0.5, 0.9, "plank")
+    assert {a.label for a in read_session(live).annotations} == {"from the loop", "plank"}
     with pytest.raises(SessionFileError, match="not an SQLite"):
         (tmp_path / "t.txt").write_text("hello")
         annotate(tmp_path / "t.txt", 0, 1, "x")
@@ -274,3 +274,28 @@ def test_iter_notifications_in_host_time_order(tmp_path, monkeypatch):
     assert [i.host_time_s for i in later] == [t for t in times if t >= 0.1]
     with SessionReader(path) as reader:
         assert sum(1 for _ in reader.iter_notifications(0.0)) == 41
+
+
+def test_annotate_refuses_unknown_labels_duplicates_and_spans_past_the_end(tmp_path, capsys):
+    from imu.cli import main
+
+    session = tmp_path / "desk.imu"
+    assert main(["simulate", "desk", "-o", str(session), "--duration", "120"]) == 0
+    capsys.readouterr()
+    cases = [
+        (["--from", "10", "--to", "20", "--label", "carry_fridge"], "known labels: calibrate_neutral"),
+        (["--from", "10", "--to", "300", "--label", "carry_farmer"], "ends after the recording"),
+        (["--from", "-5", "--to", "20", "--label", "carry_farmer"], "before the recording"),
+    ]
+    for flags, expected in cases:
+        assert main(["annotate", str(session), *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and expected in err, err
+    good = ["annotate", str(session), "--from", "10", "--to", "20", "--label", "carry_farmer"]
+    assert main(good) == 0
+    assert main(good) == 2
+    assert "already has carry_farmer from 10 to 20 s" in capsys.readouterr().err
+    from imu.recording.reader import SessionReader
+
+    with SessionReader(session) as reader:
+        assert [(a.t_start, a.t_end, a.label) for a in reader.annotations()] == [(10.0, 20.0, "carry_farmer")]

@@ -118,8 +118,9 @@ def test_summary_angles_match_hand_computed_exposure(summary):
     assert flex["kind"] == "sagittal"
     assert (flex["p10"], flex["p50"], flex["p90"], flex["min"], flex["max"]) == (5, 5, 5, -5, 70)
     pct = lambda samples: round(100 * samples / VALID_SAMPLES, 2)  # noqa: E731
-    assert flex["zones"] == {"<0": pct(1000), "0-20": pct(50600), "20-60": pct(900),
-                             ">60": pct(1000)}
+    # -5 deg lies inside the neutral dead band; relative flexion uses back-curvature classes
+    assert flex["zones"] == {"<-5": 0.0, "-5-20": pct(51600), "20-40": pct(900),
+                             ">40": pct(1000)}
     assert flex["valid_s"] == VALID_SAMPLES / RATE
     # constant stretches between changes: 600, 60, 1140, 30, 1170, 100, 900, 100, 900, 350 s
     assert flex["static"] == {"count": 10, "total_s": 5350.0, "longest_s": 1170.0, "over_1min": 8}
@@ -225,14 +226,14 @@ def test_write_report_files_and_self_contained_html(tmp_path):
     scan = _PageScan()
     scan.feed(page)
     scan.close()
-    assert len(scan.images) == 4
+    assert len(scan.images) == 5  # timeline, slouch rate, traces, zones, distributions
     for src in scan.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert scan.links == [] and "script" not in scan.tags
     assert "http://" not in page and "https://" not in page
     text = " ".join(scan.text)
-    for expected in ("1:30:00", "Slouches per hour", "2.0", "3:10", "lumbar_flexion: no sacral",
+    for expected in ("1:30:00", "slouches per hour", "2.0", "3:10", "lumbar_flexion: no sacral",
                      "thoracic flexion 70 deg from neutral for 90 s", "truncated: 2",
                      "<script>alert('x')</script> & friends", "night <shift>.imu", "good"):
         assert expected in text, expected
@@ -271,4 +272,150 @@ def test_report_of_a_session_without_any_valid_angle(tmp_path):
                                       "peak_deg": 18.0, "open": True}]
     scan = _PageScan()
     scan.feed(paths["report.html"].read_text())
-    assert len(scan.images) == 1  # only the per-hour bars: there is no trace to draw
+    assert len(scan.images) == 2  # timeline and slouch rate: there is no trace to draw
+    page = paths["report.html"].read_text()
+    # nothing is praised that was not measured
+    assert "Calibration failed" in page and "Slouching could not be measured" in page
+    assert "Upright most of the time" not in page
+
+
+def _session_file(path, **metadata):
+    from imu.recording.session import SessionWriter
+
+    sensors = [{"location": "thoracic", "device": "imu-fw"}, {"location": "lumbar", "device": "imu-fw"}]
+    with SessionWriter(path, metadata, sensors):
+        pass
+    return path
+
+
+def test_report_opens_with_who_when_how_long_and_which_sensors(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    path = _session_file(tmp_path / "ana.imu", source="live", profile="ana",
+                         started_local="2026-11-30T09:15:00")
+    paths = write_report(session(), tmp_path / "out", {"kind": "session", "file": str(path)})
+    page = paths["report.html"].read_text()
+    title = page[page.index("<title>") + 7: page.index("</title>")]
+    assert title == "Posture report: ana, 30 Nov 2026 09:15" and str(tmp_path) not in title
+    head = page[: page.index("The session at a glance")]
+    for expected in ("Posture report: ana", "Mon 30 Nov 2026, 09:15", "1 h 30 min of data",
+                     "real sensors", "What went well", "What to work on"):
+        assert expected in head, expected
+    # the opening comes before the tables of thresholds and data quality
+    assert page.index("What went well") < page.index("Data quality") < page.index("Method")
+
+
+def test_virtual_and_simulated_sessions_say_so(tmp_path):
+    virtual = _session_file(tmp_path / "v.imu", source="virtual", virtual="desk", profile="x")
+    simulated = _session_file(tmp_path / "s.imu", source="simulated", scenario="desk", seed=3)
+    from imu.report.overview import session_facts
+
+    v = session_facts(virtual, "session")
+    assert v.sensors == "virtual" and "not a person" in v.sensors_text and v.person == "x"
+    assert v.started is not None and v.started_is_wear_time  # written when the wear began
+    sim = session_facts(simulated, "session")
+    assert sim.sensors == "simulated" and not sim.started_is_wear_time
+    assert session_facts(tmp_path / "x.csv", "csv").sensors == "unknown"
+
+
+def test_headline_numbers_against_the_persons_earlier_sessions(tmp_path, monkeypatch):
+    from imu.live.people import get_profile
+
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    profile = get_profile("ana")
+    profile.save_thresholds(Thresholds())  # the profile exists on this computer
+    for day, per_hour in ((1, 6.0), (2, 8.0), (3, 7.0)):
+        profile.record_session({"session": f"earlier-{day}", "started": f"2026-11-0{day}T09:00:00",
+                                "calibration_ok": True, "slouch_per_hour": per_hour,
+                                "slouched_pct": 1.0, "longest_slouch_s": 30.0,
+                                "trunk_neutral_pct": 90.0})
+    path = _session_file(tmp_path / "today.imu", source="live", profile="ana",
+                         started_local="2026-11-30T09:15:00")
+    for _ in range(2):  # reporting twice records the session once
+        paths = write_report(session(), tmp_path / "out", {"kind": "session", "file": str(path)})
+    page = paths["report.html"].read_text()
+    # this session: 2.0 slouches per hour against a usual (median) 7.0: better
+    assert "usual 7.0 &middot; better than usual" in page
+    assert "median of this person's 3 earlier calibrated sessions" in page
+    assert "against your usual 7.0 (median of 3 earlier sessions)" in page
+    history = profile.history()
+    assert [h["session"] for h in history][-1] == str(path.resolve()) and len(history) == 4
+
+
+def test_virtual_sessions_stay_out_of_a_persons_history(tmp_path, monkeypatch):
+    from imu.live.people import get_profile
+
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    profile = get_profile("ana")
+    profile.save_thresholds(Thresholds())
+    path = _session_file(tmp_path / "v.imu", source="virtual", virtual="desk", profile="ana")
+    paths = write_report(session(), tmp_path / "out", {"kind": "session", "file": str(path)})
+    assert profile.history() == []
+    assert "Simulated data: not compared with" in paths["report.html"].read_text()
+
+
+def test_a_report_never_creates_a_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    path = _session_file(tmp_path / "bo.imu", source="live", profile="bo")
+    paths = write_report(session(), tmp_path / "out", {"kind": "session", "file": str(path)})
+    assert not (tmp_path / "home").exists()
+    assert "Profile bo is not kept on this computer" in paths["report.html"].read_text()
+
+
+def test_slouch_rate_bins_fit_a_short_session():
+    from imu.report.figures import rate_bin_s
+    from imu.core.exposure import slouch_bins
+
+    assert rate_bin_s(1200.0) == 300.0 and rate_bin_s(8 * 3600.0) == 3600.0
+    episodes = [SlouchEpisode(s, s + 10, 20.0, s + 5) for s in (10.0, 20.0, 700.0)]
+    starts, counts, lengths = slouch_bins(episodes, 1200.4, 300.0)
+    assert counts.tolist() == [2, 0, 1, 0] and lengths[-1] == pytest.approx(300.4)
+
+
+def test_unwritable_report_folder_is_one_line_naming_the_path(tmp_path):
+    import os
+
+    from imu.report.writer import ReportOutputError
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        with pytest.raises(ReportOutputError) as err:
+            write_report(session(), locked / "report", {"kind": "csv", "file": None})
+        assert str(locked / "report") in str(err.value) and "permission denied" in str(err.value)
+        assert "Errno" not in str(err.value)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_report_under_a_file_is_one_line_naming_the_path(tmp_path):
+    from imu.report.writer import ReportOutputError
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(ReportOutputError) as err:
+        write_report(session(), blocker / "report", {"kind": "csv", "file": None})
+    assert str(blocker) in str(err.value) and "Errno" not in str(err.value)
+    with pytest.raises(ReportOutputError, match="is a file, not a folder"):
+        write_report(session(), blocker, {"kind": "csv", "file": None})
+
+
+def test_report_command_in_a_pipe_prints_results_not_progress(tmp_path):
+    """Progress bars are for terminals: piped, stderr stays empty and stdout is two lines."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from imu.cli import main
+
+    session = tmp_path / "desk.imu"
+    assert main(["simulate", "desk", "-o", str(session), "--duration", "120"]) == 0
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-m", "imu.cli", "report", str(session)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stderr == ""
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("report: ")

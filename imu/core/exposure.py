@@ -1,13 +1,23 @@
 """Exposure metrics of trunk angles: zone time, percentiles, static bouts, slouch rate.
 
 Pure numpy: arrays and the core's `Analysis` in, numbers out. Definitions follow
-../shared/reference/trunk-science.md sections 3.3 to 3.5 and DESIGN section 5:
+docs/trunk-science.md (exposure standards and their sources):
 
-- Zones (ISO 11226 / EN 1005-4). Sagittal angles: "<0" (extension), "0-20", "20-60", ">60"
-  with the edges of `Thresholds.sagittal_zones_deg`; a value exactly on an edge belongs to
-  the lower class (20.0 is "0-20", 60.0 is "20-60"). Lateral angles use |angle| with
-  `Thresholds.lateral_zones_deg`: "0-10", "10-20", ">20". Axial rotation has no zones: it is
-  a short-window quantity (DESIGN section 3), and no static bouts either.
+- Zones: one `ZoneScheme` per angle (`zone_scheme`), used by the report and the dashboard
+  alike. The standard depends on what the angle measures (docs/trunk-science.md):
+  * inclination against gravity (`trunk_inclination`, `lumbar_inclination`): ISO 11226 /
+    EN 1005-4 trunk inclination, neutral 0-20, intermediate 20-60, awkward >60 deg
+    (`Thresholds.sagittal_zones_deg`);
+  * thoracic flexion relative to the lumbar sensor: the "back curvature" classes tabulated
+    beside ISO 11226 (thoracic minus lumbar), 0-20, 20-40, >40 deg
+    (`Thresholds.curvature_zones_deg`);
+  * lumbar flexion relative to the sacrum: no standard gives classes, so no zones;
+  * lateral angles: |angle| in 0-10, 10-20, >20 deg (`Thresholds.lateral_zones_deg`).
+  Sagittal schemes have an extension class, but only below -`zone_neutral_band_deg`: a few
+  degrees behind neutral cannot be told from sensor error (1-3 deg for inclination, 3-7 deg
+  for relative flexion against optical motion capture), so it counts as neutral. A value
+  exactly on an edge belongs to the lower class (20.0 is neutral, 60.0 intermediate).
+  Axial rotation has no zones: it is a short-window quantity, and no static bouts either.
 - Percentiles P10, P50, P90 (linear interpolation), P90-P10, min and max.
 - Static bout (EN 1005-1, "within +-1.5 deg for 4 s or more"), read precisely as: a run of
   consecutive valid samples that all lie within +-band of the run's first sample, lasting at
@@ -67,34 +77,90 @@ class AngleExposure:
     percentiles: dict[str, float]  # p10, p50, p90, p90_p10, min, max
     zones_pct: dict[str, float] | None  # zone label -> % of valid time; None for rotation
     static: StaticBouts | None  # None for rotation: a high-passed heading is not a posture
+    zone_scheme: ZoneScheme | None = None  # the classes behind zones_pct
 
 
-def zone_labels(edges: tuple[float, float], lateral: bool) -> tuple[str, ...]:
-    low, high = _check_edges(edges)
-    middle = (f"0-{low:g}", f"{low:g}-{high:g}", f">{high:g}")
-    return middle if lateral else ("<0",) + middle
+ZONE_CLASSES = ("extension", "neutral", "intermediate", "awkward")
 
 
-def zone_percent(values: np.ndarray, edges: tuple[float, float], lateral: bool) -> dict[str, float]:
-    """Percent of the given samples in each zone; NaN samples are ignored.
+@dataclass(frozen=True)
+class ZoneScheme:
+    """Exposure classes for one angle: labels, class names, edges, and where they come from.
 
-    Sagittal: "<0", "0-low", "low-high", ">high". Lateral (|value|): "0-low", "low-high",
-    ">high". Edge values fall in the lower class. With no finite sample every zone is NaN.
+    Sagittal: extension (< -dead_band), neutral (-dead_band..low), intermediate (low..high),
+    awkward (> high). Lateral: the absolute angle in neutral / intermediate / awkward.
     """
+
+    edges: tuple[float, float]
+    lateral: bool
+    dead_band_deg: float  # sagittal only: how far behind neutral still counts as neutral
+    basis: str  # the standard and the quantity it is defined for, in words
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return ZONE_CLASSES[1:] if self.lateral else ZONE_CLASSES
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return zone_labels(self.edges, self.lateral, self.dead_band_deg)
+
+    def classify(self, values: np.ndarray) -> np.ndarray:
+        """Index into `labels` per sample (int8), -1 where the value is unknown."""
+        low, high = _check_edges(self.edges)
+        x = np.asarray(values, dtype=float)
+        out = np.full(x.shape, -1, dtype=np.int8)
+        finite = np.isfinite(x)
+        v = np.abs(x[finite]) if self.lateral else x[finite]
+        k = np.where(v <= low, 0, np.where(v <= high, 1, 2))
+        if not self.lateral:
+            k = np.where(v < -self.dead_band_deg, 0, k + 1)
+        out[finite] = k
+        return out
+
+    def percent(self, values: np.ndarray) -> dict[str, float]:
+        """Percent of the finite samples per class label (all NaN when none is finite)."""
+        k = self.classify(values)
+        k = k[k >= 0]
+        if k.size == 0:
+            return {label: math.nan for label in self.labels}
+        counts = np.bincount(k, minlength=len(self.labels))
+        return {label: 100.0 * c / k.size for label, c in zip(self.labels, counts)}
+
+
+INCLINATION_ANGLES = ("trunk_inclination", "lumbar_inclination")
+CURVATURE_ANGLES = ("thoracic_flexion",)
+
+
+def zone_scheme(name: str, thresholds) -> ZoneScheme | None:
+    """The exposure classes that apply to an angle, or None when no standard covers it."""
+    band = float(thresholds.zone_neutral_band_deg)
+    if name in INCLINATION_ANGLES:
+        return ZoneScheme(tuple(thresholds.sagittal_zones_deg), False, band,
+                          "ISO 11226 / EN 1005-4 trunk inclination (against gravity)")
+    if name in CURVATURE_ANGLES:
+        return ZoneScheme(tuple(thresholds.curvature_zones_deg), False, band,
+                          "back curvature classes beside ISO 11226 (thoracic relative to lumbar)")
+    if name in LATERAL_ANGLES:
+        return ZoneScheme(tuple(thresholds.lateral_zones_deg), True, 0.0,
+                          "ISO 11226 / EN 1005-4 lateral bend (absolute angle)")
+    return None
+
+
+def zone_labels(edges: tuple[float, float], lateral: bool, dead_band_deg: float = 0.0
+                ) -> tuple[str, ...]:
     low, high = _check_edges(edges)
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
     if lateral:
-        x = np.abs(x)
-    labels = zone_labels(edges, lateral)
-    if x.size == 0:
-        return {label: math.nan for label in labels}
-    counts = [np.count_nonzero(x <= low), np.count_nonzero((x > low) & (x <= high)),
-              np.count_nonzero(x > high)]
-    if not lateral:
-        negative = np.count_nonzero(x < 0)
-        counts = [negative, counts[0] - negative] + counts[1:]
-    return {label: 100.0 * c / x.size for label, c in zip(labels, counts)}
+        return (f"0-{low:g}", f"{low:g}-{high:g}", f">{high:g}")
+    if dead_band_deg < 0:
+        raise ValueError(f"zone dead band must be >= 0 deg, got {dead_band_deg}")
+    back = f"{-dead_band_deg:g}" if dead_band_deg else "0"
+    return (f"<{back}", f"{back}-{low:g}", f"{low:g}-{high:g}", f">{high:g}")
+
+
+def zone_percent(values: np.ndarray, edges: tuple[float, float], lateral: bool,
+                 dead_band_deg: float = 0.0) -> dict[str, float]:
+    """Percent of the given samples in each zone; NaN samples are ignored (see ZoneScheme)."""
+    return ZoneScheme(tuple(edges), lateral, dead_band_deg, "").percent(values)
 
 
 def percentiles(values: np.ndarray) -> dict[str, float]:
@@ -194,17 +260,27 @@ def slouches_per_hour(count: int, duration_s: float) -> float:
 
 def slouch_hour_bins(episodes: list[SlouchEpisode], duration_s: float
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Episodes per hour of session, by start time.
+    """Episodes per hour of session, by start time (`slouch_bins` with one-hour bins)."""
+    return slouch_bins(episodes, duration_s, 3600.0)
 
-    Returns (bin_start_s, counts, bin_length_s); the last bin may be shorter than an hour.
+
+def slouch_bins(episodes: list[SlouchEpisode], duration_s: float, bin_s: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes per bin of session time, by start time.
+
+    Returns (bin_start_s, counts, bin_length_s); the last bin may be shorter than bin_s,
+    but a tail under 5 % of a bin (a 1200.4 s session in 300 s bins) joins the bin before.
     """
     if duration_s <= 0:
         raise ValueError(f"session duration must be positive, got {duration_s} s")
-    bins = max(1, math.ceil(duration_s / 3600.0 - 1e-9))
-    bin_start = np.arange(bins) * 3600.0
-    length = np.minimum(3600.0, duration_s - bin_start)
+    if bin_s <= 0:
+        raise ValueError(f"bin width must be positive, got {bin_s} s")
+    bins = max(1, math.ceil(duration_s / bin_s - 0.05))
+    bin_start = np.arange(bins) * bin_s
+    length = np.minimum(bin_s, duration_s - bin_start)
+    length[-1] = duration_s - bin_start[-1]
     starts = np.array([e.start_s for e in episodes], dtype=float)
-    index = np.clip((starts // 3600.0).astype(int), 0, bins - 1)
+    index = np.clip((starts // bin_s).astype(int), 0, bins - 1)
     counts = np.bincount(index, minlength=bins)
     return bin_start, counts, length
 
@@ -225,20 +301,16 @@ def angle_exposure(name: str, t: np.ndarray, values: np.ndarray, valid: np.ndarr
     x = np.where(valid, np.asarray(values, dtype=float), np.nan)
     dt = grid_step(t)
     usable = int(np.count_nonzero(np.isfinite(x)))
-    kind = angle_kind(name)
-    zones = None
-    if kind == "sagittal":
-        zones = zone_percent(x, thresholds.sagittal_zones_deg, lateral=False)
-    elif kind == "lateral":
-        zones = zone_percent(x, thresholds.lateral_zones_deg, lateral=True)
+    scheme = zone_scheme(name, thresholds)
     return AngleExposure(
         name=name,
         valid_s=usable * dt,
         coverage_pct=100.0 * usable / x.size,
         percentiles=percentiles(x),
-        zones_pct=zones,
-        static=None if kind == "rotation" else static_bouts(
+        zones_pct=None if scheme is None else scheme.percent(x),
+        static=None if angle_kind(name) == "rotation" else static_bouts(
             t, x, thresholds.static_band_deg, thresholds.static_min_s),
+        zone_scheme=scheme,
     )
 
 

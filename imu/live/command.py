@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 
 from imu.ble import BleError
 from imu.live.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_NO_SENSORS, LiveOptions,
-                              LiveSession, UserError)
+                              LiveSession, NoRealSensors, UserError)
+
+FALLBACK_SPEED = 10.0  # the virtual desk session a sensorless `imu live` runs instead
 
 
 async def run_live_async(options: LiveOptions) -> int:
@@ -19,6 +22,9 @@ async def run_session(session: LiveSession) -> int:
     """Run a session; BLE and input problems become one line and an exit code."""
     try:
         return await session.run()
+    except NoRealSensors as err:
+        print(f"imu: {err}", file=sys.stderr, flush=True)
+        return EXIT_NO_SENSORS
     except BleError as err:
         print(f"imu: {err}", file=sys.stderr, flush=True)
         return EXIT_NO_SENSORS
@@ -27,13 +33,41 @@ async def run_session(session: LiveSession) -> int:
         return EXIT_BAD_INPUT
 
 
-def run_live(options: LiveOptions) -> int:
+def run_live(options: LiveOptions, fallback: bool = False) -> int:
     """Run one live session; returns the exit code (0 ok, 2 bad input, 3 no Bluetooth or
-    sensors missing, 130 interrupted before recording)."""
+    sensors missing, 130 interrupted before recording).
+
+    fallback: with no real sensors (no Bluetooth, no sensor choice, none connected) say so
+    in one line and run a virtual desk session at 10x instead (the README's main job).
+    """
     try:
+        if fallback and options.virtual is None:
+            return asyncio.run(_with_fallback(options))
         return asyncio.run(run_live_async(options))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+async def _with_fallback(options: LiveOptions) -> int:
+    try:
+        return await LiveSession(options).run()
+    except NoRealSensors as err:
+        say_falling_back(err)
+    except UserError as err:
+        print(f"imu: error: {err}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    return await run_live_async(virtual_instead(options))
+
+
+def say_falling_back(err: Exception) -> None:
+    why = str(err).split(";")[0]
+    print(f"imu: no real sensors ({why}); running a virtual desk session at "
+          f"{FALLBACK_SPEED:g}x instead", file=sys.stderr, flush=True)
+
+
+def virtual_instead(options: LiveOptions) -> LiveOptions:
+    """The options of the virtual desk session that replaces a sensorless real one."""
+    return replace(options, virtual="", speed=FALLBACK_SPEED)
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -55,6 +89,10 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                    help="skip the guided calibration; use the profile's last one")
     p.add_argument("--no-report", dest="report", action="store_false", help="no report at the end")
     p.add_argument("--seed", type=int, default=0, help="virtual scenario seed")
+    p.add_argument("--real-only", action="store_true",
+                   help="exit (code 3) when no real sensor connects, instead of running virtual ones")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no status line: instructions, alerts and errors only")
     return p
 
 
@@ -63,26 +101,15 @@ def options_from_args(args: argparse.Namespace) -> LiveOptions:
                        duration=args.duration, profile=args.profile, sensors_file=args.sensors_file,
                        lsl=args.lsl, desktop=args.desktop, buzz=args.buzz, seed=args.seed,
                        sacral=args.sacral, reuse_calibration=args.reuse_calibration,
-                       report=args.report)
+                       report=args.report, quiet=args.quiet)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    return run_live(options_from_args(args))
+    """`imu live`: real sensors; without any, virtual ones (unless --real-only or --sensors)."""
+    fallback = not (args.real_only or args.sensors_file)
+    return run_live(options_from_args(args), fallback=fallback)
 
 
 def main_job(output: str | None = None, profile: str | None = None) -> int:
     """The README's main job: real sensors if there are any, else a virtual desk at 10x."""
-
-    async def go() -> int:
-        try:
-            return await LiveSession(LiveOptions(output=output, profile=profile)).run()
-        except (BleError, UserError) as err:
-            why = str(err).split(";")[0]
-            print(f"imu: no real sensors ({why}); running a virtual desk session at 10x instead",
-                  file=sys.stderr, flush=True)
-        return await run_live_async(LiveOptions(virtual="", speed=10.0, output=output, profile=profile))
-
-    try:
-        return asyncio.run(go())
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    return run_live(LiveOptions(output=output, profile=profile), fallback=True)

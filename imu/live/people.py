@@ -3,7 +3,9 @@
 One folder per person under the user's config folder (`$IMU_HOME` overrides it, e.g. in
 tests): `<home>/profiles/<name>/` holding `thresholds.json` (any subset of the threshold
 keys), `sensors.json` (the sensor-choice file of `imu.ble.choice`) and `calibration.json`
-(the last accepted calibration, `Calibration.to_dict()`). Nothing leaves the machine.
+(the last accepted calibration, `Calibration.to_dict()`) and `history.json` (headline
+numbers of each reported session, so a report can set a session against the person's own
+earlier ones). Nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -72,6 +74,36 @@ class PersonProfile:
     def save_calibration(self, data: dict) -> None:
         self._write(self.calibration_path, data)
 
+    @property
+    def history_path(self) -> Path:
+        return self.folder / "history.json"
+
+    def history(self) -> list[dict]:
+        """Headline numbers of the sessions reported so far, oldest first (see record_session)."""
+        if not self.history_path.exists():
+            return []
+        try:
+            data = json.loads(self.history_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{self.history_path}: not a readable session history ({err})") from None
+        sessions = data.get("sessions") if isinstance(data, dict) else None
+        if not isinstance(sessions, list):
+            raise ValueError(f"{self.history_path}: expected {{\"sessions\": [...]}}")
+        return [s for s in sessions if isinstance(s, dict) and isinstance(s.get("session"), str)]
+
+    def record_session(self, entry: dict) -> None:
+        """Add or replace (same `session` key) one session's headline numbers.
+
+        entry: {"session": a key unique to the recording, "started": ISO time or None, ...}.
+        Reporting a session again replaces its entry, so the history never counts it twice.
+        """
+        if not isinstance(entry.get("session"), str):
+            raise ValueError("a history entry needs a 'session' key")
+        sessions = [s for s in self.history() if s["session"] != entry["session"]]
+        sessions.append(entry)
+        sessions.sort(key=lambda s: s.get("started") or "")
+        self._write(self.history_path, {"sessions": sessions})
+
     def _write(self, path: Path, data: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -85,6 +117,17 @@ def get_profile(name: str | None = None) -> PersonProfile:
     if not _NAME.match(name):
         raise ValueError(f"profile name {name!r}: use letters, digits, '-', '_' or '.' (max 64)")
     return PersonProfile(name, imu_home() / "profiles" / name)
+
+
+def existing_profile(name: str | None) -> PersonProfile | None:
+    """The named profile if it has a folder on this computer (a report never creates one)."""
+    if not name:
+        return None
+    try:
+        profile = get_profile(name)
+    except ValueError:
+        return None
+    return profile if profile.folder.is_dir() else None
 
 
 def list_profiles() -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import logging
 import math
 import signal
 import sys
@@ -27,7 +28,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from imu import __version__
-from imu.ble import ChoiceFileError, SensorHub, SessionClock, load_choices, scan
+from imu.ble import BleError, ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
@@ -35,7 +36,7 @@ from imu.live.marks import HELP, CarryMarker
 from imu.live.people import get_profile
 from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
                             stderr_note)
-from imu.live.status import StatusLine, describe_event, format_status
+from imu.live.status import StatusLine, clock, describe_event, status_parts
 from imu.profile import Thresholds, thresholds_to_dict
 from imu.lsl import LslSink
 from imu.replay import SensorStatusTracker, StepUpdate, event_json
@@ -50,6 +51,10 @@ END_MARGIN_S = 0.5  # a virtual session stops this long after its last frame
 
 class UserError(Exception):
     """A problem the user can fix; one line."""
+
+
+class NoRealSensors(UserError):
+    """No Bluetooth, no sensor choice, or the chosen sensors did not connect; nothing recorded."""
 
 
 @dataclass
@@ -77,6 +82,7 @@ class LiveOptions:
     faults: dict | None = None  # virtual only: location -> imu.sim.peripherals.Faults (tests)
     stdin: TextIO | None = None  # where carry keys are read (default: a terminal's stdin)
     wait_s: float = 10.0  # wall seconds to wait for the sensors to connect
+    quiet: bool = False  # no status line: instructions, alerts and errors only
 
 
 def default_output() -> Path:
@@ -165,7 +171,12 @@ class LiveSession:
         if not self.path.parent.is_dir():
             raise UserError(f"folder {self.path.parent} does not exist")
         try:
-            await self._connect()
+            try:
+                await self._connect()
+            except (BleError, UserError) as err:
+                if o.virtual is None and not isinstance(err, NoRealSensors):
+                    raise NoRealSensors(str(err)) from None
+                raise
             self._open_recording()
             return await self._monitor()
         finally:
@@ -245,7 +256,10 @@ class LiveSession:
         self.pipeline = Pipeline(self.sensor_specs, self.thr)
         self._install_taps()
         self.status = SensorStatusTracker(self.pipeline)
-        self.status_line = StatusLine(self.out, enabled=not o.jsonl)
+        self.status_line = StatusLine(self.out, enabled=not (o.jsonl or o.quiet))
+        if not o.jsonl:  # library warnings as whole lines, never written across the status line
+            self._log_handler = _LineLogHandler(self.status_line.message)
+            logging.getLogger().addHandler(self._log_handler)
         if not o.jsonl:
             self.alert_sinks.append(TerminalAlertSink(self.status_line.message))
         if o.desktop:
@@ -399,6 +413,9 @@ class LiveSession:
         self._use_calibration(calibration)
         self._history = None
         self._emit([attempt_event(calibration, 0.0, 1)], None, 0.0)
+        self.say(f"Using the calibration saved in profile {self.profile.name} "
+                 f"({calibration.report.quality}). Monitoring: you will be alerted after "
+                 f"{self.thr.alert_after_s:g} s of slouching.", 0.0)
         return True
 
     def _use_calibration(self, calibration: Calibration) -> None:
@@ -422,7 +439,7 @@ class LiveSession:
             if self.o.jsonl:
                 if event["event"] in JSONL_EVENTS:
                     self.out.write(event_json(event) + "\n")
-            elif event["event"] != "alert":
+            elif event["event"] not in ("alert", "calibration"):  # the guide says calibrations
                 self.status_line.message(describe_event(event))
             if event["event"] == "alert":
                 for sink in self.alert_sinks:
@@ -447,10 +464,13 @@ class LiveSession:
         else:
             for tap in self._taps.values():
                 tap.taken.clear()
-        self.status_line.show(now, lambda: format_status(
+        if self._stopping:
+            return  # sensors disconnecting at the end are not news
+        episode = self.pipeline.slouch.open_episode
+        self.status_line.show(now, lambda: status_parts(
             now, self._angles, status, len(self.pipeline.slouch.episodes),
-            self.pipeline.slouch.open_episode is not None, self.thr.sagittal_zones_deg,
-            "" if self.calibration is not None else "calibrating"))
+            None if episode is None else episode.start_s,
+            "" if self.calibration is not None else "calibrating: follow the instructions"))
 
     def _record_event(self, event: dict) -> None:
         kind = event["event"]
@@ -469,10 +489,11 @@ class LiveSession:
 
     def say(self, text: str, t: float) -> None:
         """An instruction for the wearer."""
+        line = f"[{clock(t):>7}] {text}"
         if self.o.jsonl:
-            print(f"[{t:7.1f} s] {text}", file=sys.stderr, flush=True)
+            print(line, file=sys.stderr, flush=True)
         else:
-            self.status_line.message(f"[{t:7.1f} s] {text}")
+            self.status_line.message(line)
 
     def note(self, text: str) -> None:
         if self.o.jsonl or not hasattr(self, "status_line"):
@@ -544,6 +565,8 @@ class LiveSession:
             marker = getattr(self, "marker", None)
             if marker is not None and self.writer is not None and self.clock is not None:
                 marker.close(self.clock.now())  # a carry still going when the session ends
+            if getattr(self, "_log_handler", None) is not None:
+                logging.getLogger().removeHandler(self._log_handler)
             if hasattr(self, "status_line"):
                 self.status_line.close()
             if self.writer is not None:
@@ -559,12 +582,28 @@ class LiveSession:
 
         out_dir = Path(str(self.path) + ".report")
         try:
-            self.report_paths = make_report(self.path, out_dir)
+            self.report_paths = make_report(self.path, out_dir, quiet=self.o.jsonl or self.o.quiet)
         except Exception as err:  # the recording is safe; the report can be made again
             self.note(f"report not written ({type(err).__name__}: {err}); "
                       f"run `imu report {self.path}`")
             return
         self.note(f"report: {self.report_paths.get('report.html', out_dir)}")
+
+
+class _LineLogHandler(logging.Handler):
+    """WARNING and above from any library, one line each through the status line's message()
+    (without a handler, Python would write them to stderr across the status line)."""
+
+    def __init__(self, write) -> None:
+        super().__init__(logging.WARNING)
+        self.write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = " ".join(record.getMessage().split())
+            self.write(f"imu: {record.levelname.lower()} from {record.name}: {text}")
+        except Exception:  # a broken log line must never stop the recording
+            self.handleError(record)
 
 
 def _concat_outputs(a: StepOutput, b: StepOutput) -> StepOutput:

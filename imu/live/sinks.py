@@ -29,7 +29,9 @@ class TerminalAlertSink:
         self.sent: list[tuple[dict, float]] = []  # (event, wall time it left)
 
     def alert(self, event: dict) -> None:
-        self.write(f"[{event['t']:7.1f} s] ALERT  {alert_text(event)}")
+        from imu.live.status import clock
+
+        self.write(f"[{clock(event['t']):>7}] ALERT  {alert_text(event)}")
         self.sent.append((event, time.monotonic()))
 
 

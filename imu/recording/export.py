@@ -41,6 +41,7 @@ def export_session(session_or_path: Session | str | Path, out_path: str | Path, 
         raise ValueError(f"output directory does not exist: {out_path.parent}")
     session = session_or_path if isinstance(session_or_path, Session) else read_session(session_or_path)
     frame = session_frame(session, align)
+    _check_writable(out_path)
     with replacing_file(out_path) as partial:
         if fmt == "csv":
             frame.to_csv(partial, index=False, float_format="%.10g")
@@ -94,3 +95,81 @@ def _schema_metadata(session: Session) -> dict[bytes, bytes]:
         b"imu.session.events": to_json([e._asdict() for e in session.events]).encode(),
         b"imu.session.integrity": json.dumps(session.integrity.summary()).encode(),
     }
+
+
+# --- what the analysis made of it: angles and events ----------------------------------------
+WHATS = ("samples", "angles", "events")
+ANGLES_SCHEMA = "imu.angles/1"
+
+
+def angle_frame(analysis):
+    """The analysis grid as rows: time_s, valid, context, slouch (inside a counted episode),
+    then one column per angle in degrees (NaN where unknown), in the documented name order."""
+    import pandas as pd
+
+    from imu.core.exposure import episode_end
+    from imu.core.result import ANGLE_NAMES
+
+    t = np.asarray(analysis.t, dtype=float)
+    slouch = np.zeros(t.size, dtype=bool)
+    for ep in analysis.episodes:
+        slouch[(t >= ep.start_s) & (t <= episode_end(ep, analysis.duration_s))] = True
+    order = {name: i for i, name in enumerate(ANGLE_NAMES)}
+    names = sorted(analysis.angles, key=lambda n: (order.get(n, len(order)), n))
+    columns = {"time_s": t, "valid": np.asarray(analysis.valid, dtype=bool),
+               "context": np.asarray(analysis.context).astype(str), "slouch": slouch}
+    columns.update({name: np.asarray(analysis.angles[name], dtype=float) for name in names})
+    return pd.DataFrame(columns)
+
+
+def event_frame(analysis):
+    """The events of the analysis (the report's events.csv rows) as a DataFrame."""
+    import pandas as pd
+
+    from imu.report.events import EVENT_COLUMNS, event_rows
+
+    frame = pd.DataFrame(event_rows(analysis), columns=list(EVENT_COLUMNS))
+    for column in ("start_s", "end_s", "duration_s", "peak_deg"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def export_analysis(path: str | Path, out_path: str | Path, fmt: str = "parquet",
+                    what: str = "angles", thresholds=None) -> Path:
+    """Analyse a session (or CSV) exactly as `imu report` does and write its angle time series
+    ("angles") or its events ("events") to Parquet or CSV; returns the path."""
+    from imu.analysis import analyze, open_source
+    from imu.profile import thresholds_to_dict
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose {' or '.join(FORMATS)}")
+    if what not in ("angles", "events"):
+        raise ValueError(f"unknown export {what!r}; choose one of {', '.join(WHATS)}")
+    out_path = Path(out_path)
+    if not out_path.parent.is_dir():
+        raise ValueError(f"output directory does not exist: {out_path.parent}")
+    analysis = analyze(open_source(path, thresholds))
+    frame = angle_frame(analysis) if what == "angles" else event_frame(analysis)
+    _check_writable(out_path)
+    with replacing_file(out_path) as partial:
+        if fmt == "csv":
+            frame.to_csv(partial, index=False, float_format="%.6g")
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            meta = {b"imu.export": ANGLES_SCHEMA.encode(), b"imu.export.what": what.encode(),
+                    b"imu.source": str(path).encode(),
+                    b"imu.calibration.quality": str(analysis.calibration.quality).encode(),
+                    b"imu.thresholds": json.dumps(thresholds_to_dict(analysis.thresholds)).encode()}
+            pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}),
+                           partial, compression="zstd")
+    return out_path
+
+
+def _check_writable(out_path: Path) -> None:
+    """Refuse an unwritable folder before writing: an OSError naming the output path (the
+    CLI words it), not a writer library's own message about a temporary file."""
+    import errno
+    import os
+
+    if not os.access(out_path.parent, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out_path))

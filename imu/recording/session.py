@@ -9,6 +9,7 @@ the file still opens). Reading lives in `imu.recording.reader`.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import queue
 import sqlite3
 import threading
@@ -65,11 +66,17 @@ class SessionWriter:
             raise SessionFileError(f"refusing to overwrite existing file: {self.path}")
         if not self.path.parent.is_dir():
             raise SessionFileError(f"directory does not exist: {self.path.parent}")
+        if not os.access(self.path.parent, os.W_OK):
+            raise SessionFileError(f"cannot write {self.path}: the folder {self.path.parent} "
+                                   "is read-only for you")
         meta_rows = _metadata_rows(metadata)
         sensor_rows = _sensor_rows(sensors)
         self._sensor_ids = {row[1]: row[0] for row in sensor_rows}
         self._meta_keys = {key for key, _ in meta_rows}
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as err:
+            raise SessionFileError(f"cannot create {self.path}: {err}") from None
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -79,10 +86,12 @@ class SessionWriter:
                 "INSERT INTO sensors(id, location, device, mode, address, name, firmware, details)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", sensor_rows)
             self._conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as err:
             self._conn.close()
             for leftover in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                 leftover.unlink(missing_ok=True)
+            if isinstance(err, sqlite3.OperationalError):  # read-only medium, disk full
+                raise SessionFileError(f"cannot create {self.path}: {err}") from None
             raise
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
@@ -210,15 +219,41 @@ class SessionWriter:
             pass  # another connection (imu annotate) has it open: WAL stays, equally valid
 
 
+END_TOLERANCE_S = 1.0  # an annotation may end this long after the last notification
+
+
+def known_labels() -> tuple[str, ...]:
+    """Labels the analysis acts on: calibration windows, carries (graded) and torso holds."""
+    from imu.core.activity import CARRY_LABELS, HOLD_ALIASES
+
+    return ("calibrate_neutral", "calibrate_bend", *CARRY_LABELS, *sorted(HOLD_ALIASES))
+
+
 def annotate(path: str | Path, t_start: float, t_end: float, label: str, source: str = "user") -> None:
-    """Append one annotation to an existing session file (also while it is being recorded)."""
+    """Append one annotation to an existing session file (also while it is being recorded).
+
+    Refused with one line: a label the analysis does not know (the known ones are listed),
+    a span outside the recording, or an exact duplicate of an annotation already there.
+    """
     path = Path(path)
     row = _annotation_row(t_start, t_end, label, source)
     check_session_header(path)
-    with SessionReader(path):  # validates that it is a session, not just any SQLite file
-        pass
+    known = known_labels()
+    if row[0] < 0:
+        raise ValueError(f"the span starts at {row[0]:g} s, before the recording (0 s)")
+    if label not in known:
+        raise ValueError(f"unknown label {label!r}; known labels: {', '.join(known)}")
+    with SessionReader(path) as reader:  # validates that it is a session, not just any SQLite file
+        existing = {(a.t_start, a.t_end, a.label) for a in reader.annotations()}
+    if (row[0], row[1], row[2]) in existing:
+        raise ValueError(f"{path} already has {label} from {row[0]:g} to {row[1]:g} s")
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
     try:
+        last = conn.execute("SELECT host_time FROM notifications ORDER BY id DESC LIMIT 1").fetchone()
+        end_s = float(last[0]) if last else 0.0
+        if row[1] > end_s + END_TOLERANCE_S:
+            raise ValueError(f"the span {row[0]:g}-{row[1]:g} s ends after the recording "
+                             f"({end_s:.1f} s long)")
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(_INSERT["annotation"], row)
         conn.execute("COMMIT")

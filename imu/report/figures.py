@@ -14,15 +14,19 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from imu.core.exposure import AngleExposure, angle_kind, episode_end, slouch_hour_bins
+from imu.core.exposure import AngleExposure, episode_end, slouch_bins, zone_scheme
 from imu.core.result import Analysis
 
 TRACE_COLUMNS = 1600  # pixel columns of a trace at the default size and dpi
 DPI = 100
-# neutral / intermediate / awkward (ISO 11226 wording), and extension
-ZONE_COLOURS = ("#cfe8cf", "#fbe3b0", "#f4c1bd")
-EXTENSION_COLOUR = "#cfd8ef"
-SLOUCH_COLOUR = "#7b4fa0"
+# by zone class (imu.core.exposure.ZONE_CLASSES); the dashboard uses the same colours
+CLASS_COLOURS = {"extension": "#cfd8ef", "neutral": "#cfe8cf", "intermediate": "#fbe3b0",
+                 "awkward": "#f4c1bd"}
+SLOUCH_COLOUR = "#7b4fa0"  # violet, drawn as hatching so the zones beneath keep their colour
+ALERT_COLOUR = "#c62828"
+CONTEXT_COLOURS = {"still": "#9db4d8", "sitting": "#9db4d8", "standing": "#7fa7c9",
+                   "moving": "#f2c57c", "walking": "#8fc89a", "running": "#5aa469",
+                   "unknown": "#dddddd"}
 PERCENTILE_STYLE = {"p10": ("#2a7", "P10"), "p50": ("#222", "P50"), "p90": ("#c33", "P90")}
 
 
@@ -71,35 +75,49 @@ def time_unit(duration_s: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def _zone_bands(ax, name: str, edges_sagittal, edges_lateral) -> None:
-    kind = angle_kind(name)
-    if kind == "sagittal":
-        low, high = edges_sagittal
-        ax.axhspan(-1e3, 0, color=EXTENSION_COLOUR, lw=0)
-        for (a, b), colour in zip(((0, low), (low, high), (high, 1e3)), ZONE_COLOURS):
-            ax.axhspan(a, b, color=colour, lw=0)
-    elif kind == "lateral":
-        low, high = edges_lateral
-        for (a, b), colour in zip(((0, low), (low, high), (high, 1e3)), ZONE_COLOURS):
-            ax.axhspan(a, b, color=colour, lw=0)
-            ax.axhspan(-b, -a, color=colour, lw=0)
+def _zone_bands(ax, name: str, thresholds) -> None:
+    scheme = zone_scheme(name, thresholds)
+    if scheme is None:
+        return
+    low, high = scheme.edges
+    if scheme.lateral:
+        for (a, b), cls in zip(((0, low), (low, high), (high, 1e3)), scheme.classes):
+            ax.axhspan(a, b, color=CLASS_COLOURS[cls], lw=0)
+            ax.axhspan(-b, -a, color=CLASS_COLOURS[cls], lw=0)
+        return
+    back = -scheme.dead_band_deg
+    for (a, b), cls in zip(((-1e3, back), (back, low), (low, high), (high, 1e3)), scheme.classes):
+        ax.axhspan(a, b, color=CLASS_COLOURS[cls], lw=0)
+
+
+def _shade_episodes(ax, analysis: Analysis, scale: float) -> None:
+    """Violet hatching over the zones (a translucent fill would mix into brown) and a solid
+    violet strip along the top edge. One collection per axis: an eight-hour session has
+    hundreds of episodes, and a patch each would dominate the drawing time."""
+    spans = [(ep.start_s / scale, (episode_end(ep, analysis.duration_s) - ep.start_s) / scale)
+             for ep in analysis.episodes]
+    if not spans:
+        return
+    across = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    hatched = ax.broken_barh(spans, (0.0, 1.0), transform=across, facecolor="none",
+                             edgecolor=SLOUCH_COLOUR, hatch="///", linewidth=0)
+    if hasattr(hatched, "set_hatch_linewidth"):  # matplotlib >= 3.10
+        hatched.set_hatch_linewidth(1.4)
+    ax.broken_barh(spans, (0.9, 0.1), transform=across, facecolor=SLOUCH_COLOUR, linewidth=0)
 
 
 def trace_figure(analysis: Analysis, names: list[str]) -> bytes:
-    """Angle traces over time: zone bands behind, slouch episodes shaded, one panel per angle."""
+    """Angle traces over time: each angle's zone bands behind, slouch episodes hatched."""
     t = np.asarray(analysis.t, dtype=float)
     valid = np.asarray(analysis.valid, dtype=bool)
     scale, unit = time_unit(analysis.duration_s)
-    th = analysis.thresholds
     fig = Figure(figsize=(TRACE_COLUMNS / DPI, 0.4 + 1.7 * len(names)))
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, names):
         y = np.where(valid, np.asarray(analysis.angles[name], dtype=float), np.nan)
         tx, ty = minmax_decimate(t, y, TRACE_COLUMNS)
-        _zone_bands(ax, name, th.sagittal_zones_deg, th.lateral_zones_deg)
-        for ep in analysis.episodes:
-            ax.axvspan(ep.start_s / scale, episode_end(ep, analysis.duration_s) / scale,
-                       color=SLOUCH_COLOUR, alpha=0.25, lw=0)
+        _zone_bands(ax, name, analysis.thresholds)
+        _shade_episodes(ax, analysis, scale)
         ax.plot(tx / scale, ty, color="#1f3b73", lw=0.7)
         finite = ty[np.isfinite(ty)]
         lo, hi = (finite.min(), finite.max()) if finite.size else (-10.0, 10.0)
@@ -114,18 +132,64 @@ def trace_figure(analysis: Analysis, names: list[str]) -> bytes:
     return png_bytes(fig)
 
 
+def _runs(labels: np.ndarray) -> list[tuple[int, int, str]]:
+    """(first, last + 1, label) of each run of equal labels."""
+    if labels.size == 0:
+        return []
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [labels.size]])
+    return [(int(a), int(b), str(labels[a])) for a, b in zip(starts, ends)]
+
+
+def timeline_figure(analysis: Analysis) -> bytes:
+    """The session at a glance: activity, slouch episodes, alerts, on one time axis."""
+    t = np.asarray(analysis.t, dtype=float)
+    scale, unit = time_unit(analysis.duration_s)
+    end = max(float(t[-1]) if t.size else 0.0, analysis.duration_s)
+    fig = Figure(figsize=(10, 1.9))
+    ax = fig.subplots()
+    context = np.asarray(analysis.context).astype(str)
+    seen = {}
+    if context.size == t.size and t.size:
+        step = max(1, t.size // 4000)  # a run shorter than a pixel cannot be seen anyway
+        labels, times = context[::step], t[::step]
+        for a, b, label in _runs(labels):
+            stop = times[b] if b < times.size else end
+            colour = CONTEXT_COLOURS.get(label, "#bbbbbb")
+            ax.broken_barh([(times[a] / scale, (stop - times[a]) / scale)], (2.1, 0.8),
+                           color=colour, lw=0)
+            seen.setdefault(label, colour)
+    spans = [(ep.start_s / scale, (episode_end(ep, analysis.duration_s) - ep.start_s) / scale)
+             for ep in analysis.episodes]
+    ax.broken_barh(spans, (1.1, 0.8), color=SLOUCH_COLOUR, lw=0)
+    alerts = [a.t / scale for a in analysis.alerts]
+    ax.plot(alerts, [0.5] * len(alerts), "v", color=ALERT_COLOUR, ms=7, ls="none")
+    ax.set_yticks([0.5, 1.5, 2.5], ["alerts", "slouches", "activity"], fontsize=8)
+    ax.set_ylim(0, 3.1)
+    ax.set_xlim(0, end / scale)
+    ax.set_xlabel(f"session time ({unit})", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(axis="x", color="#dddddd", lw=0.6)
+    ax.set_axisbelow(True)
+    if seen:
+        handles = [Patch(color=c, label=k) for k, c in seen.items()]
+        ax.legend(handles=handles, fontsize=7, ncols=len(handles), loc="lower right",
+                  bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _margins(fig, left=1.0, bottom=0.5, top=0.3)
+    return png_bytes(fig)
+
+
 def zone_figure(exposures: dict[str, AngleExposure]) -> bytes:
-    """Stacked horizontal bars: % of valid time per exposure zone, one bar per angle."""
-    rows = [e for e in exposures.values() if e.zones_pct is not None]
+    """Stacked horizontal bars: % of valid time per exposure class, one bar per angle."""
+    rows = [e for e in exposures.values() if e.zones_pct is not None and e.zone_scheme is not None]
     fig = Figure(figsize=(9, 0.6 + 0.55 * max(1, len(rows))))
     ax = fig.subplots()
     for i, e in enumerate(rows):
         left = 0.0
-        labels = list(e.zones_pct)
-        colours = ([EXTENSION_COLOUR] if labels[0] == "<0" else []) + list(ZONE_COLOURS)
-        for label, colour in zip(labels, colours):
+        for label, cls in zip(e.zones_pct, e.zone_scheme.classes):
             pct = e.zones_pct[label]
-            ax.barh(i, pct, left=left, color=colour, edgecolor="#666", lw=0.5)
+            ax.barh(i, pct, left=left, color=CLASS_COLOURS[cls], edgecolor="#666", lw=0.5)
             if pct >= 6:
                 ax.text(left + pct / 2, i, f"{label}\n{pct:.0f}%", ha="center", va="center",
                         fontsize=7)
@@ -134,9 +198,7 @@ def zone_figure(exposures: dict[str, AngleExposure]) -> bytes:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of measured time (zone labels in degrees)")
-    legend = [Patch(color=c, label=k) for k, c in (
-        ("extension", EXTENSION_COLOUR), ("neutral", ZONE_COLOURS[0]),
-        ("intermediate", ZONE_COLOURS[1]), ("awkward", ZONE_COLOURS[2]))]
+    legend = [Patch(color=c, label=k) for k, c in CLASS_COLOURS.items()]
     ax.legend(handles=legend, fontsize=7, ncols=4, loc="lower center",
               bbox_to_anchor=(0.5, 1.0), frameon=False)
     _margins(fig, left=1.8, bottom=0.5, top=0.35)
@@ -173,20 +235,31 @@ def distribution_figure(analysis: Analysis, exposures: dict[str, AngleExposure])
     return png_bytes(fig)
 
 
-def hourly_figure(analysis: Analysis) -> bytes:
-    """Counted slouch episodes per hour of the session (by start time)."""
-    starts, counts, lengths = slouch_hour_bins(analysis.episodes, analysis.duration_s)
+def rate_bin_s(duration_s: float) -> float:
+    """Bin width for the slouch-rate chart: a handful of bars whatever the session length."""
+    for width in (300.0, 600.0, 900.0, 1800.0):
+        if duration_s <= 8 * width:
+            return width
+    return 3600.0
+
+
+def slouch_rate_figure(analysis: Analysis) -> bytes:
+    """Counted slouch episodes per time bin (by start), sized to the session's length."""
+    width = rate_bin_s(analysis.duration_s)
+    starts, counts, lengths = slouch_bins(analysis.episodes, analysis.duration_s, width)
+    scale, unit = (60.0, "min") if width < 3600 else (3600.0, "h")
     fig = Figure(figsize=(9, 2.8))
     ax = fig.subplots()
-    hours = starts / 3600.0
-    ax.bar(hours + 0.5, counts, width=0.8, color=SLOUCH_COLOUR, alpha=0.8)
-    for h, c, length in zip(hours, counts, lengths):
-        note = f"{c}" if length >= 3600 else f"{c}\n({length / 60:.0f} min)"
-        ax.text(h + 0.5, c, note, ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(hours + 0.5, [f"{int(h) + 1}" for h in hours], fontsize=8)
-    ax.set_xlabel("hour of session")
-    ax.set_ylabel("slouches")
-    ax.set_ylim(0, max(1, counts.max()) * 1.3)
+    ax.bar(starts / scale, counts, width=0.9 * lengths / scale, align="edge", color=SLOUCH_COLOUR,
+           alpha=0.85)
+    for x, c, length in zip(starts, counts, lengths):
+        note = f"{c}" if abs(length - width) < 0.05 * width else f"{c}\n({length / 60:.0f} min)"
+        ax.text((x + 0.45 * length) / scale, c, note, ha="center", va="bottom", fontsize=7)
+    ax.set_xlim(0, analysis.duration_s / scale)
+    ax.set_xlabel(f"session time ({unit}); one bar per {width / 60:.0f} minutes")
+    ax.set_ylabel(f"slouches per {width / 60:.0f} min" if width < 3600 else "slouches per hour",
+                  fontsize=8)
+    ax.set_ylim(0, max(1, counts.max() if counts.size else 0) * 1.35)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _margins(fig, left=0.7, bottom=0.55, top=0.15)
+    _margins(fig, left=0.8, bottom=0.55, top=0.15)
     return png_bytes(fig)
