@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationError, CalibrationStretch, calibrate
-from imu.core.grid import too_slow_notes
+from imu.core.gait import too_slow_notes
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.core.result import Analysis, CalibrationReport
 

@@ -1,4 +1,4 @@
-"""Anatomical conventions shared by the core and the simulated wearer (DESIGN section 3).
+"""Anatomical conventions shared by the core and the simulated wearer (docs/architecture.md section 3).
 
 Frames
 - Sensor earth frame: what a device quaternion maps into; z up, heading arbitrary and

@@ -1,6 +1,6 @@
 """Lab Streaming Layer outlets: trunk angles and raw sensor orientation, live or replayed.
 
-One "Angles" outlet carries every angle the worn sensors give (one channel per DESIGN angle
+One "Angles" outlet carries every angle the worn sensors give (one channel per angle name of docs/architecture.md section 3
 name, degrees, at the analysis grid rate). One "Orientation" outlet per sensor carries its
 quaternion (w, x, y, z) at the sensor's own rate. Timestamps are a fixed LSL-clock origin
 plus session time, so a recorder (LabRecorder) lines them up with other lab streams and
@@ -20,7 +20,7 @@ ORIENTATION_CHANNELS = ("w", "x", "y", "z")
 
 
 def angle_channels(locations) -> list[str]:
-    """The angle names a session with these sensor locations produces, in DESIGN order."""
+    """The angle names a session with these sensor locations produces, in the order of docs/architecture.md section 3."""
     locations = set(locations)
     names = {n for pair, loc in INCLINATIONS if loc in locations for n in pair}
     for prefix, distal, proximal in JOINTS:

@@ -20,7 +20,7 @@ class Thresholds:
     # this long, or at most this many of the sensor's own sample periods (5-10 Hz sensors)
     max_interpolation_gap_s: float = 0.1
     max_interpolation_gap_periods: float = 3.0
-    # calibration (DESIGN section 4)
+    # calibration (docs/architecture.md section 4)
     neutral_still_s: float = 3.0  # what the live guide asks for before the bends
     neutral_min_s: float = 1.0  # shortest neutral found in data (real people: ~1 s still)
     neutral_window_s: float = 8.0  # longest neutral window used (more averages out noise)
@@ -37,7 +37,7 @@ class Thresholds:
     face_max_elevation_deg: float = 60.0  # housing face tilted further up/down: no evidence
     calibration_search_s: float = 180.0  # look for neutral and bends within this span
     sensor_agreement_min: float = 0.8  # bend time-course correlation and axis planarity
-    # slouch (DESIGN section 5)
+    # slouch (docs/architecture.md section 5)
     slouch_signal: str = "thoracic_flexion"
     slouch_enter_deg: float = 15.0
     slouch_exit_deg: float = 8.0
@@ -58,7 +58,7 @@ class Thresholds:
     # relative heading between sensors is tracked with this time constant; axial rotation
     # is therefore a short-window quantity
     heading_time_constant_s: float = 30.0
-    # carries and running (DESIGN section 5; issue 5)
+    # carries and running (docs/architecture.md section 5)
     carry_lateral_drift_deg: float = 5.0
     carry_range_growth: float = 0.5
     carry_baseline_fraction: float = 0.2
@@ -67,7 +67,7 @@ class Thresholds:
     hold_deviation_deg: float = 10.0
     hold_deviation_s: float = 1.0
     hold_baseline_s: float = 3.0
-    # activity context and sensor checks (issue 5)
+    # activity context and sensor checks
     running_cadence_min_spm: float = 145.0
     gait_min_regularity: float = 0.5
     gait_min_amplitude_deg: float = 0.5  # std of the band-passed sagittal inclination

@@ -1,4 +1,4 @@
-"""Calibration against the truth of simulated people who behave like real ones (issue 8).
+"""Calibration against the truth of simulated people who behave like real ones.
 
 Each case simulates a scenario of `imu.sim.realpeople` (or the tidy desk), optionally with
 only some of the sensors, writes a real session file (or a CSV, whose sensor axes are not

@@ -261,7 +261,7 @@ def test_a_report_that_fails_half_way_leaves_nothing_that_looks_complete(session
     out = tmp_path / "report"
     with pytest.raises(OSError):
         writer.write_report(analyze(open_source(session)), out, {"kind": "session", "file": str(session)})
-    assert not out.exists()
+    assert not out.exists() or not any(out.iterdir())  # at most the empty folder checked up front
     assert not list(tmp_path.glob(".report.partial-*"))
 
 

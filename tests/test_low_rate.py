@@ -8,7 +8,8 @@ import pytest
 from imu import anatomy
 from imu import quat as Q
 from imu.analysis import _new_pipeline, _steps, open_source
-from imu.core.grid import GridResampler, too_slow_notes
+from imu.core.gait import too_slow_notes
+from imu.core.grid import GridResampler
 from imu.core.pipeline import AnalysisCollector
 from imu.samples import TimedSamples
 from imu.sim import simulate, to_interchange_csv
@@ -72,7 +73,7 @@ def test_low_rate_chunked_equals_whole():
 
 def test_too_slow_for_gait_is_said_plainly():
     notes = too_slow_notes({"lumbar": 5.0, "thoracic": 100.0, "sacral": None})
-    assert len(notes) == 1 and "lumbar" in notes[0] and "5.0 Hz" in notes[0] and "cadence" in notes[0]
+    assert len(notes) == 1 and "lumbar" in notes[0] and "5 samples/s" in notes[0] and "cadence" in notes[0]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from imu.protocols import make_decoder
 from imu.protocols import movella_dot as dot
 from imu.samples import SampleBlock
 
-# reference/sensor-protocols.md section 1: Custom mode 5, 44 meaningful bytes of a 63-byte notification
+# docs/sensor-protocols.md section 1: Custom mode 5, 44 meaningful bytes of a 63-byte notification
 CUSTOM5_HEX = (
     "86 c9 ee 03 49 1f 71 3f 64 56 bb bb f4 42 23 b9 da f9 ab 3e b6 af 2f bd 92 ef e1 bd"
     " 56 0f 1e 41 7b f7 8a 3f 4e a6 ef 3e f1 00 33 3f"

@@ -12,7 +12,7 @@ from imu.protocols import make_decoder
 from imu.protocols import witmotion as wit
 from imu.samples import SampleBlock
 
-# reference/sensor-protocols.md section 2
+# docs/sensor-protocols.md section 2
 CAPTURED = bytes.fromhex("55 61 fc ff ef ff 11 08 00 00 00 00 00 00 98 ff 0d 00 f8 31")
 MAG_REPLY = bytes.fromhex("55 71 3A 00 68 01 69 00 7A 00") + bytes(10)
 

@@ -2,7 +2,7 @@
 
 A profile is pure data plus byte builders; the transport (`imu.ble.link`) asks it which
 characteristic to subscribe and what to write, and never knows vendor details itself.
-Sources: reference/sensor-protocols.md (Movella DOT spec XD0506P, WitMotion BLE 5.0 SDK)
+Sources: docs/sensor-protocols.md (Movella DOT spec XD0506P, WitMotion BLE 5.0 SDK)
 and firmware_notes/ for our own firmware.
 """
 

@@ -1,4 +1,4 @@
-"""Device clocks onto the session timeline, per sensor (DESIGN section 3; issue 3 item 5).
+"""Device clocks onto the session timeline, per sensor (docs/architecture.md section 3).
 
 Host arrival = true time + latency, and latency is never negative, so the lower envelope of
 (host arrival - device time) over time is the clock offset plus drift. The envelope is

@@ -1,4 +1,4 @@
-"""Segment and relative angles under the names of DESIGN section 3, streaming.
+"""Segment and relative angles under the names of docs/architecture.md section 3, streaming.
 
 Sagittal and frontal angles come from gravity, so they must not follow any sensor's heading
 reference. Each sensor's earth frame has its own, wandering heading; the relative heading

@@ -1,6 +1,6 @@
 """Activity context from the trunk sensors, streaming: is the wearer still or moving?
 
-The slouch alert only fires while the wearer sits or stands still (DESIGN section 5).
+The slouch alert only fires while the wearer sits or stands still (docs/architecture.md section 5).
 Stillness is judged from the segments' angular speed, averaged over the trailing second, so
 the label of a sample depends only on the past and chunked input gives the same labels.
 """

@@ -315,7 +315,7 @@ def angle_exposure(name: str, t: np.ndarray, values: np.ndarray, valid: np.ndarr
 
 
 def angle_summary(analysis: Analysis) -> dict[str, AngleExposure]:
-    """Exposure of every angle with at least one valid sample, in DESIGN name order."""
+    """Exposure of every angle with at least one valid sample, in the name order of docs/architecture.md section 3."""
     t = np.asarray(analysis.t, dtype=float)
     valid = np.asarray(analysis.valid, dtype=bool)
     if valid.shape != t.shape:

@@ -36,6 +36,12 @@ def rate_problem(sensor_rate_hz: float | None) -> str | None:
             f"least {GAIT_MIN_RATE_HZ:g} samples/s, below that the stride or an alias passes for the step")
 
 
+def too_slow_notes(rates_hz: dict[str, float | None]) -> list[str]:
+    """One report note per sensor too slow for steps and cadence (its angles still count)."""
+    return [f"{location} sensor: angles are measured, but not steps, cadence or strides: {problem}"
+            for location, rate in rates_hz.items() if (problem := rate_problem(rate))]
+
+
 @dataclass
 class GaitBout:
     kind: str  # "walking", "running", or what the caller named the span

@@ -23,18 +23,6 @@ from imu.samples import TimedSamples
 
 PERIOD_HISTORY = 16  # intervals in the running median of a sensor's sample period
 SLOWEST_PERIOD_S = 0.25  # a sensor slower than 4 Hz is not bridged as if it were regular
-GAIT_MIN_RATE_HZ = 15.0  # step rhythm up to ~3.3 Hz and its second harmonic need this much
-
-
-def too_slow_notes(rates_hz: dict[str, float | None]) -> list[str]:
-    """One note per sensor whose rate is too low for gait measures (angles still work)."""
-    notes = []
-    for location, rate in rates_hz.items():
-        if rate and rate < GAIT_MIN_RATE_HZ:
-            notes.append(f"{location} sensor samples at {rate:.1f} Hz: angles are measured, but steps, "
-                         f"cadence and stride measures need at least {GAIT_MIN_RATE_HZ:g} Hz "
-                         "(the step rhythm and its harmonics); they are not measurable from it")
-    return notes
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Slouch episodes and alert moments, streaming (DESIGN section 5).
+"""Slouch episodes and alert moments, streaming (docs/architecture.md section 5).
 
 An episode starts when the slouch signal reaches the enter threshold and ends when it falls
 below the exit threshold (hysteresis). It counts once it has been held for the minimum

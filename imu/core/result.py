@@ -12,7 +12,7 @@ import numpy as np
 from imu.profile import Thresholds
 from imu.samples import DecodeStats
 
-# angle names of DESIGN section 3
+# angle names of docs/architecture.md section 3
 ANGLE_NAMES = (
     "thoracic_flexion", "thoracic_lateral_bend", "thoracic_axial_rotation",
     "lumbar_flexion", "lumbar_lateral_bend", "lumbar_axial_rotation",
@@ -24,7 +24,7 @@ LATERAL_ANGLES = (
     "thoracic_lateral_bend", "lumbar_lateral_bend",
     "lumbar_lateral_inclination", "trunk_lateral_inclination",
 )
-# short-window quantities: high-passed relative heading, never alerted on (DESIGN section 3)
+# short-window quantities: high-passed relative heading, never alerted on (docs/architecture.md section 3)
 ROTATION_ANGLES = ("thoracic_axial_rotation", "lumbar_axial_rotation")
 
 

@@ -1,6 +1,6 @@
 """Per-run trunk stability: lean, lean drift, per-stride ranges, regularity, a grade.
 
-Pure: arrays in, a RunMetrics out. Definitions (reference/trunk-science.md section 4.1):
+Pure: arrays in, a RunMetrics out. Definitions (docs/trunk-science.md section 7):
 - trunk lean: mean over strides of trunk_inclination, relative to the standing neutral
   (the median trunk_inclination while standing still when the session has some standing,
   else the calibration neutral);

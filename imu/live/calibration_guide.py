@@ -1,4 +1,4 @@
-"""Guided calibration for the live loop (DESIGN section 4).
+"""Guided calibration for the live loop (docs/architecture.md section 4).
 
 The guide is fed the pipeline's grid (raw sensor orientations) step by step and walks the
 wearer through: sit tall and keep still (3 s of stillness), then bend forward slowly twice,

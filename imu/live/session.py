@@ -1,4 +1,4 @@
-"""`imu live`: connect, calibrate with guidance, monitor, alert, record (DESIGN section 8).
+"""`imu live`: connect, calibrate with guidance, monitor, alert, record (docs/architecture.md section 8).
 
 One asyncio loop. Notifications and link events are stamped on the session clock, recorded
 at once (the SessionWriter only enqueues) and collected; every step (about 40 ms of session

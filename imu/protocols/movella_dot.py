@@ -1,7 +1,7 @@
 """Movella (Xsens) DOT: sans-I/O decoder and encoder for the measurement payloads.
 
 Facts from the Movella DOT BLE Service Specification (XD0506P), summarised in
-reference/sensor-protocols.md section 1. Every notification carries one sample: a u32
+docs/sensor-protocols.md section 1. Every notification carries one sample: a u32
 microsecond timestamp followed by float32 fields in the order the payload mode defines,
 zero-padded to the characteristic length (20, 40 or 63 bytes).
 

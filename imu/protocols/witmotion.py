@@ -1,6 +1,6 @@
 """WitMotion BLE 5.0 sensors (WT901BLECL, WT9011DCL): sans-I/O decoder and encoder.
 
-Facts in reference/sensor-protocols.md section 2. The sensor streams 20-byte `55 61` frames
+Facts in docs/sensor-protocols.md section 2. The sensor streams 20-byte `55 61` frames
 (acc, gyro, Euler angles as int16) with no checksum, no sequence number and no timestamp;
 register reads come back as 20-byte `55 71` frames. A notification may carry several
 frames and a frame may be split across notifications, so the notifications are parsed as

@@ -1,4 +1,4 @@
-"""Recording: the session file and its interchange formats (DESIGN section 6).
+"""Recording: the session file and its interchange formats (docs/architecture.md section 6).
 
 - `imu.recording.session`: SessionWriter, annotate (and the reader's names, re-exported)
 - `imu.recording.reader`: SessionReader, read_session, iter_notifications, Integrity

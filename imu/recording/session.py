@@ -1,4 +1,4 @@
-"""Session file: one SQLite file per session (DESIGN section 6). This module writes it.
+"""Session file: one SQLite file per session (docs/architecture.md section 6). This module writes it.
 
 The live loop must never wait for the disk, so `SessionWriter` only puts rows on a queue;
 a background thread inserts them in batches and commits at least every `COMMIT_INTERVAL_S`

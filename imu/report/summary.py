@@ -22,7 +22,7 @@ from imu.profile import thresholds_to_dict
 
 SCHEMA = "imu.summary/1"
 
-# sensors each angle needs (DESIGN section 3), to say why an angle is missing
+# sensors each angle needs (docs/architecture.md section 3), to say why an angle is missing
 ANGLE_SENSORS = {
     "thoracic_flexion": ("thoracic", "lumbar"),
     "thoracic_lateral_bend": ("thoracic", "lumbar"),
@@ -49,8 +49,11 @@ CONVENTIONS = {
 }
 
 DEFINITIONS = {
-    "zones": ("percent of valid time per class; sagittal '<0' is extension, a value on an "
-              "edge falls in the lower class; lateral classes use the absolute angle"),
+    "zones": ("percent of valid time per class; sagittal: extension below -zone_neutral_band_deg, "
+              "then neutral, intermediate and awkward, with edges by angle (inclinations: "
+              "sagittal_zones_deg, ISO 11226; thoracic_flexion: curvature_zones_deg; lumbar_flexion: "
+              "none); a value on an edge falls in the lower class; lateral classes use the absolute "
+              "angle (lateral_zones_deg)"),
     "percentiles": "P10, P50, P90 with linear interpolation over valid samples",
     "static_bout": ("consecutive valid samples all within +-static_band_deg of the bout's "
                     "first sample for at least static_min_s; found greedily from the start"),

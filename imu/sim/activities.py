@@ -243,7 +243,7 @@ BUILDERS = {
 }
 DESCRIPTIONS = {
     "run_drift": "about 7 min standing: calibration, walking, running whose forward lean creeps "
-                 "up 4-7 deg, walking; three sensors (issue 5)",
+                 "up 4-7 deg, walking; three sensors",
     "carries": "8 min: calibration, unloaded walking, then farmer, suitcase left, suitcase right "
                "and front carries, all steady (carry phases labelled carry_*)",
     "carries_breakdown": "the carries scenario with every carry breaking down half-way: lateral "

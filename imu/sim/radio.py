@@ -7,7 +7,7 @@ GATT on both sides. Application code keeps using the public bleak API: it passes
 
 All scanners and clients of a radio share one central `Device`, the way bleak's clients
 share one adapter. Bumble's virtual controller has gaps that real stacks do not
-(reference/ble-testing.md, pitfalls): it ignores LE Create Connection Cancel, allows only
+(docs/ble-testing.md, pitfalls): it ignores LE Create Connection Cancel, allows only
 one pending connection, has no automatic MTU exchange and no supervision timeout. The
 code below works around each one where it happens.
 

@@ -1,4 +1,4 @@
-"""Scenarios with what real people do during a calibration (issue 8), each with its truth.
+"""Scenarios with what real people do during a calibration, each with its truth.
 
 Real recordings showed calibrations that the tidy `desk` script never exercises:
 - the "still" neutral sways by a few degrees and is still for about a second, not three;
@@ -200,7 +200,7 @@ BUILDERS = {
 }
 DESCRIPTIONS = {
     "cal_backward": "about 5 min seated: a swaying neutral, then forward bends with a long lean back "
-                    "among them, then desk work (issue 8)",
+                    "among them, then desk work",
     "cal_rotated": "about 5 min seated: thoracic sensor mounted upside down (180 deg in the plane of "
                    "the back), swaying neutral, no bends, desk work",
     "cal_rotated_backward": "the lumbar sensor upside down and a lean back before the forward bends",

@@ -2,7 +2,7 @@
 
 `simulate()` is the public entry point (the CLI and the core tests call it). The truth lives
 on a fixed 100 Hz grid of session time: segment orientations in E, the named angles of
-DESIGN section 3, the scenario's phases and the true slouch episodes by the DESIGN rule.
+docs/architecture.md section 3, the scenario's phases and the true slouch episodes by the rule of docs/architecture.md section 5.
 """
 
 from __future__ import annotations

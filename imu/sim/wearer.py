@@ -188,7 +188,7 @@ class Wearer:
 
 
 def truth_angles(quats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The named output angles (DESIGN section 3) from segment orientations in E."""
+    """The named output angles (docs/architecture.md section 3) from segment orientations in E."""
     def rel(distal: str, proximal: str) -> np.ndarray:
         return anatomy.joint_angles(Q.multiply(Q.conjugate(quats[proximal]), quats[distal]))
 
