@@ -380,7 +380,8 @@ def cmd_replay(args) -> int:
                 bar.advance_to(update.t)
 
         result = replay(args.input, speed=args.speed, from_s=args.from_s, sinks=[*sinks, Position()],
-                        calibration_spans=args.calibration, bends=not args.no_bends)
+                        calibration_spans=args.calibration, bends=not args.no_bends,
+                        mapping=_mapping(args))
     if not args.jsonl:
         a = result.analysis
         print(f"replayed {a.duration_s / 60:.1f} min: {len(a.episodes)} slouch events, "
@@ -405,6 +406,16 @@ def _calibration_span(text: str) -> tuple[float, float]:
     if not (0 <= start < end):
         raise argparse.ArgumentTypeError(f"FROM must be >= 0 and before TO, got {text!r}")
     return start, end
+
+
+def _add_mapping_arguments(s) -> None:
+    s.add_argument("--map", metavar="FILE", help="import mapping (TOML or JSON) for a CSV or XDF file in another "
+                   "layout; default: INPUT.map.toml when it exists (docs/data-formats.md)")
+    s.add_argument("--column", action="append", metavar="NAME=COLUMN",
+                   help="read interchange column NAME from the file's COLUMN (e.g. time_s=Time); repeatable")
+    s.add_argument("--sensor", action="append", metavar="NAME=LOCATION",
+                   help="the file's sensor NAME is worn at LOCATION (thoracic, lumbar, sacral or an alias "
+                   "such as T4, L1, pelvis); repeatable")
 
 
 def _add_calibration_arguments(s) -> None:
@@ -439,13 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input")
     s.add_argument("-o", "--output", help="output folder (default INPUT.report)")
     s.add_argument("--thresholds", help="JSON profile of thresholds")
-    s.add_argument("--map", metavar="FILE", help="import mapping (TOML or JSON) for a CSV or XDF file in another "
-                   "layout; default: INPUT.map.toml when it exists (docs/data-formats.md)")
-    s.add_argument("--column", action="append", metavar="NAME=COLUMN",
-                   help="read interchange column NAME from the file's COLUMN (e.g. time_s=Time); repeatable")
-    s.add_argument("--sensor", action="append", metavar="NAME=LOCATION",
-                   help="the file's sensor NAME is worn at LOCATION (thoracic, lumbar, sacral or an alias "
-                   "such as T4, L1, pelvis); repeatable")
+    _add_mapping_arguments(s)
     _add_calibration_arguments(s)
     s.add_argument("--profile", help="the person, for the comparison with their earlier sessions "
                                      "(default: the profile the session names)")
@@ -503,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lsl", action="store_true", help="publish angles and orientations over LSL")
     s.add_argument("--screenshot", metavar="PNG", help="render the dashboard at --at T and exit")
     s.add_argument("--at", type=float, help="session time for --screenshot")
+    _add_mapping_arguments(s)
     _add_calibration_arguments(s)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_replay)

@@ -282,7 +282,8 @@ def _slice_step(out: StepOutput, from_s: float) -> StepOutput:
 
 def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
            sinks: Iterable[Sink] = (), clock=None, thresholds: Thresholds | None = None,
-           step_s: float | None = None, calibration_spans=None, bends: bool = True) -> ReplayResult:
+           step_s: float | None = None, calibration_spans=None, bends: bool = True,
+           mapping=None) -> ReplayResult:
     """Play a session file (or CSV) through the pipeline into `sinks`.
 
     speed: 0 = as fast as possible; otherwise wall time = (session time - from_s) / speed.
@@ -290,7 +291,8 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
     clock: an object with now() and sleep(seconds) (default: the system clock).
     step_s: session seconds per pipeline step (default: 40 ms of wall time, 1 s at speed 0).
     calibration_spans, bends: where the calibrations are and whether they hold bends, as
-    for `imu report` (`--calibration FROM:TO`, `--no-bends`).
+    for `imu report` (`--calibration FROM:TO`, `--no-bends`). mapping: an import mapping, as
+    for `open_source`.
     """
     if not (isinstance(speed, (int, float)) and math.isfinite(speed) and speed >= 0):
         raise ValueError(f"speed must be 0 (as fast as possible) or a positive factor, got {speed!r}")
@@ -302,7 +304,7 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
         raise ValueError(f"step_s must be positive, got {step_s!r}")
     clock = clock or SystemClock()
     sinks = list(sinks)
-    source = open_source(path, thresholds)
+    source = open_source(path, thresholds, mapping)
     source.calibration_spans, source.bends = calibration_spans, bends
     plan, report = replay_calibration(source)
     pipeline = Pipeline(source.sensors, source.thresholds, plan.stretches or None)
