@@ -157,3 +157,24 @@ def test_bad_arguments_give_one_clear_error(sessions, kwargs, message):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
         replay(tmp_path / "nope.imu")
+
+
+def test_replay_reads_a_csv_through_the_same_mapping_as_the_report(tmp_path):
+    """Sensors named in the lab's own words: replay and report need the same mapping and agree."""
+    import pandas as pd
+
+    from imu.recording.mapping import with_pairs
+    from imu.sim import simulate, to_interchange_csv
+
+    plain = tmp_path / "plain.csv"
+    to_interchange_csv(simulate("smoke", None, seed=4), plain)
+    frame = pd.read_csv(plain)
+    frame["sensor"] = frame["sensor"].map({"thoracic": "upper_box", "lumbar": "lower_box"})
+    path = tmp_path / "lab.csv"
+    frame.to_csv(path, index=False)
+    mapping = with_pairs(None, [], ["upper_box=thoracic", "lower_box=lumbar"])
+    with pytest.raises(ValueError):
+        replay(path)  # without the mapping no row belongs to a known sensor
+    replayed = replay(path, mapping=mapping)
+    reported = analyze(open_source(path, None, mapping))
+    assert reported.episodes and replayed.analysis.episodes == reported.episodes
