@@ -41,15 +41,7 @@ def export_session(session_or_path: Session | str | Path, out_path: str | Path, 
         raise ValueError(f"output directory does not exist: {out_path.parent}")
     session = session_or_path if isinstance(session_or_path, Session) else read_session(session_or_path)
     frame = session_frame(session, align)
-    _check_writable(out_path)
-    with replacing_file(out_path) as partial:
-        if fmt == "csv":
-            frame.to_csv(partial, index=False, float_format="%.10g")
-        else:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **_schema_metadata(session)})
-            pq.write_table(table, partial, compression="zstd")
-    return out_path
+    return write_frame(frame, out_path, fmt, "%.10g", _schema_metadata(session))
 
 
 def session_frame(session: Session, align: Callable[[SampleBlock], TimedSamples] | None = None):
@@ -150,18 +142,23 @@ def export_analysis(path: str | Path, out_path: str | Path, fmt: str = "parquet"
         raise ValueError(f"output directory does not exist: {out_path.parent}")
     analysis = analyze(open_source(path, thresholds))
     frame = angle_frame(analysis) if what == "angles" else event_frame(analysis)
+    meta = {b"imu.export": ANGLES_SCHEMA.encode(), b"imu.export.what": what.encode(),
+            b"imu.source": str(path).encode(),
+            b"imu.calibration.quality": str(analysis.calibration.quality).encode(),
+            b"imu.thresholds": json.dumps(thresholds_to_dict(analysis.thresholds)).encode()}
+    return write_frame(frame, out_path, fmt, "%.6g", meta)
+
+
+def write_frame(frame, out_path: Path, fmt: str, float_format: str, parquet_metadata: dict) -> Path:
+    """The frame as CSV or Parquet (metadata in its schema), whole or not at all."""
     _check_writable(out_path)
     with replacing_file(out_path) as partial:
         if fmt == "csv":
-            frame.to_csv(partial, index=False, float_format="%.6g")
+            frame.to_csv(partial, index=False, float_format=float_format)
         else:
             table = pa.Table.from_pandas(frame, preserve_index=False)
-            meta = {b"imu.export": ANGLES_SCHEMA.encode(), b"imu.export.what": what.encode(),
-                    b"imu.source": str(path).encode(),
-                    b"imu.calibration.quality": str(analysis.calibration.quality).encode(),
-                    b"imu.thresholds": json.dumps(thresholds_to_dict(analysis.thresholds)).encode()}
-            pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}),
-                           partial, compression="zstd")
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **parquet_metadata})
+            pq.write_table(table, partial, compression="zstd")
     return out_path
 
 
