@@ -25,8 +25,10 @@ def _thresholds(args):
 
 
 # --- simulate ------------------------------------------------------------------------
-def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
-    """Write a simulated session as a real session file, with its truth beside it."""
+def write_simulated_session(sim, out: Path, scenario: str, seed: int,
+                            extra_metadata: dict | None = None) -> Path:
+    """Write a simulated session as a real session file, with its truth beside it.
+    extra_metadata: e.g. the person (`profile`), `group` and `started_local` of a cohort."""
     from imu.recording.session import SessionWriter
 
     sensors = [
@@ -35,7 +37,7 @@ def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
         for i, (loc, info) in enumerate(sim.sensors.items())
     ]
     metadata = {"software": f"imu {__version__}", "source": "simulated", "scenario": scenario,
-                "seed": seed, "duration_s": sim.duration_s}
+                "seed": seed, "duration_s": sim.duration_s, **(extra_metadata or {})}
     with SessionWriter(out, metadata, sensors) as writer:
         writer.add_notifications(sim.notifications)
     sim.truth.save(truth_path(out))

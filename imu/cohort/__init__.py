@@ -1,0 +1,5 @@
+"""Many sessions, many people: the session index, progress over weeks, cohort reports.
+
+All on Dask (`imu.cohort.runner`): the per-session analysis is the package's own, Dask only
+maps sessions (and groups of index rows) to workers and gathers the small tables back.
+"""
