@@ -51,6 +51,10 @@ def truth_path(session_path: Path) -> Path:
 def cmd_simulate(args) -> int:
     from imu.sim import SCENARIOS, simulate
 
+    if args.scenario == "cohort":  # many people over many days: a folder of sessions
+        from imu.cohort.commands import cmd_simulate_cohort
+
+        return cmd_simulate_cohort(args)
     if args.scenario not in SCENARIOS:
         raise UserError(f"unknown scenario {args.scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
     out = Path(args.output)
@@ -238,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--sacral", action="store_true", help="also wear a sacral sensor")
     s.add_argument("--loss", type=float, help="fraction of notifications lost")
+    from imu.cohort.commands import add_parsers as add_cohort_parsers, add_simulate_arguments
+
+    add_simulate_arguments(s)
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("report", help="summary.json, events.csv and report.html for a session or CSV")
@@ -297,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="imu live on real sensors, or a virtual desk session at 10x")
     s.add_argument("-o", "--output", help="session file")
     s.set_defaults(func=cmd_demo)
+    add_cohort_parsers(sub)  # index, progress, cohort
     return p
 
 
@@ -307,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ImportError as err:  # an optional part that is not installed
-        extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl"}.get(
+        extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl",
+                 "dask": "cohort", "distributed": "cohort"}.get(
             (err.name or "").split(".")[0], "dev")
         print(f"imu: error: {err.name or err} is not installed; pip install -e '.[{extra}]'",
               file=sys.stderr)

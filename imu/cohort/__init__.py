@@ -3,3 +3,5 @@
 All on Dask (`imu.cohort.runner`): the per-session analysis is the package's own, Dask only
 maps sessions (and groups of index rows) to workers and gathers the small tables back.
 """
+
+DEFAULT_INDEX = "imu-index.parquet"  # in the current folder, for index, progress and cohort

@@ -28,7 +28,7 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
     ok["day"] = start.dt.normalize()
     iso = start.dt.isocalendar()
     ok["week"] = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)
-    ok["week_start"] = (start - pd.to_timedelta(start.dt.weekday, unit="D")).dt.normalize()
+    ok["week_start"] = (start - pd.to_timedelta(start.dt.day_of_week, unit="D")).dt.normalize()
     return ok.sort_values("start", kind="stable")
 
 

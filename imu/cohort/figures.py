@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ from imu.report.figures import SLOUCH_COLOUR, ZONE_COLOURS, png_bytes
 
 WEEK_COLOUR = "#222"
 GRADE_COLOURS = {"good": "#5a5", "fair": "#e0a030", "poor": "#c33"}
+# matplotlib 3.10 renamed vert=False (the project allows 3.8)
+_HORIZONTAL = ({"orientation": "horizontal"} if tuple(int(v) for v in matplotlib.__version__.split(".")[:2])
+               >= (3, 10) else {"vert": False})
 GROUP_COLOURS = ("#3b6fb6", "#d0703c", "#4a9a5b", "#8a5bb0", "#b0475b", "#6a6a6a")
 
 
@@ -94,8 +98,8 @@ def distributions(values: dict[str, np.ndarray], title: str, unit: str,
     names = list(values)
     fig, ax = _figure(height=max(2.6, 0.32 * len(names) + 1.2))
     data = [np.asarray(values[n], float) for n in names]
-    ax.boxplot(data, orientation="horizontal", tick_labels=names, showfliers=False,
-               medianprops={"color": WEEK_COLOUR})
+    ax.boxplot(data, showfliers=False, medianprops={"color": WEEK_COLOUR}, **_HORIZONTAL)
+    ax.set_yticks(np.arange(1, len(names) + 1), names)
     rng = np.random.default_rng(0)
     for i, (name, d) in enumerate(zip(names, data), start=1):
         colour = (colours or {}).get(name, SLOUCH_COLOUR)

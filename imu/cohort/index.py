@@ -18,7 +18,6 @@ import pandas as pd
 import imu
 from imu.cohort.identity import SESSION_SUFFIXES, fingerprint, is_interchange_csv
 
-DEFAULT_INDEX = "imu-index.parquet"
 
 
 @dataclass

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
 
 
-class EngineError(RuntimeError):
+class EngineError(ConnectionError):
     """The cluster could not be started or reached (one line for the user)."""
 
 
@@ -38,6 +39,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise EngineError(f"workers must be at least 1, got {workers}")
+    # the scheduler's small HTTP server moves to a free port when 8787 is taken: not news
+    warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
     # one thread per process: the pipeline is numpy-heavy Python, the GIL would serialise threads
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=None, silence_logs=logging.ERROR)
@@ -64,8 +67,12 @@ def run_each(client, fn: Callable, items: Iterable, on_done: Callable | None = N
         i = slot[future.key]
         if future.status == "finished":
             results[i] = future.result()
-        else:
-            results[i] = {"status": "failed", "error": describe_error(future.exception())}
+        else:  # "error", or "cancelled" when the cluster lost it
+            try:
+                err = future.exception()
+            except BaseException as lost:  # a cancelled future raises instead of returning
+                err = lost
+            results[i] = {"status": "failed", "error": describe_error(err)}
         future.release()
         if on_done is not None:
             on_done(i, results[i])

@@ -1,0 +1,66 @@
+"""Indexing a simulated cohort on 1 and 2 Dask workers, and re-indexing it unchanged.
+
+    python benchmarks/bench_cohort.py [--sessions 200] [--minutes 5] [--workers 1 2]
+
+The cohort (20 people, one session per working day) is simulated once on the largest worker
+count; each index run starts its own LocalCluster (its start-up is included, as a user
+pays it) and writes a fresh index. The unchanged re-index needs no cluster at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from imu.cohort.index import build_index
+from imu.cohort.simulated import simulate_cohort
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    people = 20
+    days = -(-args.sessions // people) + 2  # a few days are missed: simulate a little more
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "cohort"
+        began = time.perf_counter()
+        simulate_cohort(folder, people, days, minutes=args.minutes, workers=max(args.workers))
+        files = sorted(folder.glob("*.imu"))
+        for extra in files[args.sessions:]:  # exactly the asked number of sessions
+            extra.unlink()
+        files = files[:args.sessions]
+        size_mb = sum(f.stat().st_size for f in files) / 1e6
+        print(f"simulated {len(files)} sessions of {args.minutes:g} min ({size_mb:.0f} MB) "
+              f"in {time.perf_counter() - began:.1f} s")
+        times = {}
+        for workers in args.workers:
+            index = Path(tmp) / f"index-{workers}.parquet"
+            began = time.perf_counter()
+            result = build_index([folder], index, workers=workers)
+            times[workers] = time.perf_counter() - began
+            failed = len(result.failed)
+            print(f"index on {workers} worker(s): {times[workers]:.1f} s "
+                  f"({times[workers] / len(files) * 1000:.0f} ms per session, {failed} failed)")
+        if len(times) > 1:
+            low, high = min(times), max(times)
+            print(f"speed-up {low} -> {high} workers: {times[low] / times[high]:.2f}x")
+        index = Path(tmp) / f"index-{args.workers[0]}.parquet"
+        runs = []
+        for _ in range(5):
+            began = time.perf_counter()
+            result = build_index([folder], index)
+            runs.append(time.perf_counter() - began)
+            assert result.analysed == 0 and not result.written
+        print(f"re-index of the unchanged folder ({len(files)} files): best {min(runs) * 1000:.0f} ms, "
+              f"worst {max(runs) * 1000:.0f} ms of {len(runs)} (target: under 1 s)")
+
+
+if __name__ == "__main__":
+    main()
