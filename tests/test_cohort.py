@@ -5,7 +5,6 @@ simulated and indexed on a LocalCluster with two worker processes; the default e
 LocalCluster the command starts itself) indexes a small folder with a damaged file and CSVs.
 """
 
-import json
 import logging
 import os
 import shutil
@@ -142,7 +141,9 @@ def test_default_engine_lists_a_failed_session_and_keeps_the_others(cohort, tmp_
 
 def test_progress_page_and_tables_for_the_improving_person(cohort, cluster, tmp_path):
     improving = next(p["name"] for p in cohort["truth"]["people"] if p["trend"] == "improving")
-    paths = write_progress(cohort["index"], improving, tmp_path / "progress", scheduler=cluster)
+    paths, overall = write_progress(cohort["index"], improving, tmp_path / "progress",
+                                    scheduler=cluster)
+    assert overall["trend"] == "falling"
     page = paths["html"].read_text()
     assert f"Progress of {improving}" in page and "falling" in page
     assert page.count("data:image/png;base64,") >= 4
@@ -203,6 +204,7 @@ def test_cli_commands_and_one_line_errors(cohort, cluster, tmp_path):
     out = imu("progress", "p02", "--index", cohort["index"], "-o", tmp_path / "p",
               "--scheduler", cluster)
     assert out.returncode == 0 and (tmp_path / "p" / "progress.html").exists(), out.stderr
+    assert "trend: rising" in out.stdout  # p02 is the worsening person (see make_people)
     for args, words in [(("progress", "nobody", "--index", tmp_path / "i.parquet"), ["nobody", "p02"]),
                         (("cohort", tmp_path / "missing.parquet"), ["no such index"]),
                         (("cohort", cohort["folder"] / "cohort-truth.json"), ["not a readable index"]),

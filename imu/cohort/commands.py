@@ -87,8 +87,12 @@ def cmd_progress(args) -> int:
     from imu.cohort.progress import write_progress
 
     out = Path(args.output or f"progress-{args.person}")
-    paths = write_progress(args.index, args.person, out, scheduler=args.scheduler, workers=args.workers)
+    paths, o = write_progress(args.index, args.person, out, scheduler=args.scheduler,
+                              workers=args.workers)
     print(f"progress: {paths['html']}")
+    print(f"  {o['sessions']} sessions on {o['days']} days; slouches per hour of wear "
+          f"{o['first_week_slouch_per_hour']:.1f} in the first week, "
+          f"{o['last_week_slouch_per_hour']:.1f} in the last; trend: {o['trend']}")
     return 0
 
 

@@ -63,7 +63,7 @@ def session_trend(sessions: pd.DataFrame, weeks: pd.DataFrame, value: str, week_
                 color="#888", label=f"trend {fit['trend_per_week']:+.1f}/week")
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(unit)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room above the highest point
     _dates(ax)
     _legend_outside(fig, ax)
     return png_bytes(fig)
@@ -140,7 +140,7 @@ def weekly_lines(weeks: pd.DataFrame, series: str, value: str, title: str, unit:
             ax.fill_between(rows["week_start"], rows[band[0]], rows[band[1]], color=colour, alpha=0.15)
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(unit)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room above the highest point
     _dates(ax)
     _legend_outside(fig, ax)
     return png_bytes(fig)

@@ -26,7 +26,9 @@ def person_history(index_path: str | Path, person: str, before=None) -> pd.DataF
 
 
 def write_progress(index_path: str | Path, person: str, out_dir: str | Path, *,
-                   scheduler: str | None = None, workers: int | None = None) -> dict[str, Path]:
+                   scheduler: str | None = None, workers: int | None = None) -> tuple[dict[str, Path], dict]:
+    """Write progress.html and the day and week tables into out_dir; returns their paths
+    and the person's overall numbers (pooled rates, first and last week, trend)."""
     from imu.cohort.runner import aggregate_groups, dask_client
 
     index = read_index(index_path)
@@ -48,7 +50,7 @@ def write_progress(index_path: str | Path, person: str, out_dir: str | Path, *,
     days.to_parquet(paths["days"], index=False)
     weeks.to_parquet(paths["weeks"], index=False)
     paths["html"].write_text(_html(person, mine, weeks, overall, problems), encoding="utf-8")
-    return paths
+    return paths, overall
 
 
 def _html(person: str, sessions: pd.DataFrame, weeks: pd.DataFrame, overall: dict,
