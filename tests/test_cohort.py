@@ -155,6 +155,21 @@ def test_progress_page_and_tables_for_the_improving_person(cohort, cluster, tmp_
     assert len(history) == 2
 
 
+def test_progress_shows_run_and_carry_grades_when_there_are_some(cohort, cluster, tmp_path):
+    table = read_index(cohort["index"])
+    mine = table["person"] == "p03"
+    table.loc[mine, "runs"] = 1
+    table.loc[mine, "run_grade_good"] = 1
+    table.loc[mine & (table["start"] >= "2026-01-12"), ["run_grade_good", "run_grade_poor"]] = [0, 1]
+    index = tmp_path / "graded.parquet"
+    table.to_parquet(index)
+    paths, _ = write_progress(index, "p03", tmp_path / "out", scheduler=cluster)
+    page = paths["html"].read_text()
+    assert 'alt="run grades per week"' in page and 'alt="carry grades per week"' not in page
+    weeks = pd.read_parquet(paths["weeks"])
+    assert weeks["run_grade_poor"].tolist()[0] == 0 and weeks["run_grade_poor"].tolist()[-1] > 0
+
+
 @pytest.mark.parametrize("by, rows", [("person", PEOPLE), ("week", 2), ("group", 2)])
 def test_cohort_report_by_person_week_and_group(cohort, cluster, tmp_path, by, rows):
     paths = write_cohort(cohort["index"], by, tmp_path / by, scheduler=cluster)
@@ -205,6 +220,11 @@ def test_cli_commands_and_one_line_errors(cohort, cluster, tmp_path):
               "--scheduler", cluster)
     assert out.returncode == 0 and (tmp_path / "p" / "progress.html").exists(), out.stderr
     assert "trend: rising" in out.stdout  # p02 is the worsening person (see make_people)
+    out = imu("simulate", "cohort", "-o", tmp_path / "tiny", "--people", "1", "--days", "1",
+              "--minutes", "3", "--scheduler", cluster)
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "tiny").glob("*.imu"))) == 1
+    assert (tmp_path / "tiny" / "cohort-truth.json").exists()
     for args, words in [(("progress", "nobody", "--index", tmp_path / "i.parquet"), ["nobody", "p02"]),
                         (("cohort", tmp_path / "missing.parquet"), ["no such index"]),
                         (("cohort", cohort["folder"] / "cohort-truth.json"), ["not a readable index"]),

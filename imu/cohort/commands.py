@@ -45,10 +45,12 @@ def add_parsers(sub) -> None:
 def add_simulate_arguments(parser) -> None:
     """`imu simulate cohort -o DIR --people N --days D` shares the simulate parser."""
     group = parser.add_argument_group("cohort (scenario 'cohort': -o is a new folder)")
-    group.add_argument("--people", type=int, default=6)
+    group.add_argument("--people", type=int, default=6,
+                       help="people p01, p02, ... in turn improving, worsening, stable (default 6)")
     group.add_argument("--days", type=int, default=10, help="working days (Monday to Friday)")
     group.add_argument("--minutes", type=float, default=10.0, help="length of each session")
-    group.add_argument("--groups", type=int, default=2)
+    group.add_argument("--groups", type=int, default=2,
+                       help="groups a, b, ...; later groups start with a higher slouch rate")
     add_engine_arguments(group)
 
 

@@ -36,7 +36,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         finally:
             client.close()
         return
-    workers = workers or os.cpu_count() or 1
+    if workers is None:
+        workers = os.cpu_count() or 1
     if workers < 1:
         raise EngineError(f"workers must be at least 1, got {workers}")
     # the scheduler's small HTTP server moves to a free port when 8787 is taken: not news
