@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
+    print(f"{os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
     people = 20
     days = -(-args.sessions // people) + 2  # a few days are missed: simulate a little more
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,8 +48,11 @@ def main() -> None:
             result = build_index([folder], index, workers=workers)
             times[workers] = time.perf_counter() - began
             failed = len(result.failed)
+            busy = result.table["analysis_s"].sum()  # seconds the workers spent on files
             print(f"index on {workers} worker(s): {times[workers]:.1f} s "
-                  f"({times[workers] / len(files) * 1000:.0f} ms per session, {failed} failed)")
+                  f"({times[workers] / len(files) * 1000:.0f} ms per session, {failed} failed); "
+                  f"worker time {busy:.0f} s, {busy / len(files) * 1000:.0f} ms per session, "
+                  f"{busy / times[workers]:.2f} sessions in flight on average")
         if len(times) > 1:
             low, high = min(times), max(times)
             print(f"speed-up {low} -> {high} workers: {times[low] / times[high]:.2f}x")

@@ -225,10 +225,14 @@ def test_cli_commands_and_one_line_errors(cohort, cluster, tmp_path):
     assert out.returncode == 0, out.stderr
     assert len(list((tmp_path / "tiny").glob("*.imu"))) == 1
     assert (tmp_path / "tiny" / "cohort-truth.json").exists()
+    (tmp_path / "empty").mkdir()
+    out = imu("index", tmp_path / "empty", "-o", tmp_path / "e.parquet")
+    assert out.returncode == 0 and "no session files" in out.stdout, out.stderr
     for args, words in [(("progress", "nobody", "--index", tmp_path / "i.parquet"), ["nobody", "p02"]),
                         (("cohort", tmp_path / "missing.parquet"), ["no such index"]),
                         (("cohort", cohort["folder"] / "cohort-truth.json"), ["not a readable index"]),
                         (("index", tmp_path / "nowhere"), ["no such folder"]),
+                        (("cohort", tmp_path / "e.parquet"), ["no analysed session"]),
                         (("simulate", "cohort", "-o", cohort["folder"], "--people", "2"),
                          ["not an empty folder"]),
                         (("simulate", "cohort", "-o", tmp_path / "new", "--days", "0"), ["--days"])]:

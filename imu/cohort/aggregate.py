@@ -25,6 +25,8 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
         ok["group"] = None
     ok["group"] = ok["group"].fillna("(none)")
     start = pd.to_datetime(ok["start"])
+    if ok.empty:  # still the columns the callers select
+        return ok.assign(day=start, week=pd.Series(dtype=str), week_start=start)
     ok["day"] = start.dt.normalize()
     iso = start.dt.isocalendar()
     ok["week"] = iso["year"].astype(str) + "-W" + iso["week"].astype(int).map("{:02d}".format)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from imu.cohort import DEFAULT_INDEX
+from imu.cohort.page import plural
 
 
 def add_engine_arguments(parser) -> None:
@@ -80,6 +81,8 @@ def cmd_index(args) -> int:
           f"{result.analysed} read now, {result.reused} unchanged, {result.removed} gone)")
     for _, row in result.failed.iterrows():
         print(f"  failed: {row['path']}: {row['error']}")
+    if table.empty:
+        print(f"  no session files (.imu) or interchange CSVs found under {', '.join(map(str, args.folders))}")
     if result.skipped:
         print(f"  skipped {len(result.skipped)} CSV file(s) without the interchange columns")
     return 0
@@ -92,7 +95,7 @@ def cmd_progress(args) -> int:
     paths, o = write_progress(args.index, args.person, out, scheduler=args.scheduler,
                               workers=args.workers)
     print(f"progress: {paths['html']}")
-    print(f"  {o['sessions']} sessions on {o['days']} days; slouches per hour of wear "
+    print(f"  {plural(o['sessions'], 'session')} on {plural(o['days'], 'day')}; slouches per hour of wear "
           f"{o['first_week_slouch_per_hour']:.1f} in the first week, "
           f"{o['last_week_slouch_per_hour']:.1f} in the last; trend: {o['trend']}")
     return 0

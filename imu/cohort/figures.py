@@ -39,7 +39,14 @@ def zone_label(column: str) -> str:
     return f"{text} deg"
 
 
-def _dates(ax) -> None:
+def _dates(ax, times) -> None:
+    """Date ticks over the data's span plus a margin; matplotlib would make a single date
+    span years."""
+    times = pd.to_datetime(pd.Series(times)).dropna()
+    if len(times):
+        low, high = times.min(), times.max()
+        pad = max(pd.Timedelta(days=3), 0.05 * (high - low))
+        ax.set_xlim(low - pad, high + pad)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
 
@@ -64,7 +71,7 @@ def session_trend(sessions: pd.DataFrame, weeks: pd.DataFrame, value: str, week_
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(unit)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room above the highest point
-    _dates(ax)
+    _dates(ax, list(sessions["start"]) + (list(edges) if len(weeks) else []))
     _legend_outside(fig, ax)
     return png_bytes(fig)
 
@@ -141,6 +148,6 @@ def weekly_lines(weeks: pd.DataFrame, series: str, value: str, title: str, unit:
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(unit)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room above the highest point
-    _dates(ax)
+    _dates(ax, weeks["week_start"])
     _legend_outside(fig, ax)
     return png_bytes(fig)

@@ -38,6 +38,10 @@ def number(value, digits: int = 1, unit: str = "") -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def image(png: bytes | None, alt: str) -> str:
     if png is None:
         return ""

@@ -12,7 +12,7 @@ import pandas as pd
 from imu.cohort import figures
 from imu.cohort.aggregate import period_summary, person_summary, usable, zone_columns
 from imu.cohort.index import read_index
-from imu.cohort.page import escape, image, number, page, table
+from imu.cohort.page import escape, image, number, page, plural, table
 
 
 def person_history(index_path: str | Path, person: str, before=None) -> pd.DataFrame:
@@ -56,7 +56,7 @@ def write_progress(index_path: str | Path, person: str, out_dir: str | Path, *,
 def _html(person: str, sessions: pd.DataFrame, weeks: pd.DataFrame, overall: dict,
           problems: pd.DataFrame) -> str:
     first, last = sessions["start"].min(), sessions["start"].max()
-    subtitle = (f"{len(sessions)} sessions on {overall['days']} days, {first:%d %b %Y} to "
+    subtitle = (f"{plural(len(sessions), 'session')} on {plural(overall['days'], 'day')}, {first:%d %b %Y} to "
                 f"{last:%d %b %Y}; {overall['worn_hours']:.1f} hours worn")
     sections = [_answer(overall), _figures(sessions, weeks, overall), _week_table(weeks),
                 _session_table(sessions), _problems(problems), _method()]

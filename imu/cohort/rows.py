@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import imu
@@ -27,6 +28,7 @@ def index_session(task: dict) -> dict:
     path = Path(task["path"])
     row = {"path": str(path), "file": path.name, "size": task["size"], "mtime_ns": task["mtime_ns"],
            "indexed_with": imu.__version__}
+    began = time.perf_counter()
     try:
         row["fingerprint"] = fingerprint(path)
         row.update(identity(path, task.get("person_from_folder", False)))
@@ -37,6 +39,7 @@ def index_session(task: dict) -> dict:
         from imu.cohort.runner import describe_error
 
         row.update(status="failed", error=describe_error(err))
+    row["analysis_s"] = round(time.perf_counter() - began, 3)  # wall time on the worker
     return row
 
 
