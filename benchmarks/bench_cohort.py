@@ -16,8 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from imu.cohort.aggregate import person_summary, usable
 from imu.cohort.index import build_index
 from imu.cohort.simulated import simulate_cohort
+from imu.sim.cohort import load_truth
 
 
 def main() -> None:
@@ -56,6 +60,7 @@ def main() -> None:
         if len(times) > 1:
             low, high = min(times), max(times)
             print(f"speed-up {low} -> {high} workers: {times[low] / times[high]:.2f}x")
+        _accuracy(folder, result.table)
         index = Path(tmp) / f"index-{args.workers[0]}.parquet"
         runs = []
         for _ in range(5):
@@ -65,6 +70,30 @@ def main() -> None:
             assert result.analysed == 0 and not result.written
         print(f"re-index of the unchanged folder ({len(files)} files): best {min(runs) * 1000:.0f} ms, "
               f"worst {max(runs) * 1000:.0f} ms of {len(runs)} (target: under 1 s)")
+
+
+def _accuracy(folder: Path, table) -> None:
+    """Detected slouches against the simulated truth, and each person's trend word."""
+    truth = load_truth(folder)
+    rows = table.set_index("file")
+    pairs = [(rows.loc[s["file"], "slouch_count"], s["true_slouches"]) for s in truth["sessions"]
+             if s["file"] in rows.index]
+    found, true = np.array(pairs, float).T
+    print(f"slouches per session vs truth: {np.mean(found == true) * 100:.0f} % exact, mean abs "
+          f"error {np.mean(np.abs(found - true)):.2f} (true mean {true.mean():.1f}), "
+          f"total {found.sum():.0f} found / {true.sum():.0f} true")
+    rows = usable(table)
+    expected = {"improving": "falling", "worsening": "rising", "stable": "no clear change"}
+    hits = {}
+    for p in truth["people"]:
+        mine = rows[rows["person"] == p["name"]]
+        if mine.empty:  # all of this person's sessions were beyond the asked number
+            continue
+        word = person_summary(mine)["trend"]
+        ok, total = hits.get(p["trend"], (0, 0))
+        hits[p["trend"]] = (ok + (word == expected[p["trend"]]), total + 1)
+    print("trend words vs truth: " + ", ".join(
+        f"{trend} -> {expected[trend]} {ok}/{total}" for trend, (ok, total) in hits.items()))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from imu.cohort.index import build_index, read_index  # noqa: E402
 from imu.cohort.progress import person_history, write_progress  # noqa: E402
 from imu.cohort.report import write_cohort  # noqa: E402
 from imu.cohort.simulated import simulate_cohort  # noqa: E402
+from imu.cli import make_report  # noqa: E402
 from imu.sim import simulate, to_interchange_csv  # noqa: E402
 from imu.sim.cohort import load_truth  # noqa: E402
 
@@ -123,11 +124,17 @@ def test_default_engine_lists_a_failed_session_and_keeps_the_others(cohort, tmp_
     (folder / "broken.imu").write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
     to_interchange_csv(simulate("smoke", None, seed=5), folder / "phone.csv")
     (folder / "notes.csv").write_text("when,what\n1,coffee\n")
+    reported = sorted(folder.glob("p01-*.imu"))[0]
+    make_report(reported, str(reported) + ".report")  # its summary.json is read, not recomputed
     index = tmp_path / "index.parquet"
     result = build_index([folder], index, person_from_folder=True)  # default: own LocalCluster
     table = result.table.set_index("file")
     assert result.skipped == [str(folder / "notes.csv")]
     assert table.loc["broken.imu", "status"] == "failed" and table.loc["broken.imu", "error"]
+    assert table.loc[reported.name, "summary_from"] == "report"
+    assert table.loc[sorted(folder.glob("p01-*.imu"))[1].name, "summary_from"] == "computed"
+    assert table.loc[reported.name, "slouch_count"] == cohort["result"].table.set_index("file").loc[
+        reported.name, "slouch_count"]
     assert table.loc["phone.csv", "status"] == "ok"
     assert table.loc["phone.csv", "person"] == "alice"  # a CSV names no one: its folder does
     assert pd.isna(table.loc["phone.csv", "start"])  # session-time CSV: start unknown, not guessed
