@@ -109,7 +109,7 @@ def test_unchanged_folder_is_not_read_again_and_changes_are_found(cohort, tmp_pa
     assert touched.analysed == 0 and touched.written  # same content: kept, new time stored
 
     from imu.recording.session import annotate
-    annotate(files[1], 60.0, 70.0, "sit")
+    annotate(files[1], 60.0, 70.0, "carry_farmer")
     files[2].unlink()
     changed = build_index([folder], index, scheduler=cluster)
     assert (changed.analysed, changed.removed) == (1, 1)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from imu.report.figures import SLOUCH_COLOUR, ZONE_COLOURS, png_bytes
+from imu.report.figures import SLOUCH_COLOUR, png_bytes
 
 WEEK_COLOUR = "#222"
 GRADE_COLOURS = {"good": "#5a5", "fair": "#e0a030", "poor": "#c33"}
@@ -93,10 +93,14 @@ def weekly_bars(weeks: pd.DataFrame, columns: list[str], labels: list[str], colo
     return png_bytes(fig)
 
 
+# zones in the summary's order, lowest angle first: extension, neutral, then rising strain
+ZONE_PALETTE = ("#cfd8ef", "#cfe8cf", "#fbe3b0", "#f4c1bd", "#e39a93")
+
+
 def zone_colours(count: int) -> list[str]:
-    """Light blue for extension, then green, amber, red (the report's zone colours)."""
-    base = ["#cfd8ef", *ZONE_COLOURS]
-    return (base + ["#ccc"] * count)[:count] if count > 3 else list(ZONE_COLOURS)[:count]
+    """Colours for `count` zones; without an extension zone (lateral) green comes first."""
+    palette = ZONE_PALETTE if count > 3 else ZONE_PALETTE[1:]
+    return list((palette + ("#cccccc",) * count)[:count])
 
 
 def distributions(values: dict[str, np.ndarray], title: str, unit: str,
