@@ -27,6 +27,8 @@ from imu.sim import simulate, to_interchange_csv  # noqa: E402
 from imu.sim.cohort import load_truth  # noqa: E402
 
 PEOPLE, DAYS, MINUTES = 3, 8, 8.0
+# the scheduler's HTTP server moves off 8787 when another cluster on the machine holds it
+pytestmark = pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning")
 
 
 @pytest.fixture(scope="module")
