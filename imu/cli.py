@@ -64,8 +64,10 @@ def _thresholds(args):
 
 
 # --- simulate ------------------------------------------------------------------------
-def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
-    """Write a simulated session as a real session file, with its truth beside it."""
+def write_simulated_session(sim, out: Path, scenario: str, seed: int,
+                            extra_metadata: dict | None = None) -> Path:
+    """Write a simulated session as a real session file, with its truth beside it.
+    extra_metadata: e.g. the person (`profile`), `group` and `started_local` of a cohort."""
     from imu.recording.session import SessionWriter
 
     sensors = [
@@ -74,7 +76,7 @@ def write_simulated_session(sim, out: Path, scenario: str, seed: int) -> Path:
         for i, (loc, info) in enumerate(sim.sensors.items())
     ]
     metadata = {"software": f"imu {__version__}", "source": "simulated", "scenario": scenario,
-                "seed": seed, "duration_s": sim.duration_s}
+                "seed": seed, "duration_s": sim.duration_s, **(extra_metadata or {})}
     with SessionWriter(out, metadata, sensors) as writer:
         writer.add_notifications(sim.notifications)
     sim.truth.save(truth_path(out))
@@ -111,6 +113,10 @@ def truth_path(session_path: Path) -> Path:
 def cmd_simulate(args) -> int:
     from imu.sim import SCENARIOS, simulate
 
+    if args.scenario == "cohort":  # many people over many days: a folder of sessions
+        from imu.cohort.commands import cmd_simulate_cohort
+
+        return cmd_simulate_cohort(args)
     if args.scenario not in SCENARIOS:
         raise UserError(f"unknown scenario {args.scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
     out = Path(args.output)
@@ -444,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV only: write this sensor at a lower rate (a divisor of 100 Hz, e.g. lumbar=5)")
     s.add_argument("--raw-only", action="append", metavar="LOCATION",
                    help="CSV only: leave this sensor's quaternion empty (acceleration and rate only)")
+    from imu.cohort.commands import add_parsers as add_cohort_parsers, add_simulate_arguments
+
+    add_simulate_arguments(s)
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("report", help="summary.json, events.csv and report.html for a session or CSV")
@@ -522,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="imu live on real sensors, or a virtual desk session at 10x")
     s.add_argument("-o", "--output", help="session file")
     s.set_defaults(func=cmd_demo)
+    add_cohort_parsers(sub)  # index, progress, cohort
     return p
 
 
@@ -557,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         if system is not None:  # a system library, not a Python package
             print(f"imu: error: {system}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl"}.get(
+        extra = {"pyqtgraph": "dashboard", "PySide6": "dashboard", "pylsl": "lsl",
+                 "dask": "cohort", "distributed": "cohort"}.get(
             (err.name or "").split(".")[0], "dev")
         print(f"imu: error: {err.name or err} is not installed; pip install -e '.[{extra}]'",
               file=sys.stderr)
