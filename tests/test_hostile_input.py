@@ -123,6 +123,7 @@ def test_session_paths_are_opened_literally(session, tmp_path, name):
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["duration_s"] > 100
+    assert "simulated session" in (tmp_path / "out" / "report.html").read_text()  # its header read it too
 
 
 # --- ids and times that are far from the data ------------------------------------------------------

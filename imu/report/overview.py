@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imu import timefmt
+from imu.recording.schema import SessionFileError, connect_read_only
 
 HISTORY_SESSIONS = 10  # compare with the median of at most this many earlier sessions
 SLOUCHED_PCT_OK = 10.0  # slouched for less than this share of the session: "mostly upright"
@@ -45,7 +46,7 @@ def session_facts(path: str | Path, kind: str) -> SessionFacts:
         return facts
     try:
         meta, sensors, last = _read_session_meta(path)
-    except sqlite3.Error:
+    except (sqlite3.Error, SessionFileError, ValueError, TypeError):  # damaged: the report says how
         return facts
     facts.person = meta.get("profile") or meta.get("subject") or None
     facts.end_hint_s = last
@@ -74,8 +75,7 @@ def session_facts(path: str | Path, kind: str) -> SessionFacts:
 
 
 def _read_session_meta(path: Path) -> tuple[dict, dict, float | None]:
-    uri = f"file:{path.resolve()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
+    conn = connect_read_only(path)  # the path quoted: '#' or '%' in a name is not URI syntax
     try:
         meta = {}
         for key, value in conn.execute("SELECT key, value FROM meta"):
