@@ -13,15 +13,17 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imu.analysis import analyze, open_source
 from imu.cli import write_simulated_session
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.profile import Thresholds, thresholds_from_dict, thresholds_to_dict, validate_thresholds
+from imu.recording.csv_import import read_interchange_csv
 from imu.recording.reader import SessionReader
 from imu.sim import simulate, to_interchange_csv
+from mutations import mutate_text
 
 
 def imu(*args):
@@ -324,3 +326,76 @@ def test_forged_rows_are_dropped_and_named_never_an_internal_error(session, tmp_
     notes = " ".join(summary["not_measured"])
     assert words in notes, notes
     assert summary["duration_s"] > 100
+
+
+# --- properties over damaged files ----------------------------------------------------------------
+SOME_DAMAGE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def short_csv_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("csv") / "smoke.csv"
+    to_interchange_csv(simulate("smoke", None, seed=6), path)
+    return "\n".join(path.read_text().splitlines()[:400]) + "\n"
+
+
+@SOME_DAMAGE
+@given(rng=st.randoms(use_true_random=False))
+def test_the_csv_reader_accounts_for_every_line(short_csv_text, tmp_path, rng):
+    """Whatever the damage: a one-line refusal, or every data line kept or counted as dropped."""
+    text = mutate_text(rng, short_csv_text)
+    path = tmp_path / "damaged.csv"
+    path.write_text(text)
+    try:
+        data = read_interchange_csv(path)
+    except ValueError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    lines = [line for line in text.splitlines() if line.strip()][1:]  # the header: the first line with text
+    seen = sum(s.notifications for s in data.stats.values()) + data.rejected.bad_samples
+    kept = sum(len(s) for s in data.samples.values())
+    assert seen == len(lines)
+    assert kept + data.dropped_rows == len(lines)
+
+
+FORGED = st.sampled_from([
+    ("INSERT INTO calibrations (host_time, data) VALUES (?, ?)", 2),
+    ("INSERT INTO link_events (sensor_id, host_time, kind) VALUES (?, ?, ?)", 3),
+    ("INSERT INTO annotations (t_start, t_end, label, source) VALUES (?, ?, ?, 'test')", 3),
+    ("INSERT INTO notifications (sensor_id, host_time, payload) VALUES (?, ?, ?)", 3),
+    ("INSERT INTO events (t_start, t_end, kind, data) VALUES (?, ?, ?, ?)", 4),
+])
+ODD = st.sampled_from([0, -1, 1, 2, 1.5, 1e12, float("inf"), float("nan"), "text", "", None, b"\x00\x01",
+                       "{}", "[1]", '{"ok": true}', "carry_farmer", "disconnected"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(FORGED, st.lists(ODD, min_size=4, max_size=4)), min_size=1, max_size=4))
+def test_forged_rows_never_break_the_session_reader(session, tmp_path, rows):
+    """Appended rows of any shape: the analysis still runs over the intact recording (or refuses
+    in one line), never an unexpected exception."""
+    copy = tmp_path / "forged.imu"
+    shutil.copy(session, copy)
+    with sqlite3.connect(copy) as conn:
+        for (sql, count), values in rows:
+            try:
+                conn.execute(sql, values[:count])
+            except sqlite3.DatabaseError:
+                pass  # the schema refused it (NOT NULL): nothing was written
+    try:
+        analysis = analyze(open_source(copy))
+    except ValueError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    assert analysis.duration_s > 100
+
+
+def test_a_stray_quote_does_not_swallow_the_lines_after_it(short_csv_text, tmp_path):
+    lines = short_csv_text.splitlines()
+    lines.insert(100, '"oops,thoracic,1,0,0,0')  # the quote is never closed
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = read_interchange_csv(path)
+    kept = sum(len(s) for s in data.samples.values())
+    assert kept == len(lines) - 2  # every good row: all but the header and the damaged line
+    assert data.dropped_rows == 1

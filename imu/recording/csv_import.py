@@ -16,6 +16,8 @@ sensors that are no body location are counted and reported.
 
 from __future__ import annotations
 
+import csv
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,14 +66,27 @@ def read_interchange_csv(path: str | Path, mapping: ImportMapping | None = None)
     text_names = {mapping.columns.get(k, k).lower() for k in ("sensor", "label")}
     text_cols = {raw: str for raw in raw_names if raw.lower() in text_names}
     # all columns are parsed (not usecols): only then does pandas notice lines with extra fields
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = pd.read_csv(path, dtype=text_cols, skipinitialspace=True, on_bad_lines="warn",
-                            low_memory=False, encoding="utf-8-sig", sep=separator)
-    bad_lines = sum(str(w.message).count("Skipping line") for w in caught)
+    lines = _data_lines_if_quoted(path)
+    try:
+        frame, bad_lines = _read_table(path, text_cols, separator, csv.QUOTE_MINIMAL)
+        swallowed = lines is not None and len(frame) + bad_lines < lines
+    except pd.errors.ParserError:  # a quote never closed: the parser gives up at the end of file
+        swallowed = True
+    if swallowed:
+        # a stray quote opened a field that ate the lines up to the next quote: read quotes as
+        # plain text instead, so that every line stays a row (and a damaged one is counted)
+        frame, bad_lines = _read_table(path, text_cols, separator, csv.QUOTE_NONE)
+        frame.columns = [str(c).strip('"') for c in frame.columns]
+        for column in frame.columns:
+            if not pd.api.types.is_numeric_dtype(frame[column]):
+                frame[column] = frame[column].map(lambda v: v.strip('"') if isinstance(v, str) else v)
     rejected = DecodeStats(bad_samples=bad_lines)
     if bad_lines:
         rejected.errors["wrong number of fields"] = bad_lines
+    if lines is not None and len(frame) + bad_lines < lines:
+        lost = lines - len(frame) - bad_lines
+        rejected.bad_samples += lost
+        rejected.errors["lines lost inside an unclosed quote"] = lost
     _check_duplicates(path, raw_names, mapping)
     try:
         table = mapping.to_interchange(frame)
@@ -239,6 +254,24 @@ def label_column(t: np.ndarray, labels: list[tuple[float, float, str]]) -> np.nd
     for start, end, label in labels:
         out[(t >= start) & (t <= end)] = label
     return out
+
+
+def _read_table(path: Path, text_cols: dict, separator: str, quoting: int) -> tuple[pd.DataFrame, int]:
+    """The parsed table and how many lines pandas skipped for a wrong number of fields."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = pd.read_csv(path, dtype=text_cols, skipinitialspace=True, on_bad_lines="warn",
+                            low_memory=False, encoding="utf-8-sig", sep=separator, quoting=quoting)
+    return frame, sum(str(w.message).count("Skipping line") for w in caught)
+
+
+def _data_lines_if_quoted(path: Path) -> int | None:
+    """Non-blank lines after the header, counted only in a file with quotes (None without):
+    only a quote can make the parser join lines, and counting costs a pass over the file."""
+    data = path.read_bytes()
+    if b'"' not in data:
+        return None
+    return len(re.findall(rb"(?m)^[ \t\r]*[^ \t\r\n]", data)) - 1
 
 
 def _check_file(path: Path) -> str:
