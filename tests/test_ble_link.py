@@ -154,6 +154,12 @@ async def test_buzz_and_time_sync_reach_the_thoracic_sensor(radio):
     await rig.hub.buzz("thoracic", duration_ms=500, strength=70)
     await rig.hub.links["thoracic"].time_sync(0xC0FFEE)
     await clock.sleep_until(3.0)
+    for _ in range(40):  # a loaded machine delivers late: wait (session time) for the motor-off frame
+        events = imu_fw.StreamDecoder()
+        events.decode(rig.payloads("thoracic"), np.array([t for t, _ in rig.received["thoracic"]]))
+        if imu_fw.EVENT_MOTOR_OFF in [code for _, _, code, _ in events.events]:
+            break
+        await clock.sleep_until(min(clock.now() + 0.1, 5.9))
     await rig.stop()
     thoracic = rig.sensors["thoracic"]
     assert len(thoracic.buzzes) == 1 and thoracic.buzzes[0][1:] == (500, 70)
