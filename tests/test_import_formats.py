@@ -257,7 +257,6 @@ def _write_dot_export(path, tag, samples, *, clock_base_us, synced=True, start="
              "FilterProfile:,General,,,,,,,,", "Measurement Mode:,Custom Mode 5,,,,,,,,",
              f"StartTime:,{start},,,,,,,,", "Movella Technologies B. V. 2005-2024,,,,,,,,,", ""]
     if euler:
-        from scipy.spatial.transform import Rotation
         zyx = Q.to_rotation(samples["quat"]).as_euler("ZYX", degrees=True)
         cols = {"Euler_X": zyx[:, 2], "Euler_Y": zyx[:, 1], "Euler_Z": zyx[:, 0]}
     else:

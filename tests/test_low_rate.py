@@ -10,7 +10,6 @@ from imu import quat as Q
 from imu.analysis import _new_pipeline, _steps, open_source
 from imu.core.gait import too_slow_notes
 from imu.core.grid import GridResampler
-from imu.core.pipeline import AnalysisCollector
 from imu.samples import TimedSamples
 from imu.sim import simulate, to_interchange_csv
 

@@ -14,7 +14,7 @@ import base64
 from html import escape
 
 from imu import timefmt
-from imu.report.overview import HEADLINES, Comparison, SessionFacts, headline, span_text, verdict
+from imu.report.overview import Comparison, SessionFacts, headline, span_text, verdict
 
 MAX_TABLE_ROWS = 300  # longer event lists are in events.csv
 
