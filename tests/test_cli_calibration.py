@@ -1,27 +1,15 @@
 """`imu report` / `imu replay` with --calibration FROM:TO and --no-bends, as a user runs them."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from imu.cli import write_simulated_session
-from imu.sim import simulate
-
-
-def imu(*args):
-    return subprocess.run([sys.executable, "-m", "imu.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+from test_cli import imu, smoke_session  # noqa: F401 (pytest finds the shared session fixture here)
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cal")
-    sim = simulate("smoke", None, seed=3)
-    path = folder / "smoke.imu"
-    write_simulated_session(sim, path, "smoke", 3)
-    return sim, path
+def smoke(smoke_session):  # noqa: F811
+    return smoke_session
 
 
 def summary_of(path, out, *options):
