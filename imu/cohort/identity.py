@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from imu.recording.csv_import import REQUIRED
+from imu.report.overview import local_time
 
 SESSION_SUFFIXES = (".imu",)
 FINGERPRINT_CHUNK = 1 << 20
@@ -60,9 +61,9 @@ def _session_identity(path: Path) -> dict:
     with SessionReader(path) as reader:
         meta = reader.metadata
     person = meta.get("profile") or meta.get("person") or None
-    start, source = _parse_local(meta.get("started_local")), "recorded"
+    start, source = _whole_seconds(local_time(meta.get("started_local"), naive_is_local=True)), "recorded"
     if start is None:
-        start, source = _parse_local(meta.get("created_utc")), "file created"
+        start, source = _whole_seconds(local_time(meta.get("created_utc"), naive_is_local=False)), "file created"
     return {"person": None if person is None else str(person),
             "group": None if meta.get("group") is None else str(meta["group"]),
             "start": start, "start_source": source if start is not None else "unknown",
@@ -85,14 +86,5 @@ def _csv_identity(path: Path) -> dict:
             "recorded_as": "csv"}
 
 
-def _parse_local(text) -> dt.datetime | None:
-    """An ISO time as naive local wall clock (times with a zone are moved to this machine's)."""
-    if not isinstance(text, str):
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone().replace(tzinfo=None)
-    return value.replace(microsecond=0)
+def _whole_seconds(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.replace(microsecond=0)

@@ -50,9 +50,9 @@ def session_facts(path: str | Path, kind: str) -> SessionFacts:
         return facts
     facts.person = meta.get("profile") or meta.get("subject") or None
     facts.end_hint_s = last
-    started = _local_time(meta.get("started_local"), naive_is_local=True)
+    started = local_time(meta.get("started_local"), naive_is_local=True)
     if started is None:
-        started = _local_time(meta.get("created_utc"), naive_is_local=False)
+        started = local_time(meta.get("created_utc"), naive_is_local=False)
         facts.started_is_wear_time = meta.get("source") in ("live", "virtual")
     facts.started = started
     facts.devices = [f"{loc}: {s.get('name') or s.get('device')}" for loc, s in sensors.items()]
@@ -91,7 +91,8 @@ def _read_session_meta(path: Path) -> tuple[dict, dict, float | None]:
         conn.close()
 
 
-def _local_time(text, naive_is_local: bool) -> dt.datetime | None:
+def local_time(text, naive_is_local: bool) -> dt.datetime | None:
+    """An ISO time as naive local wall clock; a time without a zone is local or UTC as told."""
     if not isinstance(text, str):
         return None
     try:
