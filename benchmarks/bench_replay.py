@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from imu.analysis import analyze, open_source
-from imu.cli import write_simulated_session
+from imu.sim.write import write_simulated_session
 from imu.replay import replay
 from imu.sim import simulate
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def build_session(path: Path, hours: float) -> None:
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
     from imu.sim import simulate
 
     t0 = time.perf_counter()

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mutations import mutate_bytes, mutate_text  # noqa: E402  (shared with the property tests)
 from imu.protocols import DEVICES
 from imu.sim import simulate, to_interchange_csv
+from imu.sim.write import write_simulated_session
 
 LIMIT_S = 20.0
 BUGS = ("internal", "traceback", "hang", "noisy")
@@ -141,7 +142,7 @@ def family_cases(name: str, seeds: Path, rng: random.Random, work: Path):
 
 def make_seeds(folder: Path) -> None:
     sim = simulate("smoke", None, seed=1)
-    cli.write_simulated_session(sim, folder / "seed.imu", "smoke", 1)
+    write_simulated_session(sim, folder / "seed.imu", "smoke", 1)
     to_interchange_csv(sim, folder / "full.csv")
     # a short CSV keeps each case fast: the first 20 s, every other row
     lines = (folder / "full.csv").read_text().splitlines()

@@ -11,12 +11,9 @@ import warnings
 from pathlib import Path
 
 from imu import __version__
+from imu.errors import UserError
 
 EXIT_BAD_INPUT = 2
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
 
 
 class LazyHelp:
@@ -63,26 +60,6 @@ def _thresholds(args):
     return load_thresholds(args.thresholds) if getattr(args, "thresholds", None) else None
 
 
-# --- simulate ------------------------------------------------------------------------
-def write_simulated_session(sim, out: Path, scenario: str, seed: int,
-                            extra_metadata: dict | None = None) -> Path:
-    """Write a simulated session as a real session file, with its truth beside it.
-    extra_metadata: e.g. the person (`profile`), `group` and `started_local` of a cohort."""
-    from imu.recording.session import SessionWriter
-
-    sensors = [
-        {"location": loc, "device": info.get("device", "imu-fw"), "name": f"IMU-{loc.upper()}-SIM",
-         "address": f"SIM:{i:02d}", "firmware": "sim-1", "details": {"rate_hz": info["rate_hz"]}}
-        for i, (loc, info) in enumerate(sim.sensors.items())
-    ]
-    metadata = {"software": f"imu {__version__}", "source": "simulated", "scenario": scenario,
-                "seed": seed, "duration_s": sim.duration_s, **(extra_metadata or {})}
-    with SessionWriter(out, metadata, sensors) as writer:
-        writer.add_notifications(sim.notifications)
-    sim.truth.save(truth_path(out))
-    return out
-
-
 def _mapping(args):
     """--map FILE, with --column / --sensor pairs laid over it (None: the sidecar, if any)."""
     from imu.analysis import sidecar_mapping
@@ -93,6 +70,7 @@ def _mapping(args):
     return with_pairs(base, args.column or [], args.sensor or [])
 
 
+# --- simulate ------------------------------------------------------------------------
 def _location_values(pairs, flag: str) -> dict[str, float]:
     out = {}
     for pair in pairs or ():
@@ -106,12 +84,9 @@ def _location_values(pairs, flag: str) -> dict[str, float]:
     return out
 
 
-def truth_path(session_path: Path) -> Path:
-    return Path(str(session_path) + ".truth.npz")
-
-
 def cmd_simulate(args) -> int:
     from imu.sim import SCENARIOS, simulate
+    from imu.sim.write import truth_path, write_simulated_session
 
     if args.scenario == "cohort":  # many people over many days: a folder of sessions
         from imu.cohort.commands import cmd_simulate_cohort
@@ -139,35 +114,9 @@ def cmd_simulate(args) -> int:
 
 
 # --- report --------------------------------------------------------------------------
-def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_spans=None, bends=True,
-                profile=None, quiet=True) -> dict:
-    """Analyse a recording and write its report; a progress bar on a terminal unless quiet."""
-    from imu.analysis import analyze, open_source
-    from imu.core.stability import AccCollector
-    from imu.progress import progress
-    from imu.report import write_report
-    from imu.report.overview import session_facts
-    from imu.report.writer import prepare_output_dir
-    from imu.timefmt import clock
-
-    prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
-    source = open_source(input_path, thresholds, mapping)
-    source.calibration_spans, source.bends = calibration_spans, bends
-    acc = AccCollector()
-    total = session_facts(source.path, source.kind).end_hint_s
-    with progress("analysing", total=total, quiet=quiet, unit=clock) as bar:
-        def on_step(out) -> None:
-            acc(out)
-            if len(out.t):
-                bar.advance_to(float(out.t[-1]))
-
-        analysis = analyze(source, on_step=on_step)
-        bar.set_total(None)
-        return write_report(analysis, Path(out_dir), source.describe(), acc.acc, profile=profile,
-                            progress=bar.stage)
-
-
 def cmd_report(args) -> int:
+    from imu.report.make import make_report
+
     out_dir = Path(args.output or (str(args.input) + ".report"))
     paths = make_report(args.input, out_dir, _thresholds(args), _mapping(args), args.calibration,
                         not args.no_bends, args.profile, args.quiet)

@@ -116,7 +116,7 @@ def compare(analysis: Analysis, truth) -> tuple[dict, int, int, int, list, list]
 
 def run_case(case: Case, workdir: Path) -> CaseResult:
     from imu.analysis import analyze, open_source
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
     from imu.core.stability import AccCollector, stability_from_analysis
     from imu.sim import simulate
 

@@ -108,7 +108,7 @@ def sign_and_error(analysis, truth) -> tuple[dict, dict, float]:
 
 def write_session(sim, path: Path, sensors: tuple[str, ...] | None) -> Path:
     """The simulated session as a session file, keeping only `sensors` when given."""
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
 
     if sensors is not None:
         unknown = set(sensors) - set(sim.sensors)

@@ -43,7 +43,7 @@ def default_stability_cases(quick: bool = False, seeds: int = 2) -> list[Case]:
 def simulate_and_analyze(case: Case, workdir: Path):
     """(stability result, truth dict, analysis) of one case, through a real session file."""
     from imu.analysis import analyze, open_source
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
     from imu.core.stability import AccCollector, stability_from_analysis
     from imu.recording.session import annotate
     from imu.sim import simulate

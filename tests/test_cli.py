@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from imu.cli import write_simulated_session
+from imu.sim.write import write_simulated_session
 from imu.sim import simulate, to_interchange_csv
 
 

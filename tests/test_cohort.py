@@ -22,7 +22,7 @@ from imu.cohort.index import build_index, read_index  # noqa: E402
 from imu.cohort.progress import person_history, write_progress  # noqa: E402
 from imu.cohort.report import write_cohort  # noqa: E402
 from imu.cohort.simulated import simulate_cohort  # noqa: E402
-from imu.cli import make_report  # noqa: E402
+from imu.report.make import make_report  # noqa: E402
 from imu.sim import simulate, to_interchange_csv  # noqa: E402
 from imu.sim.cohort import load_truth  # noqa: E402
 

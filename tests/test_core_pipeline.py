@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from imu.analysis import analyze, open_source
-from imu.cli import write_simulated_session
+from imu.sim.write import write_simulated_session
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.sim import simulate
 from imu.validate import compare

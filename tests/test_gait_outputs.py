@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from imu.cli import main, make_report
+from imu.cli import main
 from imu.core.stability import stability_from_analysis
+from imu.report.make import make_report
 from imu.sim import simulate, to_interchange_csv
 from imu.validate_stability import true_steps
 
@@ -90,7 +91,7 @@ def test_one_upper_back_sensor_counts_slouches_on_the_less_specific_signal(tmp_p
 
 def test_a_carry_marked_while_seated_and_slouching_is_not_graded(tmp_path):
     from imu.analysis import analyze, open_source
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
     from imu.core.stability import AccCollector
     from imu.recording.session import annotate
 
@@ -136,7 +137,7 @@ def test_one_raw_only_lower_back_sensor_walks_and_runs(tmp_path, location):
     and running boundaries within 3 s, running never still, the run's grade explained."""
     import dataclasses
 
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
 
     sim = simulate("activity", None, 3, sacral=location == "sacral" or None, raw_only={location})
     one = dataclasses.replace(sim, notifications=[n for n in sim.notifications if n.sensor == location],

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imu.analysis import analyze, open_source
-from imu.cli import write_simulated_session
+from imu.sim.write import write_simulated_session
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.profile import Thresholds, thresholds_from_dict, thresholds_to_dict, validate_thresholds
 from imu.recording.csv_import import read_interchange_csv

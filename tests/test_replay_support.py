@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imu.cli import write_simulated_session
+from imu.sim.write import write_simulated_session
 from imu.recording.session import SessionWriter
 from imu.sim import simulate
 

@@ -12,7 +12,7 @@ import pytest
 
 from imu import quat as Q
 from imu.analysis import analyze, open_source
-from imu.cli import write_simulated_session
+from imu.sim.write import write_simulated_session
 from imu.core.activity import detect_sensor_issues
 from imu.core.stability import AccCollector, stability_from_analysis
 from imu.sim import simulate

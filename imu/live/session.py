@@ -578,7 +578,7 @@ class LiveSession:
                 self._write_report()
 
     def _write_report(self) -> None:
-        from imu.cli import make_report
+        from imu.report.make import make_report
 
         out_dir = Path(str(self.path) + ".report")
         try:

@@ -151,7 +151,7 @@ def day_script(r: np.random.Generator, duration_s: float | None, sacral: bool,
 
 def write_planned_session(folder: str | Path, planned: PlannedSession) -> dict:
     """Simulate one planned session and write it (session file + truth); returns its truth row."""
-    from imu.cli import write_simulated_session
+    from imu.sim.write import write_simulated_session
     from imu.sim import simulate
 
     path = Path(folder) / planned.file

@@ -1,0 +1,37 @@
+"""Making a report: analyse a recording and write summary.json, events.csv and report.html.
+
+The one service behind `imu report`, the report at the end of `imu live` and the cohort's
+reports. Heavy modules are imported when a report is made, not when this one is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_spans=None, bends=True,
+                profile=None, quiet=True) -> dict:
+    """Analyse a recording and write its report; a progress bar on a terminal unless quiet.
+    Returns the written paths by file name ("summary.json", "events.csv", "report.html")."""
+    from imu.analysis import analyze, open_source
+    from imu.core.stability import AccCollector
+    from imu.progress import progress
+    from imu.report.overview import session_facts
+    from imu.report.writer import prepare_output_dir, write_report
+    from imu.timefmt import clock
+
+    prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
+    source = open_source(input_path, thresholds, mapping)
+    source.calibration_spans, source.bends = calibration_spans, bends
+    acc = AccCollector()
+    total = session_facts(source.path, source.kind).end_hint_s
+    with progress("analysing", total=total, quiet=quiet, unit=clock) as bar:
+        def on_step(out) -> None:
+            acc(out)
+            if len(out.t):
+                bar.advance_to(float(out.t[-1]))
+
+        analysis = analyze(source, on_step=on_step)
+        bar.set_total(None)
+        return write_report(analysis, Path(out_dir), source.describe(), acc.acc, profile=profile,
+                            progress=bar.stage)
