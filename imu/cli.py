@@ -43,7 +43,7 @@ def _scenario_help() -> str:
 
 
 def _label_help() -> str:
-    from imu.recording.session import known_labels
+    from imu.labels import known_labels
 
     return "one of: " + ", ".join(known_labels())
 
@@ -131,7 +131,7 @@ def cmd_report(args) -> int:
 
 # --- export, annotate, decode ----------------------------------------------------------
 def cmd_export(args) -> int:
-    from imu.recording.export import export_analysis, export_session
+    from imu.export import export_analysis, export_session
 
     suffix = "" if args.what == "samples" else f".{args.what}"
     out = Path(args.output or Path(args.input).with_suffix(f"{suffix}.{args.format}"))

@@ -12,7 +12,7 @@ import pytest
 from imu.core.pipeline import Pipeline
 from imu.live import LiveOptions, LiveSession, add_live_arguments, options_from_args
 from imu.live.calibration_guide import FAILED, CalibrationGuide
-from imu.live.people import get_profile, imu_home
+from imu.people import get_profile, imu_home
 from imu.live.status import StatusLine, format_status
 from imu.profile import Thresholds
 from imu.sim import simulate, to_interchange_csv

@@ -12,7 +12,7 @@ import pytest
 
 from imu.analysis import analyze, open_source
 from imu.live import LiveOptions, LiveSession
-from imu.live.people import get_profile
+from imu.people import get_profile
 from imu.protocols import imu_fw
 from imu.recording.reader import SessionReader
 from imu.sim.peripherals import Faults

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from imu.export import export_session
 from imu.recording.csv_import import read_interchange_csv
-from imu.recording.export import export_session
 from imu.recording.session import read_session
 from imu.samples import SampleBlock, TimedSamples
 from test_recording_support import write_session

@@ -318,7 +318,7 @@ def test_virtual_and_simulated_sessions_say_so(tmp_path):
 
 
 def test_headline_numbers_against_the_persons_earlier_sessions(tmp_path, monkeypatch):
-    from imu.live.people import get_profile
+    from imu.people import get_profile
 
     monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
     profile = get_profile("ana")
@@ -342,7 +342,7 @@ def test_headline_numbers_against_the_persons_earlier_sessions(tmp_path, monkeyp
 
 
 def test_virtual_sessions_stay_out_of_a_persons_history(tmp_path, monkeypatch):
-    from imu.live.people import get_profile
+    from imu.people import get_profile
 
     monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
     profile = get_profile("ana")

@@ -23,19 +23,11 @@ import numpy as np
 from imu.core.gait import rate_problem
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
 from imu.core.strides import bandpass, gait_signal, step_period
+from imu.labels import CARRY_LABELS, HOLD_ALIASES  # noqa: F401 (re-exported for the core)
 from imu.profile import Thresholds
 
 STILL, SITTING, STANDING, WALKING, RUNNING, MOVING, UNKNOWN = (
     "still", "sitting", "standing", "walking", "running", "moving", "unknown")
-CARRY_LABELS = ("carry_farmer", "carry_suitcase_left", "carry_suitcase_right", "carry_front")
-HOLD_ALIASES = {
-    "hold_plank": "plank", "plank": "plank",
-    "hold_side_bridge_left": "side_bridge_left", "side_bridge_left": "side_bridge_left",
-    "hold_side_bridge_right": "side_bridge_right", "side_bridge_right": "side_bridge_right",
-    "hold_bird_dog": "bird_dog", "bird_dog": "bird_dog",
-    "hold_extensor": "extensor", "extensor_hold": "extensor", "biering_sorensen": "extensor",
-    "sorensen": "extensor", "hold_flexor": "flexor", "flexor_hold": "flexor",
-}
 WINDOW_S = 6.0
 HOP_S = 1.0
 MIN_SEGMENT_S = 4.0

@@ -33,7 +33,7 @@ from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.marks import HELP, CarryMarker
-from imu.live.people import get_profile
+from imu.people import get_profile
 from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
                             stderr_note)
 from imu.live.status import StatusLine, clock, describe_event, status_parts

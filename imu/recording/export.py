@@ -1,10 +1,13 @@
-"""Export a session's samples: one row per sensor sample, to Parquet or CSV.
+"""Write a session's samples as rows, one per sensor sample, to Parquet or CSV.
 
 Columns: time_s (session time from the alignment), sensor, qw..qz, ax..az and gx..gz where
 the session has them, label (from the annotations, when there are any), device_time_s,
 host_time_s, seq, vibrating. The CSV is the interchange format plus extra columns, so it
 reads back with `read_interchange_csv`. Parquet keeps the session metadata, sensors,
 annotations and events as JSON in the schema metadata.
+
+Storage only: the caller says how a sensor's device clock maps to session time (the core's
+aligner, in `imu.export.export_session`), so this module needs nothing from the core.
 """
 
 from __future__ import annotations
@@ -26,31 +29,37 @@ from imu.samples import SampleBlock, TimedSamples
 FORMATS = ("parquet", "csv")
 EXPORT_SCHEMA = "imu.export/1"
 
+# (session, sensor location, its decoded block) -> the block's samples on the session
+# timeline, one per input sample and in the same order
+SensorAligner = Callable[[Session, str, SampleBlock], TimedSamples]
 
-def export_session(session_or_path: Session | str | Path, out_path: str | Path, fmt: str = "parquet",
-                   align: Callable[[SampleBlock], TimedSamples] | None = None) -> Path:
-    """Write the session's samples to out_path; returns the path.
 
-    align maps a sensor's decoded block to session time, one row per input sample in the
-    same order; default `imu.core.align.align_block`.
-    """
+def check_export_request(out_path: str | Path, fmt: str) -> Path:
+    """The output path, or ValueError for an unknown format or a missing folder."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose {' or '.join(FORMATS)}")
     out_path = Path(out_path)
     if not out_path.parent.is_dir():
         raise ValueError(f"output directory does not exist: {out_path.parent}")
+    return out_path
+
+
+def export_samples(session_or_path: Session | str | Path, out_path: str | Path, fmt: str,
+                   align: SensorAligner) -> Path:
+    """Write the session's samples to out_path, on the timeline `align` gives; returns the path."""
+    out_path = check_export_request(out_path, fmt)
     session = session_or_path if isinstance(session_or_path, Session) else read_session(session_or_path)
     frame = session_frame(session, align)
     return write_frame(frame, out_path, fmt, "%.10g", _schema_metadata(session))
 
 
-def session_frame(session: Session, align: Callable[[SampleBlock], TimedSamples] | None = None):
+def session_frame(session: Session, align: SensorAligner):
     """The export rows as a pandas DataFrame, sorted by session time."""
     timed, extra = {}, {}
     for location, block in session.blocks.items():
         if len(block) == 0:
             continue
-        samples = align(block) if align is not None else _default_align(session, location, block)
+        samples = align(session, location, block)
         if len(samples) != len(block):
             raise ValueError(f"alignment of {location!r} returned {len(samples)} rows for {len(block)} "
                              "samples; export needs one row per decoded sample")
@@ -71,13 +80,6 @@ def session_frame(session: Session, align: Callable[[SampleBlock], TimedSamples]
     return frame[first + ["device_time_s", "host_time_s", "seq", "vibrating"]]
 
 
-def _default_align(session: Session, location: str, block: SampleBlock) -> TimedSamples:
-    from imu.core.align import align_block
-
-    rate = (session.sensors[location].get("details") or {}).get("rate_hz")
-    return align_block(block, rate)
-
-
 def _schema_metadata(session: Session) -> dict[bytes, bytes]:
     return {
         b"imu.export": EXPORT_SCHEMA.encode(),
@@ -87,66 +89,6 @@ def _schema_metadata(session: Session) -> dict[bytes, bytes]:
         b"imu.session.events": to_json([e._asdict() for e in session.events]).encode(),
         b"imu.session.integrity": json.dumps(session.integrity.summary()).encode(),
     }
-
-
-# --- what the analysis made of it: angles and events ----------------------------------------
-WHATS = ("samples", "angles", "events")
-ANGLES_SCHEMA = "imu.angles/1"
-
-
-def angle_frame(analysis):
-    """The analysis grid as rows: time_s, valid, context, slouch (inside a counted episode),
-    then one column per angle in degrees (NaN where unknown), in the documented name order."""
-    import pandas as pd
-
-    from imu.core.exposure import episode_end
-    from imu.core.result import ANGLE_NAMES
-
-    t = np.asarray(analysis.t, dtype=float)
-    slouch = np.zeros(t.size, dtype=bool)
-    for ep in analysis.episodes:
-        slouch[(t >= ep.start_s) & (t <= episode_end(ep, analysis.duration_s))] = True
-    order = {name: i for i, name in enumerate(ANGLE_NAMES)}
-    names = sorted(analysis.angles, key=lambda n: (order.get(n, len(order)), n))
-    columns = {"time_s": t, "valid": np.asarray(analysis.valid, dtype=bool),
-               "context": np.asarray(analysis.context).astype(str), "slouch": slouch}
-    columns.update({name: np.asarray(analysis.angles[name], dtype=float) for name in names})
-    return pd.DataFrame(columns)
-
-
-def event_frame(analysis):
-    """The events of the analysis (the report's events.csv rows) as a DataFrame."""
-    import pandas as pd
-
-    from imu.report.events import EVENT_COLUMNS, event_rows
-
-    frame = pd.DataFrame(event_rows(analysis), columns=list(EVENT_COLUMNS))
-    for column in ("start_s", "end_s", "duration_s", "peak_deg"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return frame
-
-
-def export_analysis(path: str | Path, out_path: str | Path, fmt: str = "parquet",
-                    what: str = "angles", thresholds=None) -> Path:
-    """Analyse a session (or CSV) exactly as `imu report` does and write its angle time series
-    ("angles") or its events ("events") to Parquet or CSV; returns the path."""
-    from imu.analysis import analyze, open_source
-    from imu.profile import thresholds_to_dict
-
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose {' or '.join(FORMATS)}")
-    if what not in ("angles", "events"):
-        raise ValueError(f"unknown export {what!r}; choose one of {', '.join(WHATS)}")
-    out_path = Path(out_path)
-    if not out_path.parent.is_dir():
-        raise ValueError(f"output directory does not exist: {out_path.parent}")
-    analysis = analyze(open_source(path, thresholds))
-    frame = angle_frame(analysis) if what == "angles" else event_frame(analysis)
-    meta = {b"imu.export": ANGLES_SCHEMA.encode(), b"imu.export.what": what.encode(),
-            b"imu.source": str(path).encode(),
-            b"imu.calibration.quality": str(analysis.calibration.quality).encode(),
-            b"imu.thresholds": json.dumps(thresholds_to_dict(analysis.thresholds)).encode()}
-    return write_frame(frame, out_path, fmt, "%.6g", meta)
 
 
 def write_frame(frame, out_path: Path, fmt: str, float_format: str, parquet_metadata: dict) -> Path:

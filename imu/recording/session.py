@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from imu import __version__
+from imu.labels import known_labels
 from imu.recording.reader import (  # re-exported: one import site for the session file
     Annotation, CalibrationRecord, EventRecord, Integrity, Session, SessionReader,
     iter_notifications, read_session,
@@ -220,13 +221,6 @@ class SessionWriter:
 
 
 END_TOLERANCE_S = 1.0  # an annotation may end this long after the last notification
-
-
-def known_labels() -> tuple[str, ...]:
-    """Labels the analysis acts on: calibration windows, carries (graded) and torso holds."""
-    from imu.core.activity import CARRY_LABELS, HOLD_ALIASES
-
-    return ("calibrate_neutral", "calibrate_bend", *CARRY_LABELS, *sorted(HOLD_ALIASES))
 
 
 def annotate(path: str | Path, t_start: float, t_end: float, label: str, source: str = "user") -> None:

@@ -117,7 +117,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
 
 def _history(summary: dict, facts, source: dict):
     """(comparison or None, a sentence on where it came from); records this session."""
-    from imu.live.people import existing_profile
+    from imu.people import existing_profile
 
     if not facts.person:
         return None, "No person is named in this session, so there is nothing to compare with."

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.sim.scenarios import ScriptBuilder, Script
+from imu.sim.script import CHANNEL_INDEX, Script, ScriptBuilder, script_rng
 
 CARRY_KINDS = ("carry_farmer", "carry_suitcase_left", "carry_suitcase_right", "carry_front")
 HOLD_KINDS = ("hold_flexor", "hold_extensor", "hold_side_bridge_right", "hold_side_bridge_left",
@@ -265,12 +265,10 @@ def stability_truth(scenario: str, duration_s: float, seed: int, truth=None, scr
     """The metric truth of a simulated session (see the module docstring). `truth` (the
     session's Truth) adds activities and the true lean and lean drift of each run; `script`
     (the wearer's) adds the commanded cadence of each gait phase."""
-    from imu.sim.session import _STREAM_SCRIPT
-
     out: dict = {"scenario": scenario}
     if scenario in BUILDERS:
         fn, default_sacral = BUILDERS[scenario]
-        _, extra = fn(np.random.default_rng([seed, _STREAM_SCRIPT]), duration_s, default_sacral)
+        _, extra = fn(script_rng(seed), duration_s, default_sacral)
         out.update(extra)
     if truth is None:
         return out
@@ -281,7 +279,6 @@ def stability_truth(scenario: str, duration_s: float, seed: int, truth=None, scr
     cadence = {}
     if script is not None:
         ends = np.append(script.starts[1:], script.duration_s)
-        from imu.sim.scenarios import CHANNEL_INDEX
         step = script.targets[:, CHANNEL_INDEX["step_hz"]]
         for s, e, k in phases:
             if k in kinds or k in CARRY_KINDS:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.sim import scenarios as _scenarios
-from imu.sim.scenarios import Script, ScriptBuilder
+from imu.sim.script import Script, ScriptBuilder
 
 TRENDS = ("improving", "worsening", "stable")
 TRUTH_FILE = "cohort-truth.json"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.sim.scenarios import Script, ScriptBuilder, _fill
+from imu.sim.script import Script, ScriptBuilder, fill_work, script_rng
 
 CALIBRATION_PHASE_LABELS = ("posture_flexed", "posture_extended", "posture_side_bent", "lean_back")
 WORK_S = 240.0  # desk work after the calibration, enough for one alerting slouch
@@ -100,7 +100,7 @@ def _work(b: ScriptBuilder, work_s: float) -> None:
     r = b.rng
     events = [("slouch", r.uniform(38, 50)), ("short_slouch", r.uniform(2, 4)), ("lean", r.uniform(6, 12)),
               ("slouch", r.uniform(15, 25)), ("reach", r.uniform(3, 5))]
-    _fill(b, events, work_s, mean_gap_s=15.0)
+    fill_work(b, events, work_s, mean_gap_s=15.0)
 
 
 def _start(r: np.random.Generator) -> ScriptBuilder:
@@ -222,8 +222,6 @@ def register(builders: dict, descriptions: dict) -> None:
 
 def calibration_truth(scenario: str, duration_s: float | None, seed: int) -> dict:
     """What the scenario's calibration should find: bends or not, and rotated mountings."""
-    from imu.sim.session import _STREAM_SCRIPT
-
     fn, sacral = BUILDERS[scenario]
-    script, extra = fn(np.random.default_rng([seed, _STREAM_SCRIPT]), duration_s, sacral)
+    script, extra = fn(script_rng(seed), duration_s, sacral)
     return {"scenario": scenario, "mounting_roll_deg": dict(script.mounting_roll_deg), **extra}

@@ -17,7 +17,7 @@ import numpy as np
 
 from imu import anatomy
 from imu import quat as Q
-from imu.sim.scenarios import CHANNEL_INDEX, Script
+from imu.sim.script import CHANNEL_INDEX, Script
 
 GRAVITY_MS2 = 9.81
 G_VEC_E = np.array([0.0, -GRAVITY_MS2, 0.0])  # gravity in E (y up)
@@ -74,7 +74,7 @@ class Wearer:
         return idx, x
 
     def channels(self, t: np.ndarray) -> np.ndarray:
-        """(n, C) channel values at times t (scenarios.CHANNELS order)."""
+        """(n, C) channel values at times t (script.CHANNELS order)."""
         idx, x = self._locate(np.asarray(t, float))
         prev = self._prev[idx]
         return prev + (self._cur[idx] - prev) * _smooth_step(x)[:, None]

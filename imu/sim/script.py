@@ -1,0 +1,248 @@
+"""Scripts for the simulated wearer: what the person does, as keyframes.
+
+A script is a list of keyframes. Each keyframe sets target values for every motion channel
+(joint angles, heading, gait amplitudes, ...) and a transition time: from its start the
+channels move from the previous targets to the new ones along a raised cosine, then hold.
+Phases are the labelled spans the truth reports (`sit`, `slouch`, `walk`, ...); one phase may
+hold several keyframes (the bends of a calibration, the turns of a walk).
+
+All randomness (timings, amplitudes) comes from the generator passed in, so one seed gives
+one script (`script_rng`). `imu.sim.wearer` turns a script into orientations and
+accelerations; the scenarios (`imu.sim.scenarios` and the modules it registers) build
+scripts with the `ScriptBuilder` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Motion channels. Angles in degrees (imu.anatomy conventions: flexion +, right bend +, right
+# rotation +), heights and oscillation amplitudes in metres, speed in m/s, step rate in Hz.
+POSTURE_CHANNELS = (
+    "pelvic_tilt", "pelvic_list",  # pelvis (sacral segment) against gravity: forward tilt +, right list +
+    "lumbar_flex", "lumbar_lat", "lumbar_rot",  # lumbar segment relative to the pelvis
+    "thoracic_flex", "thoracic_lat", "thoracic_rot",  # thoracic segment relative to the lumbar one
+    "heading",  # pelvis heading about the vertical, left turn +
+)
+GAIT_CHANNELS = (
+    "step_hz", "speed",  # step rate and forward walking speed
+    "osc_tilt", "osc_flex",  # pelvic tilt and spinal flexion oscillation at the step rate, deg
+    "osc_list", "osc_yaw", "osc_lat", "osc_rot",  # stride-rate oscillations, deg
+    "bounce_m", "fore_aft_m", "side_m",  # trunk translation at step / stride rate
+)
+OTHER_CHANNELS = ("hip_height", "sway")  # hip height above the seat (m); sway scale
+CHANNELS = POSTURE_CHANNELS + GAIT_CHANNELS + OTHER_CHANNELS
+CHANNEL_INDEX = {name: i for i, name in enumerate(CHANNELS)}
+
+STANDING_HIP_HEIGHT_M = 0.45  # hip rise from sitting to standing; only its change matters
+DEFAULT_STEP_HZ = 1.9
+
+MIN_SIT_GAP_S = 6.0
+STREAM_SCRIPT = 1  # the random stream of a session's script (imu.sim.session numbers the others)
+
+
+def script_rng(seed: int) -> np.random.Generator:
+    """The generator a session of this seed builds its script with."""
+    return np.random.default_rng([seed, STREAM_SCRIPT])
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    start_s: float
+    transition_s: float
+    targets: dict[str, float]  # channels not named keep their defaults (0; sway 1)
+    label: str
+
+
+@dataclass(frozen=True)
+class Script:
+    """Keyframes of a scenario, as arrays for vectorised evaluation."""
+
+    name: str
+    duration_s: float
+    starts: np.ndarray  # (K,) keyframe start times, increasing, starts[0] == 0
+    transitions: np.ndarray  # (K,) raised-cosine transition time into each keyframe
+    targets: np.ndarray  # (K, C) channel targets, columns in CHANNELS order
+    labels: list[str]  # (K,) phase label of each keyframe
+    sacral: bool  # whether the scenario wears a sacral sensor by default
+    # sensors stuck on rotated in the plane of the back (about the skin normal), degrees;
+    # 180 is a housing with its arrow pointing down the spine
+    mounting_roll_deg: dict = field(default_factory=dict)
+
+    def phases(self) -> list[tuple[float, float, str]]:
+        """Labelled spans: consecutive keyframes with one label merge into one phase."""
+        out: list[tuple[float, float, str]] = []
+        ends = np.append(self.starts[1:], self.duration_s)
+        for start, end, label in zip(self.starts, ends, self.labels):
+            if out and out[-1][2] == label:
+                out[-1] = (out[-1][0], float(end), label)
+            else:
+                out.append((float(start), float(end), label))
+        return out
+
+
+class ScriptBuilder:
+    """Appends keyframes one after the other; the current posture carries over."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.t = 0.0
+        self.keyframes: list[Keyframe] = []
+        self.heading = 0.0
+        self.standing = False
+
+    def hold(self, label: str, duration_s: float, transition_s: float, **targets: float) -> None:
+        targets.setdefault("heading", self.heading)
+        targets.setdefault("hip_height", STANDING_HIP_HEIGHT_M if self.standing else 0.0)
+        transition_s = min(transition_s, duration_s)
+        self.keyframes.append(Keyframe(self.t, transition_s, targets, label))
+        self.t += duration_s
+
+    # --- postures -------------------------------------------------------------------------
+
+    def neutral(self, label: str, duration_s: float, transition_s: float = 1.5, **extra: float) -> None:
+        """Sitting or standing tall: every joint angle 0 (the calibrated neutral)."""
+        self.hold(label, duration_s, transition_s, **extra)
+
+    def calibrate_neutral(self, duration_s: float = 5.0) -> None:
+        self.neutral("calibrate_neutral", duration_s, transition_s=1.0, sway=0.3)
+
+    def calibrate_bends(self, count: int = 3) -> None:
+        """Slow forward bends from the hips and spine together, back to neutral each time."""
+        r = self.rng
+        for _ in range(count):
+            down = r.uniform(1.8, 2.2)
+            self.hold("calibrate_bend", down + r.uniform(0.3, 0.6), down, sway=0.3,
+                      pelvic_tilt=r.uniform(18, 26), lumbar_flex=r.uniform(12, 18),
+                      thoracic_flex=r.uniform(8, 13))
+            up = r.uniform(1.8, 2.2)
+            self.hold("calibrate_bend", up + r.uniform(0.8, 1.2), up, sway=0.3)
+
+    def calibration(self, bends: int = 3) -> None:
+        label = "stand" if self.standing else "sit"
+        self.neutral(label, 2.0, transition_s=0.5)
+        self.calibrate_neutral(5.0 + self.rng.uniform(0.0, 1.0))
+        self.calibrate_bends(bends)
+        self.calibrate_neutral(5.0 + self.rng.uniform(0.0, 1.0))
+
+    def slouch(self, duration_s: float, label: str = "slouch") -> None:
+        """Thoracic flexion with a lumbar slump, the pelvis rolling back."""
+        r = self.rng
+        self.hold(label, duration_s, r.uniform(1.0, 2.5) if label == "slouch" else 1.0,
+                  thoracic_flex=r.uniform(20, 35), lumbar_flex=r.uniform(10, 20),
+                  pelvic_tilt=-r.uniform(5, 12), thoracic_lat=r.uniform(-3, 3),
+                  thoracic_rot=r.uniform(-3, 3))
+
+    def short_slouch(self, duration_s: float) -> None:
+        self.slouch(min(duration_s, 4.0), label="short_slouch")
+
+    def lean(self, duration_s: float) -> None:
+        """Whole-trunk lean from the hips with a neutral spine: never a slouch."""
+        r = self.rng
+        self.hold("lean", duration_s, r.uniform(1.5, 2.5), pelvic_tilt=r.uniform(20, 40),
+                  lumbar_flex=r.uniform(-2, 2), thoracic_flex=r.uniform(-2, 3))
+
+    def reach(self, duration_s: float) -> None:
+        """A lean with a sideways bend and a twist, e.g. for something on the desk's side."""
+        r = self.rng
+        side = r.choice([-1.0, 1.0])
+        self.hold("reach", duration_s, r.uniform(1.0, 1.5), pelvic_tilt=r.uniform(15, 30),
+                  pelvic_list=side * r.uniform(0, 4), lumbar_lat=side * r.uniform(3, 8),
+                  thoracic_lat=side * r.uniform(5, 12), lumbar_rot=side * r.uniform(3, 8),
+                  thoracic_rot=side * r.uniform(8, 20), thoracic_flex=r.uniform(0, 6))
+
+    def stand_up(self) -> None:
+        self.hold("stand", 1.2, 1.0, pelvic_tilt=self.rng.uniform(30, 40), hip_height=0.15)
+        self.standing = True
+        self.neutral("stand", self.rng.uniform(2.0, 4.0), transition_s=1.2)
+
+    def sit_down(self) -> None:
+        self.hold("sit", 1.2, 1.0, pelvic_tilt=self.rng.uniform(25, 35), hip_height=0.15)
+        self.standing = False
+        self.neutral("sit", self.rng.uniform(2.0, 4.0), transition_s=1.2)
+
+    # --- gait -------------------------------------------------------------------------------
+
+    def gait(self, label: str, duration_s: float, *, return_heading: bool = True) -> None:
+        """Walking or running with turns; the heading comes back at the end if asked."""
+        r = self.rng
+        if label == "walk":
+            g = dict(step_hz=r.uniform(1.8, 2.0), speed=r.uniform(1.2, 1.45), osc_tilt=1.5,
+                     osc_flex=1.0, osc_list=r.uniform(2.5, 4), osc_yaw=r.uniform(4, 7),
+                     osc_lat=r.uniform(2, 4), osc_rot=r.uniform(4, 7),
+                     bounce_m=r.uniform(0.02, 0.03), fore_aft_m=0.01, side_m=0.02,
+                     pelvic_tilt=r.uniform(2, 5))
+        else:  # run: forward lean of about 8 degrees, mostly from the hips
+            g = dict(step_hz=r.uniform(2.7, 3.0), speed=r.uniform(2.8, 3.5), osc_tilt=2.5,
+                     osc_flex=2.0, osc_list=r.uniform(3, 5), osc_yaw=r.uniform(6, 9),
+                     osc_lat=r.uniform(3, 5), osc_rot=r.uniform(6, 9),
+                     bounce_m=r.uniform(0.035, 0.045), fore_aft_m=0.015, side_m=0.015,
+                     pelvic_tilt=r.uniform(5.5, 7.0), lumbar_flex=r.uniform(0.5, 1.5),
+                     thoracic_flex=r.uniform(0.0, 1.0))
+        start_heading, end_t = self.heading, self.t + duration_s
+        turn_s = 2.0 if label == "walk" else 3.0
+        first = True
+        while True:
+            remaining = end_t - self.t
+            straight = r.uniform(8.0, 20.0)
+            if remaining < straight + 2 * turn_s + 4.0:
+                break
+            self.hold(label, straight, 1.5 if first else turn_s, **g, heading=self.heading)
+            first = False
+            self.heading += r.choice([-1.0, 1.0]) * r.uniform(60, 180)
+        if return_heading and not first:
+            # turn back to where the walk began, the shorter way round
+            self.heading -= (self.heading - start_heading + 180.0) % 360.0 - 180.0
+        self.hold(label, max(end_t - self.t, 1.0), 1.5 if first else turn_s, **g, heading=self.heading)
+
+    def build(self, name: str, sacral: bool, mounting_roll_deg: dict | None = None) -> Script:
+        defaults = np.zeros(len(CHANNELS))
+        defaults[CHANNEL_INDEX["sway"]] = 1.0
+        targets = np.tile(defaults, (len(self.keyframes), 1))
+        for k, frame in enumerate(self.keyframes):
+            for key, value in frame.targets.items():
+                targets[k, CHANNEL_INDEX[key]] = value
+        # the step rate holds its last gait value between walks so that gait phases ramp
+        # only in amplitude, never in frequency from zero
+        step = targets[:, CHANNEL_INDEX["step_hz"]]
+        last = next((s for s in step if s > 0), DEFAULT_STEP_HZ)
+        for k in range(len(step)):
+            last = step[k] = step[k] if step[k] > 0 else last
+        return Script(
+            name=name, duration_s=self.t,
+            starts=np.array([f.start_s for f in self.keyframes]),
+            transitions=np.array([f.transition_s for f in self.keyframes]),
+            targets=targets, labels=[f.label for f in self.keyframes], sacral=sacral,
+            mounting_roll_deg=dict(mounting_roll_deg or {}),
+        )
+
+
+def fill_work(b: ScriptBuilder, events: list[tuple[str, float]], work_s: float, mean_gap_s: float,
+          min_gap_s: float = MIN_SIT_GAP_S) -> None:
+    """Play events separated by sitting-tall gaps so that they fill `work_s` seconds."""
+    r = b.rng
+    kept, used = [], 0.0
+    for event in events:
+        cost = event[1] + (12.0 if event[0] == "walk" else 0.0) + mean_gap_s
+        if used + cost > work_s:
+            break
+        kept.append(event)
+        used += cost
+    busy = sum(d + (12.0 if e == "walk" else 0.0) for e, d in kept)
+    free = work_s - busy - min_gap_s * (len(kept) + 1)
+    if free < 0:
+        raise ValueError(f"{work_s:.0f} s of working time is too short for {len(kept)} events")
+    gaps = min_gap_s + free * r.dirichlet(np.ones(len(kept) + 1))
+    end = b.t + work_s
+    for (event, duration), gap in zip(kept, gaps):
+        b.neutral("sit", gap)
+        if event == "walk":
+            b.stand_up()
+            b.gait("walk", duration)
+            b.sit_down()
+        else:
+            getattr(b, event)(duration)
+    # the last gap absorbs what the estimates above got wrong, so the script ends on time
+    b.neutral("sit", max(end - b.t, min_gap_s))
