@@ -16,6 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from imu.errors import UserError
+
 # shared library -> Debian / Ubuntu package (the same names on both)
 DEBIAN_PACKAGES = {
     "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1", "libOpenGL.so.0": "libopengl0",
@@ -38,7 +40,7 @@ README_PACKAGES = ("libegl1", "libgl1", "libfontconfig1", "libdbus-1-3", "libxkb
                    "libxcb-xinerama0")
 
 
-class DisplayUnavailable(ValueError):
+class DisplayUnavailable(UserError, ValueError):
     """No window can open here; the message says why and what to do, in one line."""
 
 

@@ -203,8 +203,6 @@ def cmd_validate(args) -> int:
         if args.real:  # asked for explicitly: not having it is an error
             raise UserError(str(err)) from None
         print(f"{err} (point --real at a folder holding sacral-running/)")
-    except ValueError as err:
-        raise UserError(str(err)) from None
     else:
         print(format_real_table(real))
         real_ok = all(ok for *_, ok in real.checks())
@@ -229,7 +227,7 @@ def cmd_validate(args) -> int:
 def cmd_scan(args) -> int:
     import asyncio
 
-    from imu.ble.scan import BleError, scan
+    from imu.ble.scan import scan
 
     from imu.progress import progress
 
@@ -268,12 +266,9 @@ def cmd_scan(args) -> int:
                 bar.stage("stopping the virtual sensors")
                 await rig.stop()
 
-    try:
-        with progress("scanning", total=args.timeout, quiet=args.quiet,
-                      unit=lambda s: f"{s:.0f} s") as bar:
-            found = asyncio.run(look(bar))
-    except BleError as err:
-        raise UserError(str(err)) from None
+    with progress("scanning", total=args.timeout, quiet=args.quiet,
+                  unit=lambda s: f"{s:.0f} s") as bar:
+        found = asyncio.run(look(bar))  # no Bluetooth here: a BleError, one line
     if not found:
         print("no devices found")
     for d in found:
@@ -525,7 +520,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         sys.stderr.close()
         return 0
-    except (UserError, ValueError, OSError) as err:
+    except UserError as err:  # every error of the package a user can fix (imu.errors)
+        if os.environ.get("IMU_DEBUG"):
+            raise
+        print(f"imu: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ValueError, OSError) as err:  # bad input found by a library, or the file system
         if os.environ.get("IMU_DEBUG"):
             raise
         text = os_error_line(err) if isinstance(err, OSError) else str(err)

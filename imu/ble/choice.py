@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imu.ble.profiles import PROFILES
+from imu.errors import UserError
 from imu.samples import LOCATIONS
 
 
-class ChoiceFileError(ValueError):
+class ChoiceFileError(UserError, ValueError):
     """A sensor-choice file that cannot be used; the message names the problem."""
 
 

@@ -15,9 +15,10 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
 from imu.ble.profiles import recognise
+from imu.errors import UserError
 
 
-class BleError(RuntimeError):
+class BleError(UserError, RuntimeError):
     """Base of the BLE transport's errors; the message is one line for the user."""
 
 

@@ -13,8 +13,10 @@ import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
 
+from imu.errors import UserError
 
-class EngineError(ConnectionError):
+
+class EngineError(UserError, ConnectionError):
     """The cluster could not be started or reached (one line for the user)."""
 
 

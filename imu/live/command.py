@@ -8,8 +8,9 @@ import sys
 from dataclasses import replace
 
 from imu.ble import BleError
+from imu.errors import UserError
 from imu.live.session import (EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_NO_SENSORS, LiveOptions,
-                              LiveSession, NoRealSensors, UserError)
+                              LiveSession, NoRealSensors)
 
 FALLBACK_SPEED = 10.0  # the virtual desk session a sensorless `imu live` runs instead
 
@@ -22,10 +23,7 @@ async def run_session(session: LiveSession) -> int:
     """Run a session; BLE and input problems become one line and an exit code."""
     try:
         return await session.run()
-    except NoRealSensors as err:
-        print(f"imu: {err}", file=sys.stderr, flush=True)
-        return EXIT_NO_SENSORS
-    except BleError as err:
+    except (NoRealSensors, BleError) as err:  # nothing to record from
         print(f"imu: {err}", file=sys.stderr, flush=True)
         return EXIT_NO_SENSORS
     except UserError as err:

@@ -28,9 +28,10 @@ from typing import Any, TextIO
 import numpy as np
 
 from imu import __version__
-from imu.ble import BleError, ChoiceFileError, SensorHub, SessionClock, load_choices, scan
+from imu.ble import ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
+from imu.errors import UserError
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.marks import HELP, CarryMarker
 from imu.people import get_profile
@@ -47,10 +48,6 @@ JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "re
 STEP_S = 0.04  # session seconds per step at speed 1
 MIN_STEP_WALL_S = 0.04  # at high speeds a step covers more session time (the core is chunk-invariant)
 END_MARGIN_S = 0.5  # a virtual session stops this long after its last frame
-
-
-class UserError(Exception):
-    """A problem the user can fix; one line."""
 
 
 class NoRealSensors(UserError):
@@ -153,7 +150,7 @@ class LiveSession:
         return [e for e in self.events if e["event"] in ("slouch_start", "slouch_end", "alert")]
 
     async def run(self) -> int:
-        """The whole session. Raises BleError / UserError before anything is recorded."""
+        """The whole session. Raises a UserError (NoRealSensors, BleError, ...) before anything is recorded."""
         o = self.o
         self._stop = asyncio.Event()
         self.profile = get_profile(o.profile)
@@ -173,7 +170,7 @@ class LiveSession:
         try:
             try:
                 await self._connect()
-            except (BleError, UserError) as err:
+            except UserError as err:  # BleError is one too
                 if o.virtual is None and not isinstance(err, NoRealSensors):
                     raise NoRealSensors(str(err)) from None
                 raise

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from imu.errors import UserError
 from imu.recording.conventions import check_conventions
 from imu.recording.mapping import ImportMapping, MappingError
 from imu.samples import LOCATIONS, DecodeStats, TimedSamples
@@ -38,7 +39,7 @@ GYRO = ("gx", "gy", "gz")
 NORM_TOLERANCE = 0.05
 
 
-class InterchangeError(ValueError):
+class InterchangeError(UserError, ValueError):
     """A file that cannot be read as interchange CSV; the message names the problem."""
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from imu.errors import UserError
 from imu.recording.locations import resolve_location
 from imu.samples import LOCATIONS
 
@@ -47,7 +48,7 @@ SIGNS = ("auto", "specific_force", "gravity")
 WIDE = "{sensor}"
 
 
-class MappingError(ValueError):
+class MappingError(UserError, ValueError):
     """A mapping that cannot be used; the message names the key."""
 
 

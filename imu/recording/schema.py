@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import numpy as np
 
+from imu.errors import UserError
+
 SCHEMA = "imu.session/1"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -46,7 +48,7 @@ CREATE TABLE annotations(
 # near the start of the file: a cut file still tells how many notifications it once held.
 
 
-class SessionFileError(ValueError):
+class SessionFileError(UserError, ValueError):
     """A path that is not a readable session file; the message names the problem in one line."""
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from imu import __version__
+from imu.errors import UserError
 from imu.labels import known_labels
 from imu.recording.reader import (  # re-exported: one import site for the session file
     Annotation, CalibrationRecord, EventRecord, Integrity, Session, SessionReader,
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class SessionWriteError(RuntimeError):
+class SessionWriteError(UserError, RuntimeError):
     """The background writer failed (disk full, file removed, ...); raised on the next call."""
 
 

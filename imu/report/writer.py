@@ -15,6 +15,7 @@ from imu.atomic import replacing_dir
 from imu.core.exposure import angle_summary
 from imu.core.result import Analysis
 from imu.core.stability import stability_from_analysis
+from imu.errors import UserError
 from imu.report import figures
 from imu.report.events import write_events_csv
 from imu.report.html import render_html
@@ -24,7 +25,7 @@ from imu.report.stability_summary import add_stability
 from imu.report.summary import build_summary
 
 
-class ReportOutputError(OSError):
+class ReportOutputError(UserError, OSError):
     """The report folder or one of its files cannot be written; the message names the path."""
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from imu import anatomy as A
 from imu import quat as Q
 from imu.core.result import CalibrationReport
+from imu.errors import UserError
 
 SIGN_ORDER = ("verified", "probable", "unverified")  # best first
 
@@ -72,7 +73,7 @@ class CalibrationStretch:
     to_s: float = np.inf
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UserError, ValueError):
     """Calibration refused; the message gives the reasons."""
 
 
