@@ -163,7 +163,7 @@ async def test_virtual_csv_streams_its_samples_without_labels(tmp_path, monkeypa
 def test_library_warnings_do_not_break_the_status_line():
     import logging
 
-    from imu.live.session import _LineLogHandler
+    from imu.live.outputs import _LineLogHandler
 
     tty = _Terminal()
     line = StatusLine(tty, min_wall_s=0.0, width=79)

@@ -1,23 +1,20 @@
 """`imu live`: connect, calibrate with guidance, monitor, alert, record (docs/architecture.md section 8).
 
-One asyncio loop. Notifications and link events are stamped on the session clock, recorded
-at once (the SessionWriter only enqueues) and collected; every step (about 40 ms of session
-time, a little more when the clock runs fast) the collected items go through the one
-`Pipeline`. Until calibrated the guide watches the raw grid; the accepted calibration is
-recorded and the monitoring pipeline replays every item from the first notification with
-it, so the live events are exactly those `imu report` / `imu replay` give for the file.
-
-Real sensors: a SensorHub on the platform Bluetooth and a sensor-choice file. Virtual: a
-VirtualRadio with simulated sensors streaming a scenario or a CSV file, on a session clock
-that may run faster than real time (every delay is then in session time).
+One asyncio loop, and `LiveSession` coordinates it. Notifications and link events come from
+the sources (`imu.live.sources`: real sensors or the virtual rig), stamped on the session
+clock; they are recorded at once (`imu.live.recording`) and collected; every step (about
+40 ms of session time, a little more when the clock runs fast) the collected items go
+through the one `Pipeline`. Until calibrated the guide watches the raw grid; the accepted
+calibration is recorded and the monitoring pipeline replays every item from the first
+notification with it, so the live events are exactly those `imu report` / `imu replay`
+give for the file. What comes out goes to the outputs (`imu.live.outputs`: status line,
+JSON lines, alert and step sinks, the report at the end).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import logging
-import math
 import signal
 import sys
 import time
@@ -27,24 +24,20 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from imu import __version__
-from imu.ble import ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.core.calibrate import Calibration
 from imu.core.pipeline import Pipeline, StepOutput
 from imu.errors import UserError
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.marks import HELP, CarryMarker
+from imu.live.outputs import LiveOutputs
+from imu.live.recording import LiveRecording
+from imu.live.sources import SensorSources
 from imu.people import get_profile
-from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
-                            stderr_note)
-from imu.live.status import StatusLine, clock, describe_event, status_parts
-from imu.profile import Thresholds, thresholds_to_dict
-from imu.lsl import LslSink
-from imu.replay import SensorStatusTracker, StepUpdate, event_json
+from imu.profile import Thresholds
+from imu.replay import SensorStatusTracker, StepUpdate
 from imu.samples import LinkEvent, Notification, TimedSamples
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_SENSORS, EXIT_INTERRUPTED = 0, 2, 3, 130
-JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect")
 STEP_S = 0.04  # session seconds per step at speed 1
 MIN_STEP_WALL_S = 0.04  # at high speeds a step covers more session time (the core is chunk-invariant)
 END_MARGIN_S = 0.5  # a virtual session stops this long after its last frame
@@ -108,29 +101,24 @@ class _Tap:
 
 
 class LiveSession:
+    """Coordinates one live session: sources -> recording and the pipeline -> outputs."""
+
     def __init__(self, options: LiveOptions) -> None:
         self.o = options
         self.out: TextIO = options.stdout or sys.stdout
         self.events: list[dict] = []  # every live event, in the order it was emitted
         self.path: Path | None = None
         self.report_paths: dict | None = None
-        self.rig = None
-        self.radio = None
-        self.hub: SensorHub | None = None
-        self.writer = None
-        self.clock: SessionClock | None = None
+        self.outputs = LiveOutputs(options, self.out)
+        self.sources: SensorSources | None = None
+        self.recording: LiveRecording | None = None
         self.pipeline: Pipeline | None = None
         self.calibration: Calibration | None = None
         self.guide: CalibrationGuide | None = None
-        self.alert_sinks: list = []
-        self.step_sinks: list = []
         self.step_count = 0
         self.step_seconds: list[float] = []  # wall seconds spent in each pipeline step
-        self.notifications = 0
         self._incoming: list[Notification | LinkEvent] = []
         self._history: list[Notification | LinkEvent] | None = []
-        self._unwritten: list[Notification | LinkEvent] = []
-        self._last_t = -math.inf
         self._stopping = False
         self._stop: asyncio.Event | None = None
         self._attempts = 0
@@ -138,6 +126,16 @@ class LiveSession:
         self._taps: dict[str, _Tap] = {}
         self.stop_reason = ""
         self._lag_warned = False
+
+    # the parts, by the names the steps, tests and benchmarks use
+    rig = property(lambda self: self.sources.rig if self.sources else None)
+    hub = property(lambda self: self.sources.hub if self.sources else None)
+    clock = property(lambda self: self.sources.clock if self.sources else None)
+    writer = property(lambda self: self.recording.writer if self.recording else None)
+    notifications = property(lambda self: self.recording.notifications if self.recording else 0)
+    alert_sinks = property(lambda self: self.outputs.alert_sinks)
+    step_sinks = property(lambda self: self.outputs.step_sinks)
+    status_line = property(lambda self: self.outputs.status_line)
 
     # -- the public face -------------------------------------------------------------------
     def request_stop(self, reason: str = "stopped") -> None:
@@ -167,9 +165,11 @@ class LiveSession:
             raise UserError(f"{self.path} exists; session files are never overwritten")
         if not self.path.parent.is_dir():
             raise UserError(f"folder {self.path.parent} does not exist")
+        self.sources = SensorSources(o, self.profile, self.note)
+        self.recording = LiveRecording(self.path, self.note, self.request_stop)
         try:
             try:
-                await self._connect()
+                await self.sources.connect(self._accept, self._accept)
             except UserError as err:  # BleError is one too
                 if o.virtual is None and not isinstance(err, NoRealSensors):
                     raise NoRealSensors(str(err)) from None
@@ -179,134 +179,21 @@ class LiveSession:
         finally:
             await self._teardown()
 
-    # -- connect -----------------------------------------------------------------------------
-    async def _connect(self) -> None:
-        o = self.o
-        if o.virtual is not None:
-            from imu.live.virtual import GatedClock, VirtualRig
-            from imu.sim.radio import VirtualRadio
-
-            self.radio = VirtualRadio()
-            await self.radio.power_on()
-            self.clock = GatedClock(o.speed)
-            try:
-                self.rig = VirtualRig.from_spec(self.radio, self.clock, o.virtual, o.seed, o.sacral,
-                                                o.duration, o.faults)
-            except (ValueError, OSError) as err:
-                raise UserError(str(err)) from None
-            await self.rig.start()
-            choices, rates = self.rig.choices(), dict(self.rig.rates_hz)
-            # the stall watchdog counts session seconds: keep it above a few wall hiccups
-            backend, options = self.radio, {"scan_timeout_s": 2.0, "backoff_initial_s": 0.05,
-                                            "stall_timeout_s": max(2.0, 0.5 * o.speed)}
-            self.note(f"virtual sensors ({', '.join(choices)}) streaming "
-                      f"{'CSV ' + o.virtual if o.virtual.lower().endswith('.csv') else 'scenario ' + (o.virtual or 'desk')}"
-                      f" at {o.speed:g}x")
-        else:
-            choices = self._real_choices()
-            if choices is None:
-                found = await scan(3.0)  # no Bluetooth here: BluetoothUnavailable, one line
-                known = [d for d in found if d["profile"]]
-                listing = ", ".join(f"{d['name']} {d['address']} ({d['profile']})" for d in known) or "none"
-                raise UserError(f"no sensor choice for profile {self.profile.name} (give --sensors FILE "
-                                f"or save {self.profile.sensors_path}); sensors seen: {listing}")
-            self.clock = SessionClock(1.0)
-            rates, backend, options = {}, None, {}
-        self.hub = SensorHub(choices, self._on_notification, self._on_link_event, backend=backend,
-                             clock=self.clock, **options)
-        for loc, link in self.hub.links.items():
-            if loc in rates:
-                link.rate_hz = int(round(rates[loc]))
-            rates[loc] = float(rates.get(loc, link.rate_hz))
-        self.choices, self.rates = choices, rates
-        await self.hub.start(wait_s=o.wait_s, require_all=True)
-
-    def _real_choices(self):
-        try:
-            if self.o.sensors_file:
-                return load_choices(self.o.sensors_file)
-            return self.profile.sensor_choices()
-        except ChoiceFileError as err:
-            raise UserError(str(err)) from None
-
     def _open_recording(self) -> None:
-        from imu.recording.session import SessionWriter
-
-        o = self.o
-        self.sensor_specs = {loc: {"device": c.profile, "mode": None, "rate_hz": self.rates[loc]}
-                             for loc, c in self.choices.items()}
-        described = self.rig.describe() if self.rig is not None else {}
-        sensors = [{"location": loc, "device": c.profile, "address": c.address or
-                    (described.get(loc, {}).get("address")), "name": c.name or described.get(loc, {}).get("name"),
-                    "firmware": described.get(loc, {}).get("firmware"),
-                    "details": {"rate_hz": self.rates[loc]}} for loc, c in self.choices.items()]
-        metadata = {"software": f"imu {__version__}", "thresholds": thresholds_to_dict(self.thr),
-                    "source": "virtual" if o.virtual is not None else "live",
-                    "profile": self.profile.name, "speed": o.speed, "started_local": _dt.datetime.now().isoformat()}
-        if o.virtual is not None:
-            metadata["virtual"] = o.virtual or "desk"
-            metadata["seed"] = o.seed
-        self.writer = SessionWriter(self.path, metadata, sensors)
-        for item in self._unwritten:
-            self._write_item(item)
-        self._unwritten = []
+        """The session file, the first pipeline and the outputs, once the sensors are there."""
+        sources = self.sources
+        self.sensor_specs = sources.sensor_specs()
+        self.recording.open(sources.sensor_records(), self.thr, self.profile.name, self.o)
         self.pipeline = Pipeline(self.sensor_specs, self.thr)
         self._install_taps()
         self.status = SensorStatusTracker(self.pipeline)
-        self.status_line = StatusLine(self.out, enabled=not (o.jsonl or o.quiet))
-        if not o.jsonl:  # library warnings as whole lines, never written across the status line
-            self._log_handler = _LineLogHandler(self.status_line.message)
-            logging.getLogger().addHandler(self._log_handler)
-        if not o.jsonl:
-            self.alert_sinks.append(TerminalAlertSink(self.status_line.message))
-        if o.desktop:
-            self.alert_sinks.append(DesktopAlertSink(self.note))
-        if o.buzz:
-            self.alert_sinks.append(BuzzAlertSink(self.hub))
-        if o.lsl:
-            try:
-                self.step_sinks.append(LslSink(self.sensor_specs, grid_rate_hz=self.thr.analysis_rate_hz))
-            except Exception as err:  # no liblsl here: keep recording, say why once
-                self.note(f"LSL outlet unavailable ({type(err).__name__}: {err})")
-        if o.dashboard_sink is not None:
-            self.step_sinks.append(o.dashboard_sink)
+        self.outputs.open(sources.hub, self.sensor_specs, self.thr.analysis_rate_hz)
         self.note(f"recording to {self.path}")
 
-    # -- callbacks (event loop, must be quick) -------------------------------------------------
-    def _stamp(self, t: float) -> float:
-        if self.rig is not None and not self.clock.released:
-            t = 0.0  # before the virtual session starts: its time zero
-        t = max(float(t), self._last_t + 1e-9) if self._last_t > -math.inf else float(t)
-        self._last_t = t  # strictly increasing: the recording re-sorts into this very order
-        return t
-
-    def _on_notification(self, location: str, host_time_s: float, payload: bytes) -> None:
-        self._accept(Notification(location, self._stamp(host_time_s), payload))
-
-    def _on_link_event(self, event: LinkEvent) -> None:
-        kind = "connected" if event.kind == "reconnected" else event.kind
-        self._accept(LinkEvent(event.sensor, self._stamp(event.host_time_s), kind))
-
-    def _accept(self, item) -> None:
+    def _accept(self, item: Notification | LinkEvent) -> None:
+        """A stamped notification or link event (event loop: must be quick)."""
         self._incoming.append(item)
-        if self.writer is not None:
-            self._write_item(item)
-        else:
-            self._unwritten.append(item)
-
-    def _write_item(self, item) -> None:
-        from imu.recording.session import SessionWriteError
-
-        try:
-            if isinstance(item, Notification):
-                self.writer.add_notification(item.sensor, item.host_time_s, item.payload)
-                self.notifications += 1
-            else:
-                self.writer.add_link_event(item.sensor, item.host_time_s, item.kind)
-        except SessionWriteError as err:  # disk full, file removed: stop rather than lose data
-            if not self._stopping:
-                self.note(str(err))
-                self.request_stop("recording failed")
+        self.recording.add(item)
 
     # -- monitoring ----------------------------------------------------------------------------
     async def _monitor(self) -> int:
@@ -432,17 +319,8 @@ class LiveSession:
     def _emit(self, events: list[dict], out: StepOutput | None, now: float) -> None:
         for event in events:
             self.events.append(event)
-            self._record_event(event)
-            if self.o.jsonl:
-                if event["event"] in JSONL_EVENTS:
-                    self.out.write(event_json(event) + "\n")
-            elif event["event"] not in ("alert", "calibration"):  # the guide says calibrations
-                self.status_line.message(describe_event(event))
-            if event["event"] == "alert":
-                for sink in self.alert_sinks:
-                    sink.alert(event)
-        if self.o.jsonl and events:
-            self.out.flush()
+            self.recording.add_event(event)
+        self.outputs.events(events)
         if out is None:
             return
         if out.angles and len(out.t):
@@ -450,53 +328,22 @@ class LiveSession:
         status = self.status.status(now)
         if self.step_sinks:
             samples = {loc: s for loc, tap in self._taps.items() if (s := tap.drain()) is not None}
-            update = StepUpdate(out, events, samples, status, now)
-            for sink in self.step_sinks:
-                try:
-                    (sink.step if hasattr(sink, "step") else sink)(update)
-                except Exception as err:  # a broken viewer must not stop the recording
-                    self.note(f"display sink failed and is switched off: {type(err).__name__}: {err}")
-                    self.step_sinks.remove(sink)
-                    break
+            self.outputs.step(StepUpdate(out, events, samples, status, now))
         else:
             for tap in self._taps.values():
                 tap.taken.clear()
         if self._stopping:
             return  # sensors disconnecting at the end are not news
         episode = self.pipeline.slouch.open_episode
-        self.status_line.show(now, lambda: status_parts(
-            now, self._angles, status, len(self.pipeline.slouch.episodes),
-            None if episode is None else episode.start_s,
-            "" if self.calibration is not None else "calibrating: follow the instructions"))
-
-    def _record_event(self, event: dict) -> None:
-        kind = event["event"]
-        if kind == "calibration":
-            return  # recorded as a calibration attempt
-        t_start, t_end = event["t"], None
-        if kind == "slouch_end":
-            t_start, t_end = event["start_s"], event["end_s"]
-        elif kind == "reconnect":
-            t_start, t_end = event["t"] - event.get("gap_s", 0.0), event["t"]
-        try:
-            self.writer.add_event(kind, float(t_start), None if t_end is None else float(t_end),
-                                  _plain(event))
-        except ValueError as err:
-            self.note(f"event not recorded ({err})")
+        self.outputs.show_status(now, self._angles, status, len(self.pipeline.slouch.episodes),
+                                 None if episode is None else episode.start_s, self.calibration is not None)
 
     def say(self, text: str, t: float) -> None:
         """An instruction for the wearer."""
-        line = f"[{clock(t):>7}] {text}"
-        if self.o.jsonl:
-            print(line, file=sys.stderr, flush=True)
-        else:
-            self.status_line.message(line)
+        self.outputs.say(text, t)
 
     def note(self, text: str) -> None:
-        if self.o.jsonl or not hasattr(self, "status_line"):
-            stderr_note(text)
-        else:
-            self.status_line.message(f"imu: {text}")
+        self.outputs.note(text)
 
     # -- stop --------------------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -511,7 +358,7 @@ class LiveSession:
 
     def _install_keys(self) -> None:
         """Carry keys from a terminal (not with --jsonl, whose stdout is for machines)."""
-        self.marker = CarryMarker(lambda a, b, label, src: self.writer.add_annotation(a, b, label, src))
+        self.marker = CarryMarker(self.recording.add_annotation)
         stdin = self.o.stdin if self.o.stdin is not None else sys.stdin
         if self.o.jsonl or stdin is None or not (self.o.stdin is not None or stdin.isatty()):
             return
@@ -524,7 +371,7 @@ class LiveSession:
                 return
             text = self.marker.key(line, self.clock.now())
             if text:
-                self.status_line.message(f"imu: {text}")
+                self.outputs.message(f"imu: {text}")
 
         loop.add_reader(stdin.fileno(), typed)
         self._keys_fd = stdin.fileno()
@@ -532,27 +379,16 @@ class LiveSession:
 
     async def _teardown(self) -> None:
         self._stopping = True
+        if self.recording is not None:
+            self.recording.stopping = True
         try:
-            if self.hub is not None:
-                try:
-                    await asyncio.wait_for(self.hub.stop(), 10.0)
-                except Exception as err:  # the stack is gone: nothing left to stop
-                    self.note(f"stopping sensors: {type(err).__name__}: {err}")
-            if self.rig is not None:
-                await self.rig.stop()
+            if self.sources is not None:
+                await self.sources.stop()
             if self.writer is not None and self.pipeline is not None:
-                now = max(self._last_t, 0.0) if self.clock is None else max(self.clock.now(), self._last_t)
-                self._step(now, final=True)
-                for sink in self.alert_sinks:
-                    close = getattr(sink, "close", None)
-                    if close is not None:
-                        await close()
-                for sink in self.step_sinks:
-                    close = getattr(sink, "close", None)
-                    if close is not None:
-                        close()
-            if self.radio is not None:
-                await self.radio.close()
+                self._step(self.sources.now(), final=True)
+                await self.outputs.close_sinks()
+            if self.sources is not None:
+                await self.sources.close()
         finally:
             loop = asyncio.get_running_loop()
             for sig in getattr(self, "_signals", []):
@@ -562,45 +398,14 @@ class LiveSession:
             marker = getattr(self, "marker", None)
             if marker is not None and self.writer is not None and self.clock is not None:
                 marker.close(self.clock.now())  # a carry still going when the session ends
-            if getattr(self, "_log_handler", None) is not None:
-                logging.getLogger().removeHandler(self._log_handler)
-            if hasattr(self, "status_line"):
-                self.status_line.close()
-            if self.writer is not None:
-                self.writer.close()
+            self.outputs.close_display()
+            if self.recording is not None:
+                self.recording.close()
         if self.writer is not None:
             self.note(f"session ended ({self.stop_reason or 'stopped'}): {self.notifications} notifications "
                       f"recorded in {self.path}")
             if self.o.report:
-                self._write_report()
-
-    def _write_report(self) -> None:
-        from imu.report.make import make_report
-
-        out_dir = Path(str(self.path) + ".report")
-        try:
-            self.report_paths = make_report(self.path, out_dir, quiet=self.o.jsonl or self.o.quiet)
-        except Exception as err:  # the recording is safe; the report can be made again
-            self.note(f"report not written ({type(err).__name__}: {err}); "
-                      f"run `imu report {self.path}`")
-            return
-        self.note(f"report: {self.report_paths.get('report.html', out_dir)}")
-
-
-class _LineLogHandler(logging.Handler):
-    """WARNING and above from any library, one line each through the status line's message()
-    (without a handler, Python would write them to stderr across the status line)."""
-
-    def __init__(self, write) -> None:
-        super().__init__(logging.WARNING)
-        self.write = write
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = " ".join(record.getMessage().split())
-            self.write(f"imu: {record.levelname.lower()} from {record.name}: {text}")
-        except Exception:  # a broken log line must never stop the recording
-            self.handleError(record)
+                self.report_paths = self.outputs.write_report(self.path)
 
 
 def _concat_outputs(a: StepOutput, b: StepOutput) -> StepOutput:
@@ -615,9 +420,3 @@ def _concat_outputs(a: StepOutput, b: StepOutput) -> StepOutput:
     angles = {n: np.concatenate([a.angles.get(n, np.full(len(a.t), np.nan)),
                                  b.angles.get(n, np.full(len(b.t), np.nan))]) for n in names}
     return StepOutput(grid, angles, np.concatenate([a.context, b.context]), a.events + b.events)
-
-
-def _plain(event: dict) -> dict:
-    import json
-
-    return json.loads(event_json(event))
