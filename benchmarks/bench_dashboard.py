@@ -21,9 +21,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pyqtgraph.Qt import QtWidgets  # noqa: E402
 
 from dashboards import LiveDashboard  # noqa: E402
-from imu.sim.write import write_simulated_session  # noqa: E402
 from imu.replay import replay  # noqa: E402
 from imu.sim import simulate  # noqa: E402
+from imu.sim.write import write_simulated_session  # noqa: E402
 
 RATES = {"thoracic": 200.0, "lumbar": 200.0, "sacral": 200.0}
 

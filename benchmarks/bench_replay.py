@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from imu.analysis import analyze, open_source
-from imu.sim.write import write_simulated_session
 from imu.replay import replay
 from imu.sim import simulate
+from imu.sim.write import write_simulated_session
 
 
 def main() -> None:

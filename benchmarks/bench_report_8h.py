@@ -18,8 +18,8 @@ from pathlib import Path
 
 
 def build_session(path: Path, hours: float) -> None:
-    from imu.sim.write import write_simulated_session
     from imu.sim import simulate
+    from imu.sim.write import write_simulated_session
 
     t0 = time.perf_counter()
     sim = simulate("desk", hours * 3600, seed=1, rates_hz={"thoracic": 100.0, "lumbar": 100.0})

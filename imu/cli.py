@@ -227,48 +227,12 @@ def cmd_validate(args) -> int:
 def cmd_scan(args) -> int:
     import asyncio
 
-    from imu.ble.scan import scan
-
+    from imu.live.scan import scan_nearby
     from imu.progress import progress
-
-    async def timed_scan(bar, **backend) -> list[dict]:
-        import time
-
-        bar.stage(f"scanning for {args.timeout:g} s")
-        begun = time.monotonic()
-
-        async def tick() -> None:
-            while True:
-                bar.advance_to(min(args.timeout, time.monotonic() - begun))
-                await asyncio.sleep(0.1)
-
-        ticker = asyncio.ensure_future(tick())
-        try:
-            return await scan(args.timeout, **backend)
-        finally:
-            ticker.cancel()
-
-    async def look(bar) -> list[dict]:
-        if not args.virtual:
-            return await timed_scan(bar)
-        from imu.ble.clock import SessionClock
-        from imu.live.virtual import VirtualRig
-        from imu.sim.radio import VirtualRadio
-
-        bar.stage("starting three virtual sensors")
-        async with VirtualRadio() as radio:  # three simulated sensors advertising nearby
-            await radio.power_on()
-            rig = VirtualRig.from_spec(radio, SessionClock(), "smoke", sacral=True)
-            await rig.start()
-            try:
-                return await timed_scan(bar, backend=radio)
-            finally:
-                bar.stage("stopping the virtual sensors")
-                await rig.stop()
 
     with progress("scanning", total=args.timeout, quiet=args.quiet,
                   unit=lambda s: f"{s:.0f} s") as bar:
-        found = asyncio.run(look(bar))  # no Bluetooth here: a BleError, one line
+        found = asyncio.run(scan_nearby(args.timeout, args.virtual, bar))  # no Bluetooth: BleError
     if not found:
         print("no devices found")
     for d in found:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from imu.sim.write import write_simulated_session
 from imu.sim import simulate, to_interchange_csv
+from imu.sim.write import write_simulated_session
 
 
 def imu(*args, cwd=None):
@@ -124,3 +124,11 @@ def test_bad_thresholds_file_gives_one_line(smoke_session, tmp_path, content, wo
     profile = tmp_path / "thr.json"
     profile.write_text(content)
     assert_one_line_error(imu("report", path, "-o", tmp_path / "out", "--thresholds", profile), *words)
+
+
+def test_scan_lists_the_virtual_sensors_with_their_profile():
+    result = imu("scan", "--virtual", "--timeout", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    rows = sorted(line.split() for line in result.stdout.splitlines())
+    assert [(r[3], r[4]) for r in rows] == [("imu-fw", "IMU-LUMBAR-V"), ("imu-fw", "IMU-SACRAL-V"),
+                                            ("imu-fw", "IMU-THORACIC-V")]

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from imu.analysis import analyze, open_source
-from imu.sim.write import write_simulated_session
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.sim import simulate
+from imu.sim.write import write_simulated_session
 from imu.validate import compare
 
 

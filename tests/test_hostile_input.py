@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imu.analysis import analyze, open_source
-from imu.sim.write import write_simulated_session
 from imu.core.pipeline import AnalysisCollector, Pipeline
 from imu.profile import Thresholds, thresholds_from_dict, thresholds_to_dict, validate_thresholds
 from imu.recording.csv_import import read_interchange_csv
 from imu.recording.reader import SessionReader
 from imu.sim import simulate, to_interchange_csv
+from imu.sim.write import write_simulated_session
 from mutations import mutate_text
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imu.sim.write import write_simulated_session
 from imu.recording.session import SessionWriter
 from imu.sim import simulate
+from imu.sim.write import write_simulated_session
 
 
 def session_file(directory: Path, scenario: str, duration_s: float, seed: int, **options):

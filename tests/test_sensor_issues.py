@@ -12,11 +12,11 @@ import pytest
 
 from imu import quat as Q
 from imu.analysis import analyze, open_source
-from imu.sim.write import write_simulated_session
 from imu.core.activity import detect_sensor_issues
 from imu.core.stability import AccCollector, stability_from_analysis
 from imu.sim import simulate
 from imu.sim.wearer import Wearer
+from imu.sim.write import write_simulated_session
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 
