@@ -129,6 +129,6 @@ def test_bad_thresholds_file_gives_one_line(smoke_session, tmp_path, content, wo
 def test_scan_lists_the_virtual_sensors_with_their_profile():
     result = imu("scan", "--virtual", "--timeout", "2", "-q")
     assert result.returncode == 0, result.stderr
-    rows = sorted(line.split() for line in result.stdout.splitlines())
-    assert [(r[3], r[4]) for r in rows] == [("imu-fw", "IMU-LUMBAR-V"), ("imu-fw", "IMU-SACRAL-V"),
+    rows = sorted((r[3], r[4]) for r in (line.split() for line in result.stdout.splitlines()))
+    assert rows == [("imu-fw", "IMU-LUMBAR-V"), ("imu-fw", "IMU-SACRAL-V"),
                                             ("imu-fw", "IMU-THORACIC-V")]
