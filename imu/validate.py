@@ -185,3 +185,12 @@ def calibration_validation(quick: bool = False) -> tuple[str, int]:
     cases = default_cases()
     results = run_calibration_validation(cases[:7] if quick else cases)
     return format_calibration_table(results), sum(bool(r.failures()) for r in results)
+
+
+def training_validation(quick: bool = False, progress=None) -> tuple[str, int]:
+    """Sitting bouts, break reminders and lifts (imu.validate_training, issue 13): the table,
+    and how many checks fail."""
+    from imu.validate_training import format_training_table, run_training_validation
+
+    rows = run_training_validation(quick=quick, progress=progress)
+    return format_training_table(rows), sum(not r["ok"] for r in rows)

@@ -40,9 +40,8 @@ class LiftTracker:
         self.thr = thresholds
         self.rate = rate_hz
         self.lifts: list[dict] = []
-        self._maxima: list[tuple[float, float, dict]] = []  # (from_s, to_s, lumbar_max_deg)
-        self._graded = True  # False when the calibration cannot vouch for sagittal signs
-        self._why_not_graded = ""
+        # (from_s, to_s, lumbar_max_deg, why not graded or None) per calibration stretch
+        self._stretches: list[tuple[float, float, dict, str | None]] = []
         self._pre: dict[str, np.ndarray] = {}  # the last BASELINE_S before the current sample
         self._bend: dict[str, list[np.ndarray]] | None = None  # samples of the open bend
         self._bend_len = 0
@@ -51,13 +50,16 @@ class LiftTracker:
         self._baseline: dict[str, float] = {}
         self._last_t: float | None = None
 
-    def set_calibration(self, maxima: list[tuple[float, float, dict]], signs_verified: bool,
-                        why: str = "") -> None:
-        """The calibrated lumbar maxima per stretch of the session, and whether forward is
-        known (an unverified sign may turn a flexion into an extension: no grade then)."""
-        self._maxima = list(maxima)
-        self._graded = signs_verified
-        self._why_not_graded = why
+    def set_calibration(self, stretches: list[tuple[float, float, dict, str | None]]) -> None:
+        """Per calibration stretch of the session: its span, calibrated lumbar maxima and, when
+        its lifts cannot be graded (forward not verified: a flexion may be an extension), why."""
+        self._stretches = list(stretches)
+
+    def _stretch(self, t: float) -> tuple[dict, str | None]:
+        for a, b, maxima, why in self._stretches:
+            if a <= t < b:
+                return maxima or {}, why
+        return {}, "no calibration covers this moment"
 
     @staticmethod
     def signal_name(angles: dict[str, np.ndarray]) -> str | None:
@@ -80,7 +82,8 @@ class LiftTracker:
         marks = np.zeros(n, np.int8)
         marks[x >= thr.lift_enter_deg] = 1
         marks[x < thr.lift_exit_deg] = -1
-        marks[np.isnan(x)] = -2  # unknown (a calibration, a gap): voids an open bend
+        # NaN (a lost packet) holds the state; inside a calibration the signal is NaN
+        # throughout, so no bend starts there and one running into it becomes too long
         events: list[dict] = []
         pos = 0
         while pos < n:
@@ -98,8 +101,7 @@ class LiftTracker:
             self._extend(cols, pos, e)
             events += self._cue()
             if e < n:
-                if marks[e] == -1:
-                    events += self._close(float(t[e]))
+                events += self._close(float(t[e]))
                 self._bend = None
                 self._pre = {}
                 pos = e
@@ -126,7 +128,8 @@ class LiftTracker:
         self._cued = False
         pre = self._pre
         self._baseline = {}
-        if "t" in pre and len(pre["t"]):
+        # the baseline needs an upright moment before the bend: at least half the history
+        if "t" in pre and len(pre["t"]) >= BASELINE_S / 2 * self.rate:
             first = pre["t"] <= pre["t"][0] + BASELINE_S / 2
             for k, v in pre.items():
                 if k != "t":
@@ -148,7 +151,8 @@ class LiftTracker:
 
     def _cue(self) -> list[dict]:
         """A live cue once per bend: lift-sized and the lumbar spine rounding."""
-        if self._cued or self._too_long or not self._graded or "lumbar_flexion" not in self._bend:
+        if self._cued or self._too_long or "lumbar_flexion" not in self._bend \
+                or self._stretch(float(self._bend["t"][0][0]))[1] is not None:
             return []
         signal = np.concatenate(self._bend["_signal"])
         if np.nanmax(signal) < self.thr.lift_min_peak_deg:
@@ -184,10 +188,8 @@ class LiftTracker:
         return [{"event": "lift", **lift}]
 
     def _maximum(self, t: float, name: str) -> float | None:
-        for a, b, maxima in self._maxima:
-            if a <= t < b and maxima and maxima.get(name):
-                return float(maxima[name])
-        return None
+        value = self._stretch(t)[0].get(name)
+        return float(value) if value else None
 
     def _measure(self, cols: dict, t_end: float) -> dict:
         thr = self.thr
@@ -227,7 +229,8 @@ class LiftTracker:
             why = ("no sacral sensor: the lumbar sensor's inclination holds lumbar flexion and hip "
                    "flexion together, so the lumbar spine's share cannot be separated from the hips'")
         elif d_li is None or d_lf is None:
-            why = "the lumbar or sacral angle was unknown during the lift"
+            why = ("the lumbar or sacral angle was unknown at the peak, or there was no upright "
+                   "second before the bend to measure it from")
         elif d_li < thr.lift_min_bend_deg:
             why = (f"the lumbar sensor tilted only {d_li:.0f} deg (under {thr.lift_min_bend_deg:g}): "
                    "the bend came from the upper back, the lumbo-pelvic split is noise")
@@ -241,13 +244,13 @@ class LiftTracker:
         out["lumbar_max_signal"] = name
         out["lumbar_pct_of_calibrated_max"] = (round(100.0 * top / maximum, 1)
                                               if top is not None and maximum and maximum > 0 else None)
-        out["grade"], out["reasons"] = self._grade(share, d_lf, why, out)
+        out["grade"], out["reasons"] = self._grade(share, d_lf, why, out, self._stretch(float(t[k]))[1])
         return out
 
-    def _grade(self, share, d_lf, why, out) -> tuple[str, list[str]]:
+    def _grade(self, share, d_lf, why, out, calibration_problem) -> tuple[str, list[str]]:
         thr = self.thr
-        if not self._graded:
-            return NOT_GRADED, [self._why_not_graded or "the calibration could not verify which way is forward"]
+        if calibration_problem is not None:
+            return NOT_GRADED, [calibration_problem]
         if share is None:
             return NOT_GRADED, [why]
         reasons = [f"the lumbar spine took {100 * share:.0f} % of the lumbo-pelvic bend "

@@ -176,13 +176,12 @@ class Pipeline:
     def _training_calibration(self) -> None:
         """Each stretch's calibrated lumbar maxima for the lifts; calibration spans are
         neither lifts nor sitting down or standing up."""
-        maxima = [(s.from_s, s.to_s, s.calibration.report.details.get("lumbar_max_deg") or {})
-                  for s in self.stretches]
-        verified = all(s.calibration.report.ok and s.calibration.report.sagittal_sign == "verified"
-                       for s in self.stretches)
-        why = "" if verified else ("the calibration could not verify which way is forward, so a "
-                                   "lumbar flexion may be an extension")
-        self.lifts.set_calibration(maxima, verified, why)
+        unsure = ("the calibration could not verify which way is forward, so a lumbar flexion "
+                  "may be an extension")
+        self.lifts.set_calibration([
+            (s.from_s, s.to_s, s.calibration.report.details.get("lumbar_max_deg") or {},
+             None if s.calibration.report.ok and s.calibration.report.sagittal_sign == "verified"
+             else unsure) for s in self.stretches])
         for a, b in self._quiet:
             self.sitting.exclude(a, b)
 

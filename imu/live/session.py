@@ -34,7 +34,7 @@ from imu.core.pipeline import Pipeline, StepOutput
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.marks import HELP, CarryMarker
 from imu.live.people import get_profile
-from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
+from imu.live.sinks import (ALERT_EVENTS, BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
                             stderr_note)
 from imu.live.status import StatusLine, clock, describe_event, status_parts
 from imu.profile import Thresholds, thresholds_to_dict
@@ -43,7 +43,8 @@ from imu.replay import SensorStatusTracker, StepUpdate, event_json
 from imu.samples import LinkEvent, Notification, TimedSamples
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_SENSORS, EXIT_INTERRUPTED = 0, 2, 3, 130
-JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect")
+JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect",
+                "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue")  # issue 13
 STEP_S = 0.04  # session seconds per step at speed 1
 MIN_STEP_WALL_S = 0.04  # at high speeds a step covers more session time (the core is chunk-invariant)
 END_MARGIN_S = 0.5  # a virtual session stops this long after its last frame
@@ -439,9 +440,9 @@ class LiveSession:
             if self.o.jsonl:
                 if event["event"] in JSONL_EVENTS:
                     self.out.write(event_json(event) + "\n")
-            elif event["event"] not in ("alert", "calibration"):  # the guide says calibrations
+            elif event["event"] not in ("calibration",) + ALERT_EVENTS:  # the guide says calibrations
                 self.status_line.message(describe_event(event))
-            if event["event"] == "alert":
+            if event["event"] in ALERT_EVENTS:
                 for sink in self.alert_sinks:
                     sink.alert(event)
         if self.o.jsonl and events:
