@@ -25,6 +25,7 @@ from imu.validate import Case
 
 BOUT_TOL_S, REMINDER_TOL_S, PEAK_TOL_S, SHARE_TOL = 10.0, 10.0, 3.0, 0.10
 QUICK_SITTING_S = 1200.0
+SIT_BACK_S = 12.0  # a sit-down is confirmed this long after the walk (bend, settling, label lag)
 QUICK_THRESHOLDS = {"sitting_break_after_s": 150.0, "sitting_break_repeat_s": 90.0}
 
 
@@ -119,6 +120,16 @@ def lift_rows(case: Case, events: list[dict], truth: dict) -> list[dict]:
     return rows
 
 
+def first_reminder_due(bout: dict, interruptions: list[dict], after_s: float) -> float:
+    """When the first reminder of a true bout is due: `after_s` into it, or, when the wearer
+    is up on a short walk then, once seated again (detected SIT_BACK_S after the walk)."""
+    due = bout["start_s"] + after_s
+    for walk in interruptions:
+        if walk["start_s"] - REMINDER_TOL_S <= due <= walk["end_s"] + SIT_BACK_S:
+            return walk["end_s"] + SIT_BACK_S
+    return due
+
+
 def sitting_rows(case: Case, events: list[dict], truth: dict, thr: Thresholds) -> list[dict]:
     rows = []
     true_bouts = truth.get("sitting_bouts")
@@ -146,7 +157,7 @@ def sitting_rows(case: Case, events: list[dict], truth: dict, thr: Thresholds) -
     worst, wrong = 0.0, 0
     for tb in true_bouts:
         inside = [r for r in reminders if tb["start_s"] <= r["t"] <= tb["end_s"] + BOUT_TOL_S]
-        due = tb["start_s"] + thr.sitting_break_after_s
+        due = first_reminder_due(tb, truth.get("interruptions", []), thr.sitting_break_after_s)
         if due < tb["end_s"] - BOUT_TOL_S:
             if not inside:
                 wrong += 1

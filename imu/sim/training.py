@@ -119,8 +119,8 @@ def build_sitting_breaks(r: np.random.Generator, duration_s: float | None, sacra
     short_s = r.uniform(15.0, 25.0)
     overhead = b.t + sum(breaks_s) + short_s + 3 * 12.0 + 30.0
     work = duration_s - overhead
-    if work < 3 * 150.0:
-        raise ValueError(f"scenario 'sitting_breaks' needs at least {overhead + 450.0:.0f} s, "
+    if work < 3 * 100.0:
+        raise ValueError(f"scenario 'sitting_breaks' needs at least {overhead + 300.0:.0f} s, "
                          f"got {duration_s:g} s")
     shares = r.uniform(0.28, 0.4, 3)
     bouts_s = work * shares / shares.sum()
