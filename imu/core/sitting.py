@@ -16,7 +16,9 @@ is standing. The walking itself comes from imu.core.activity.ActivityTracker (fe
 - bends the lift tracker counted as lifts and bends inside a calibration are never sit-downs
   or stand-ups;
 - standing up and staying still (a standing desk) without walking is not seen: trunk
-  sensors alone cannot tell that from sitting.
+  sensors alone cannot tell that from sitting. A bout from the session start that no
+  sit-down or stand-up bend confirms (a session without walking) is kept, marked
+  unconfirmed: the wearer did not walk, but may have stood.
 
 Events: "sitting_break_due" (`sitting_break_after_s` into a bout, then every
 `sitting_break_repeat_s` while it lasts and the wearer is not up), "sitting_bout" when a bout
@@ -114,7 +116,7 @@ class SittingTracker:
         events = []
         if self.state == "seated" and self.bout is not None:
             stop = self._pause_at if self._pause_at is not None else end
-            ok = self._pause_bend if self._pause_at is not None else True
+            ok = self._pause_bend if self._pause_at is not None else False
             events += self._close_bout(stop, ok, open_at_end=self._pause_at is None)
         elif self.state == "up" and self._up_since is not None:
             events += self._record_break(self._up_since, end, open_at_end=True)
@@ -240,7 +242,10 @@ class SittingTracker:
         record = {"start_s": round(bout["start_s"], 2), "end_s": round(end, 2),
                   "duration_s": round(end - bout["start_s"], 2), "reminders": bout["reminders"],
                   "interruptions": bout["interruptions"], "open_at_end": open_at_end,
-                  "from_session_start": not bout["from_bend"]}
+                  "from_session_start": not bout["from_bend"],
+                  # a sit-down or stand-up bend was seen; else the wearer was still (or moving
+                  # without walking) from the session start to its end: maybe standing
+                  "confirmed": bool(bout["from_bend"] or stood_up_with_bend)}
         self.bouts.append(record)
         self._after_bout = True
         return [{"event": "sitting_bout", "t": end, **record}]
@@ -265,6 +270,7 @@ def sitting_summary(events: list[dict], thresholds: Thresholds) -> dict:
     lengths = [b["duration_s"] for b in breaks]
     return {
         "bouts": {"count": len(bouts), "total_s": round(sum(durations), 1),
+                  "unconfirmed": sum(not b.get("confirmed", True) for b in bouts),
                   "longest_s": round(max(durations, default=0.0), 1),
                   "over_threshold": sum(d >= thresholds.sitting_break_after_s for d in durations),
                   "events": bouts},

@@ -73,8 +73,10 @@ def render_training_section(summary: dict) -> str:
             f"to sit more than about 30 minutes without moving).</p>")
         rows = [[clock(x["start_s"]), clock(x["end_s"]), clock(x["duration_s"]), _num(x["reminders"], 0),
                  _num(x["interruptions"], 0),
-                 _e("still seated at the end" if x["open_at_end"] else
-                    "from the session start" if x["from_session_start"] else "")] for x in bouts]
+                 _e("; ".join(n for n in (
+                     "not confirmed as sitting (no sit-down or stand-up seen)" if not x.get("confirmed", True) else "",
+                     "from the session start" if x["from_session_start"] else "",
+                     "still seated at the end" if x["open_at_end"] else "") if n))] for x in bouts]
         if rows:
             out.append(_table(["sitting from", "to", "duration", "reminders", "short walks", "note"], rows, (5,)))
         rows = [[clock(x["start_s"]), clock(x["end_s"]), clock(x["duration_s"]),
