@@ -120,14 +120,15 @@ def lift_rows(case: Case, events: list[dict], truth: dict) -> list[dict]:
     return rows
 
 
-def first_reminder_due(bout: dict, interruptions: list[dict], after_s: float) -> float:
-    """When the first reminder of a true bout is due: `after_s` into it, or, when the wearer
-    is up on a short walk then, once seated again (detected SIT_BACK_S after the walk)."""
+def first_reminder_due(bout: dict, interruptions: list[dict], after_s: float) -> list[float]:
+    """When the first reminder of a true bout may come: `after_s` into it; when the wearer is
+    up on a short walk then, also once seated again (detected SIT_BACK_S after the walk: the
+    walk itself is recognised a few seconds late, so a reminder at its start is right too)."""
     due = bout["start_s"] + after_s
     for walk in interruptions:
-        if walk["start_s"] - REMINDER_TOL_S <= due <= walk["end_s"] + SIT_BACK_S:
-            return walk["end_s"] + SIT_BACK_S
-    return due
+        if walk["start_s"] <= due <= walk["end_s"] + SIT_BACK_S:
+            return [due, walk["end_s"] + SIT_BACK_S]
+    return [due]
 
 
 def sitting_rows(case: Case, events: list[dict], truth: dict, thr: Thresholds) -> list[dict]:
@@ -158,12 +159,12 @@ def sitting_rows(case: Case, events: list[dict], truth: dict, thr: Thresholds) -
     for tb in true_bouts:
         inside = [r for r in reminders if tb["start_s"] <= r["t"] <= tb["end_s"] + BOUT_TOL_S]
         due = first_reminder_due(tb, truth.get("interruptions", []), thr.sitting_break_after_s)
-        if due < tb["end_s"] - BOUT_TOL_S:
+        if due[0] < tb["end_s"] - BOUT_TOL_S:
             if not inside:
                 wrong += 1
             else:
-                worst = max(worst, abs(inside[0]["t"] - due))
-        elif due > tb["end_s"] + BOUT_TOL_S and inside:
+                worst = max(worst, min(abs(inside[0]["t"] - d) for d in due))
+        elif due[0] > tb["end_s"] + BOUT_TOL_S and inside:
             wrong += 1
     rows.append(_row(case, "first reminder max error", worst, "s", worst <= REMINDER_TOL_S and not wrong,
                      detail=f"{wrong} bout(s) with a missing or needless reminder"))

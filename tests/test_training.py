@@ -127,7 +127,7 @@ def test_sitting_bouts_breaks_and_reminders_against_truth(sitting):
         inside = [r["t"] for r in reminders if t["start_s"] <= r["t"] <= t["end_s"] + 10.0]
         assert inside, "every bout of over 2 min is reminded"
         # due 2 min into the bout; one due during the short walk waits until the wearer sits
-        assert abs(inside[0] - first_reminder_due(t, truth["interruptions"], 120.0)) <= 10.0
+        assert min(abs(inside[0] - d) for d in first_reminder_due(t, truth["interruptions"], 120.0)) <= 10.0
         gaps = np.diff(inside)
         assert ((gaps >= 60.0 - 0.1)).all(), "repeats no faster than the profile says"
     assert not _lifts(analysis), "desk leans and slouches are not lifts"

@@ -162,14 +162,14 @@ class Pipeline:
         if before.any():
             for a in angles.values():
                 a[before] = np.nan
-        labels, _ = self.context.update(segments)
+        labels, speed = self.context.update(segments)
         signal = angles.get(self.thr.slouch_signal, np.full(n, np.nan))
         if self._quiet:
             signal = signal.copy()
             for a, b in self._quiet:
                 signal[(frame.t >= a) & (frame.t <= b)] = np.nan
         events = self.slouch.update(frame.t, signal, labels == STILL)
-        events += self._training_events(frame, angles)
+        events += self._training_events(frame, angles, speed)
         return StepOutput(frame, angles, labels, events)
 
     # --- issue 13: lifts and sitting bouts -------------------------------------------
@@ -185,7 +185,8 @@ class Pipeline:
         for a, b in self._quiet:
             self.sitting.exclude(a, b)
 
-    def _training_events(self, frame: GridFrame, angles: dict[str, np.ndarray]) -> list[dict]:
+    def _training_events(self, frame: GridFrame, angles: dict[str, np.ndarray],
+                         speed: np.ndarray) -> list[dict]:
         masked = angles
         if self._quiet:  # a calibration's bends are not lifts
             inside = np.zeros(len(frame.t), bool)
@@ -197,7 +198,7 @@ class Pipeline:
         for e in events:
             if e["event"] == "lift":
                 self.sitting.exclude(e["start_s"], e["end_s"])
-        return events + self.sitting.update(frame.t, angles, frame.acc)
+        return events + self.sitting.update(frame.t, angles, frame.acc, speed)
 
     def _angles_and_segments(self, frame: GridFrame):
         """Angles, each stretch by its own calibration, and segment orientations for the

@@ -72,7 +72,10 @@ class SittingTracker:
     # --- input ----------------------------------------------------------------------------
 
     def update(self, t: np.ndarray, angles: dict[str, np.ndarray],
-               acc: dict[str, np.ndarray] | None = None) -> list[dict]:
+               acc: dict[str, np.ndarray] | None = None,
+               speed_dps: np.ndarray | None = None) -> list[dict]:
+        """`speed_dps`: the context's trailing angular speed (imu.core.context), which spares
+        the gait test where the trunk did not turn at all."""
         n = len(t)
         if n == 0:
             return []
@@ -87,7 +90,8 @@ class SittingTracker:
         if not sub:
             return []
         acc_sub = {loc: np.asarray(a, float)[keep] for loc, a in (acc or {}).items()}
-        labels = self.activity.update(sub, acc_sub or None)
+        quiet = None if speed_dps is None else np.asarray(speed_dps, float)[keep] < self.thr.still_max_rate_dps
+        labels = self.activity.update(sub, acc_sub or None, quiet)
         bend = sub.get("lumbar_inclination", sub.get("trunk_inclination"))
         self._ht = np.concatenate([self._ht, td])
         self._hx = np.concatenate([self._hx, bend if bend is not None else np.full(len(td), np.nan)])
