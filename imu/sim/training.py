@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.sim.scenarios import Script, ScriptBuilder
+from imu.sim.realpeople import swaying_neutral
+from imu.sim.scenarios import ScriptBuilder
 
 LIFT_STYLES = ("hinge", "stoop", "suitcase")
 TRAINING_PHASE_LABELS = ("lift_hinge", "lift_stoop", "lift_suitcase", "lift_return")
@@ -56,7 +57,7 @@ def _lift(b: ScriptBuilder, style: str) -> dict:
 
 
 def _lifting(r: np.random.Generator, duration_s: float | None, sacral: bool, name: str,
-             styles: tuple[str, ...]):
+             styles: tuple[str, ...], fidget: bool = False):
     duration_s = 300.0 if duration_s is None else duration_s
     b = ScriptBuilder(r)
     b.standing = True
@@ -70,12 +71,18 @@ def _lifting(r: np.random.Generator, duration_s: float | None, sacral: bool, nam
     plan = [styles[i % len(styles)] for i in range(count)]
     plan = [plan[i] for i in r.permutation(count)]
     lifts = []
+    def stand(seconds):
+        if fidget:  # shifting weight, drifting a few degrees, still for about a second
+            swaying_neutral(b, seconds, label="stand")
+        else:
+            b.neutral("stand", seconds)
+
     for k, style in enumerate(plan):
         lifts.append(_lift(b, style))
         if k % 3 == 1:  # carry it a few steps before the next one
-            b.neutral("stand", r.uniform(1.5, 2.5))
+            stand(r.uniform(1.5, 2.5))
             b.gait("walk", r.uniform(6.0, 8.0))
-        b.neutral("stand", r.uniform(3.0, 5.0))
+        stand(r.uniform(3.0, 5.0))
     b.neutral("stand", max(duration_s - b.t, 5.0))
     return b.build(name, sacral), {"lifts": lifts}
 
@@ -94,6 +101,10 @@ def build_lifting_suitcase(r, d, s):
 
 def build_lifting_mixed(r, d, s):
     return _lifting(r, d, s, "lifting_mixed", LIFT_STYLES)
+
+
+def build_lifting_fidget(r, d, s):
+    return _lifting(r, d, s, "lifting_fidget", LIFT_STYLES, fidget=True)
 
 
 # --- sitting with breaks ---------------------------------------------------------------------
@@ -159,6 +170,7 @@ BUILDERS = {
     "lifting_stoop": (build_lifting_stoop, True),
     "lifting_suitcase": (build_lifting_suitcase, True),
     "lifting_mixed": (build_lifting_mixed, True),
+    "lifting_fidget": (build_lifting_fidget, True),
     "sitting_breaks": (build_sitting_breaks, False),
 }
 DESCRIPTIONS = {
@@ -168,6 +180,8 @@ DESCRIPTIONS = {
     "lifting_suitcase": "the lifting scenario with suitcase deadlifts: a hinge bending toward "
                         "the load in one hand",
     "lifting_mixed": "hinges, stoops and suitcase deadlifts in random order",
+    "lifting_fidget": "the mixed lifts of a real person: between lifts the wearer shifts and "
+                      "drifts a few degrees, still for about a second at a time",
     "sitting_breaks": "2 h of desk work: three sitting bouts of about 35 min, two walking breaks "
                       "of 1.5-2.5 min and a walk too short to be a break; `duration` scales it",
 }
@@ -180,12 +194,36 @@ def register(builders: dict, descriptions: dict) -> None:
         descriptions[name] = DESCRIPTIONS[name]
 
 
+def sitting_truth_from_phases(phases: list[tuple[float, float, str]], duration_s: float) -> dict:
+    """Sitting bouts and breaks of any scenario that starts seated (desk, smoke): up from the
+    start of a stand-up ("stand" before "walk") to the next sit-down ("sit"); a break when
+    that lasts BREAK_MIN_S or more, else an interruption inside the bout."""
+    if not phases or phases[0][2] not in ("sit", "calibrate_neutral"):
+        return {}
+    ups = []
+    for k, (start, _, label) in enumerate(phases[:-1]):
+        if label == "stand" and phases[k + 1][2] == "walk":
+            down = next((s for s, _, lab in phases[k + 1:] if lab == "sit"), duration_s)
+            ups.append((start, down))
+    breaks = [{"start_s": a, "end_s": b} for a, b in ups if b - a >= BREAK_MIN_S]
+    short = [{"start_s": a, "end_s": b} for a, b in ups if b - a < BREAK_MIN_S]
+    bouts, start = [], 0.0
+    for br in breaks:
+        bouts.append({"start_s": start, "end_s": br["start_s"]})
+        start = br["end_s"]
+    if start < duration_s:
+        bouts.append({"start_s": start, "end_s": duration_s, "open_at_end": True})
+    return {"sitting_bouts": bouts, "breaks": breaks, "interruptions": short}
+
+
 def training_truth(sim) -> dict:
     """The lift and sitting truth of a SimulatedSession (see the module docstring)."""
     from imu.sim.session import _STREAM_SCRIPT
 
     if sim.scenario not in BUILDERS:
-        return {}
+        out = sitting_truth_from_phases(sim.truth.phases, sim.duration_s)
+        sim.truth.metadata["training"] = out
+        return out
     fn, default_sacral = BUILDERS[sim.scenario]
     _, out = fn(np.random.default_rng([sim.seed, _STREAM_SCRIPT]), sim.duration_s, default_sacral)
     truth = sim.truth
