@@ -5,7 +5,8 @@ over `lift_enter_deg` and ends when it falls below `lift_exit_deg`; it is a lift
 peaked at `lift_min_peak_deg` or more and came back within `lift_max_s` (a shallower bend is
 a lean, a sit-down or a stand-up; a longer one is a posture), with the lumbar sensor itself
 tilted past `lift_enter_deg` when there is one (a slouch rounds the upper back while the
-pelvis rolls back). Samples inside a calibration (NaN in the signal) void the bend.
+pelvis rolls back). The pipeline blanks the calibration's spans (NaN), so no bend starts
+there; a lost packet (NaN inside a bend) neither starts nor ends one.
 
 Per lift, at the moment of peak bend and against the second before the bend began:
 - trunk inclination (and its peak), lumbar inclination, lumbar flexion (sacral sensor);
