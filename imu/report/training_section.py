@@ -69,8 +69,9 @@ def render_training_section(summary: dict) -> str:
             f"{'s' if reminders != 1 else ''} to move. A reminder comes after "
             f"{rules['reminder_after_s'] / 60:g} min seated without a break, then every "
             f"{rules['reminder_repeat_s'] / 60:g} min; a break is at least "
-            f"{rules['break_min_s']:g} s up and walking (our choices; the training advice is not "
-            f"to sit more than about 30 minutes without moving).</p>")
+            f"{rules['break_min_s']:g} s up and walking (the training advice is not to sit more "
+            f"than about 30 minutes without moving; the repeat and the break length are our "
+            f"choices).</p>")
         rows = [[clock(x["start_s"]), clock(x["end_s"]), clock(x["duration_s"]), _num(x["reminders"], 0),
                  _num(x["interruptions"], 0),
                  _e("; ".join(n for n in (
