@@ -26,7 +26,8 @@ from imu.profile import Thresholds
 from imu.replay import replay
 
 ZONE_ANGLE = "trunk_inclination"  # ISO 11226 judges trunk posture by its inclination
-MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect")
+MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect",
+                 "sitting_break_due", "lift", "lift_cue")  # issue 13
 
 
 def trace_names(angles) -> dict[str, list[str]]:
@@ -63,6 +64,7 @@ class DashboardFrame:
     calibration: dict | None  # the calibration event
     zones: ZoneScheme = field(default_factory=lambda: zone_scheme_of(Thresholds()))
     window_s: float = 60.0
+    training: "EventState | None" = None  # lifts and break reminders so far (issue 13)
 
 
 # --- event bookkeeping shared by both models ----------------------------------------------
@@ -75,6 +77,10 @@ class EventState:
     alert_count: int = 0
     alert: dict | None = None
     calibration: dict | None = None
+    lift_count: int = 0  # issue 13: lifts, rounded-back cues and sitting-break reminders
+    lift_cues: int = 0
+    break_reminders: int = 0
+    training_note: str = ""  # the latest of them, in words
 
     def apply(self, event: dict) -> None:
         kind = event["event"]
@@ -93,6 +99,13 @@ class EventState:
             self.alert = event
         elif kind == "calibration":
             self.calibration = event
+        elif kind in ("lift", "lift_cue", "sitting_break_due"):
+            from imu.live.status import describe_event
+
+            self.lift_count += kind == "lift"
+            self.lift_cues += kind == "lift_cue"
+            self.break_reminders += kind == "sitting_break_due"
+            self.training_note = describe_event(event)
 
     def open_start(self) -> float | None:
         return self.episodes[-1][0] if self.episodes and self.episodes[-1][1] is None else None
@@ -175,7 +188,8 @@ class ReplayModel:
             context=str(a.context[hi - 1]) if hi > 0 else "",
             status=self._status[max(s, 0)] if self._status else {},
             alert=state.alert, slouching_since=state.open_start(),
-            calibration=state.calibration, zones=self.zones, window_s=self.window_s)
+            calibration=state.calibration, zones=self.zones, window_s=self.window_s,
+            training=state)
 
     def previous_mark(self, t: float) -> float | None:
         i = int(np.searchsorted(self._mark_t, t - 1e-6, side="left")) - 1
@@ -236,4 +250,4 @@ class LiveModel:
             posture={n: _at(v, len(v) - 1) for n, v in self.angles.items()},
             context=self.context, status=self.status, alert=self.state.alert,
             slouching_since=self.state.open_start(), calibration=self.state.calibration,
-            zones=self.zones, window_s=self.window_s)
+            zones=self.zones, window_s=self.window_s, training=self.state)

@@ -321,6 +321,7 @@ class DashboardView(QtWidgets.QWidget):
     def _counters(frame: DashboardFrame) -> str:
         rows = [f"<div style='font-size:15px'><b>Slouch events: {frame.slouch_count}</b>"
                 f" &nbsp; alerts: {frame.alert_count}</div>",
+                *_training_rows(frame),
                 "<div style='margin-top:6px'>Time in zones (trunk inclination):</div><table>"]
         total = sum(frame.zone_s.values()) or 1.0
         for (label, seconds), name in zip(frame.zone_s.items(), frame.zones.classes):
@@ -349,3 +350,13 @@ class DashboardView(QtWidgets.QWidget):
                 f"<td style='padding-left:8px; color:{MUTED}'>gap {gap_text}</td></tr>")
         rows.append("</table>")
         return "".join(rows)
+
+
+def _training_rows(frame: DashboardFrame) -> list[str]:
+    """Lifts, rounded-back cues and break reminders so far, and the latest (issue 13)."""
+    state = frame.training
+    if state is None or not (state.lift_count or state.lift_cues or state.break_reminders):
+        return []
+    return [f"<div>Lifts: {state.lift_count} &nbsp; rounded-back cues: {state.lift_cues}"
+            f" &nbsp; break reminders: {state.break_reminders}</div>",
+            f"<div style='color:{MUTED}'>{escape(state.training_note)}</div>"]

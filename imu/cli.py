@@ -214,6 +214,12 @@ def cmd_validate(args) -> int:
         table, calibration_failed = calibration_validation(quick=args.quick)
         print(table, flush=True)
         print(flush=True)
+        from imu.validate import training_validation  # issue 13: sitting bouts and lifts
+
+        table, training_failed = training_validation(quick=args.quick, progress=progress)
+        print(table, flush=True)
+        print(flush=True)
+        calibration_failed += training_failed
     failed = (sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
               + calibration_failed)
     if failed:

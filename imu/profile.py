@@ -83,6 +83,19 @@ class Thresholds:
     run_rotation_range_max_deg: float = 25.0
     run_step_regularity_min: float = 0.6
     run_symmetry_tolerance: float = 0.15  # |1 - Ad1/Ad2| above this is asymmetric
+    # issue 13 items 1 and 3 (docs/trunk-science.md section 10): sitting bouts and movement
+    # breaks; lifts and hinges. All are our choices unless the page cites a source.
+    sitting_break_after_s: float = 1800.0  # remind after 30 min seated without a break
+    sitting_break_repeat_s: float = 600.0  # then every 10 min while the bout goes on
+    sitting_break_min_s: float = 60.0  # up and walking this long ends a bout: a break
+    lift_enter_deg: float = 20.0  # a bend starts above this inclination (ISO 11226 edge)
+    lift_exit_deg: float = 15.0  # and ends below this one (hysteresis)
+    lift_min_peak_deg: float = 45.0  # shallower bends are leans, sit-downs and stand-ups
+    lift_max_s: float = 20.0  # a bend held longer is a posture, not a lift
+    lift_min_bend_deg: float = 15.0  # less lumbo-pelvic bend: the lumbar share is noise
+    lift_hinge_share_max: float = 0.30  # lumbar share of the bend for a hip hinge
+    lift_stoop_share_min: float = 0.50  # lumbar share from which the lift is a stoop
+    lift_rounded_lumbar_deg: float = 30.0  # lumbar flexion that rounds the back whatever the share
 
 
 def load_thresholds(path: str | Path | None) -> Thresholds:
@@ -125,6 +138,15 @@ _RANGES = {
     "run_step_regularity_min": (0.0, 1.0, True),
     "run_symmetry_tolerance": (0.0, 10.0, True),
     "running_cadence_min_spm": (1.0, 600.0, True),
+    "sitting_break_after_s": (1.0, 86_400.0, True),
+    "sitting_break_repeat_s": (1.0, 86_400.0, True),
+    "sitting_break_min_s": (1.0, 3_600.0, True),
+    "lift_enter_deg": (1.0, 90.0, True),
+    "lift_exit_deg": (0.0, 90.0, True),
+    "lift_min_peak_deg": (1.0, 150.0, True),
+    "lift_max_s": (1.0, 600.0, True),
+    "lift_hinge_share_max": (0.0, 1.0, True),
+    "lift_stoop_share_min": (0.0, 1.0, False),
 }
 SLOUCH_SIGNALS = ("thoracic_flexion", "lumbar_flexion", "trunk_inclination", "lumbar_inclination")
 _ANGLE_LIMIT_DEG = 180.0  # no threshold in degrees can exceed half a turn
@@ -192,6 +214,12 @@ def validate_thresholds(thr: Thresholds) -> None:
         raise ValueError("slouch_exit_deg must be below slouch_enter_deg (hysteresis)")
     if thr.moving_min_rate_dps < thr.still_max_rate_dps:
         raise ValueError("moving_min_rate_dps must not be below still_max_rate_dps")
+    if thr.lift_exit_deg >= thr.lift_enter_deg:
+        raise ValueError("lift_exit_deg must be below lift_enter_deg (hysteresis)")
+    if thr.lift_min_peak_deg < thr.lift_enter_deg:
+        raise ValueError("lift_min_peak_deg must not be below lift_enter_deg")
+    if thr.lift_hinge_share_max >= thr.lift_stoop_share_min:
+        raise ValueError("lift_hinge_share_max must be below lift_stoop_share_min")
     if thr.sensor_moving_std_deg <= thr.sensor_stopped_std_deg:
         raise ValueError("sensor_moving_std_deg must be above sensor_stopped_std_deg")
 

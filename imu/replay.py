@@ -30,7 +30,8 @@ from imu.core.result import Analysis, CalibrationReport
 from imu.profile import Thresholds
 from imu.samples import LinkEvent, TimedSamples
 
-PIPELINE_EVENTS = ("slouch_start", "slouch_end", "alert")
+PIPELINE_EVENTS = ("slouch_start", "slouch_end", "alert",
+                   "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue")  # issue 13
 SILENT_STEP_S = 10.0  # chunk length while catching up to from_s (nothing is shown)
 FAST_STEP_S = 1.0  # chunk length at speed 0: small, yet few steps per session
 PACED_STEP_WALL_S = 0.04  # a paced replay steps every 40 ms of wall time, like the live loop
@@ -70,7 +71,7 @@ class ReplayResult:
 
     @property
     def pipeline_events(self) -> list[dict]:
-        """Slouch and alert events: these equal `analyze(...).events` after from_s."""
+        """Slouch, alert, sitting and lift events: these equal `analyze(...).events` after from_s."""
         return [e for e in self.events if e["event"] in PIPELINE_EVENTS]
 
 

@@ -14,21 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from imu.core.result import Analysis
+from imu.validate_case import Case
 
 SAGITTAL_RMSE_MAX_DEG = 2.0  # sagittal angles against truth
 EPISODE_SCORE_MIN = 0.9  # slouch precision and recall
 ANGLES_CHECKED = ("thoracic_flexion", "lumbar_flexion", "lumbar_inclination", "trunk_inclination",
                   "thoracic_lateral_bend", "trunk_lateral_inclination")
 START_TOLERANCE_S = 2.0
-
-
-@dataclass
-class Case:
-    name: str
-    scenario: str
-    seed: int
-    duration_s: float | None = None
-    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -185,3 +177,12 @@ def calibration_validation(quick: bool = False) -> tuple[str, int]:
     cases = default_cases()
     results = run_calibration_validation(cases[:7] if quick else cases)
     return format_calibration_table(results), sum(bool(r.failures()) for r in results)
+
+
+def training_validation(quick: bool = False, progress=None) -> tuple[str, int]:
+    """Sitting bouts, break reminders and lifts (imu.validate_training, issue 13): the table,
+    and how many checks fail."""
+    from imu.validate_training import format_training_table, run_training_validation
+
+    rows = run_training_validation(quick=quick, progress=progress)
+    return format_training_table(rows), sum(not r["ok"] for r in rows)

@@ -309,8 +309,13 @@ class ActivityTracker:
         self._buf: dict[str, np.ndarray] = {}
         self._acc: dict[str, np.ndarray] = {}
         self._label = UNKNOWN
+        self._quiet = np.empty(0, bool)
 
-    def update(self, angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def update(self, angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None,
+               quiet: np.ndarray | None = None) -> np.ndarray:
+        """`quiet` (optional, per sample): the trunk turned slower than still_max_rate_dps
+        there. A window of only quiet samples holds no steps, so it is told still or moving
+        by its inclination spread alone, without the (costlier) gait test."""
         n = len(next(iter(angles.values()))) if angles else 0
         out = np.empty(n, dtype=object)
         if n == 0:
@@ -319,6 +324,8 @@ class ActivityTracker:
             self._buf[name] = np.concatenate([self._buf.get(name, np.empty(0)), np.asarray(x, float)])
         for loc, a in (acc or {}).items():
             self._acc[loc] = np.concatenate([self._acc.get(loc, np.empty((0, 3))), np.asarray(a, float)])
+        if quiet is not None:
+            self._quiet = np.concatenate([self._quiet, np.asarray(quiet, bool)])[-(self.window + n):]
         total = self._count + n
         first = self._count
         for i in range(n):
@@ -334,6 +341,11 @@ class ActivityTracker:
 
     def _decide(self, end: int) -> str:
         rows = slice(end - self.window, end)
+        length = len(next(iter(self._buf.values())))
+        if len(self._quiet) >= length and self._quiet[len(self._quiet) - length:][rows].all():
+            spread = _still_std({k: v[rows] for k, v in self._buf.items()}, slice(None))
+            if np.isfinite(spread):
+                return STILL if spread <= self.thr.still_max_std_deg else MOVING
         signal, name = gait_signal(self._buf, self._acc or None, rows)
         if signal is None:
             return UNKNOWN

@@ -17,9 +17,11 @@ from imu.core.calibrate import Calibration, CalibrationStretch, to_anatomical_ea
 from imu.core.context import STILL, ContextTracker
 from imu.core.grid import GridFrame, GridResampler
 from imu.core.layout import thresholds_for_layout
+from imu.core.lifts import LiftTracker
 from imu.core.orient import RawOrientation
 from imu.core.posture import SlouchTracker
 from imu.core.result import Analysis, CalibrationReport, SensorQuality
+from imu.core.sitting import SittingTracker
 from imu.profile import Thresholds
 from imu.protocols import make_decoder
 from imu.samples import DecodeStats, LinkEvent, Notification, NotificationColumns, TimedSamples
@@ -59,6 +61,9 @@ class Pipeline:
                                   self.thr.max_interpolation_gap_s, self.thr.max_interpolation_gap_periods)
         self.context = ContextTracker(self.thr.analysis_rate_hz, self.thr.moving_min_rate_dps)
         self.slouch = SlouchTracker(self.thr)
+        # issue 13: lifts and sitting bouts, beside the slouch tracker
+        self.lifts = LiftTracker(self.thr, self.thr.analysis_rate_hz)
+        self.sitting = SittingTracker(self.thr, self.thr.analysis_rate_hz)
         self.samples_seen = {loc: 0 for loc in sensors}
         self.first_last = {loc: [np.inf, -np.inf] for loc in sensors}
         self.link_events: list[LinkEvent] = []
@@ -86,6 +91,7 @@ class Pipeline:
             self._quiet = [s.calibration.span_s for s in self.stretches if s.calibration.span_s]
         self.calibration = self.stretches[0].calibration if self.stretches else None
         self._computers = [AngleComputer(s.calibration, self.thr) for s in self.stretches]
+        self._training_calibration()
 
     # --- input -------------------------------------------------------------------
     def feed(self, items: list[Notification | LinkEvent | NotificationColumns]) -> StepOutput:
@@ -125,6 +131,7 @@ class Pipeline:
     def finish(self) -> StepOutput:
         out = self._step(final=True)
         out.events += self.slouch.finish()
+        out.events += self.lifts.finish() + self.sitting.finish()
         return out
 
     def _flush_sensor(self, by_sensor) -> None:
@@ -155,14 +162,43 @@ class Pipeline:
         if before.any():
             for a in angles.values():
                 a[before] = np.nan
-        labels, _ = self.context.update(segments)
+        labels, speed = self.context.update(segments)
         signal = angles.get(self.thr.slouch_signal, np.full(n, np.nan))
         if self._quiet:
             signal = signal.copy()
             for a, b in self._quiet:
                 signal[(frame.t >= a) & (frame.t <= b)] = np.nan
         events = self.slouch.update(frame.t, signal, labels == STILL)
+        events += self._training_events(frame, angles, speed)
         return StepOutput(frame, angles, labels, events)
+
+    # --- issue 13: lifts and sitting bouts -------------------------------------------
+    def _training_calibration(self) -> None:
+        """Each stretch's calibrated lumbar maxima for the lifts; calibration spans are
+        neither lifts nor sitting down or standing up."""
+        unsure = ("the calibration could not verify which way is forward, so a lumbar flexion "
+                  "may be an extension")
+        self.lifts.set_calibration([
+            (s.from_s, s.to_s, s.calibration.report.details.get("lumbar_max_deg") or {},
+             None if s.calibration.report.ok and s.calibration.report.sagittal_sign == "verified"
+             else unsure) for s in self.stretches])
+        for a, b in self._quiet:
+            self.sitting.exclude(a, b)
+
+    def _training_events(self, frame: GridFrame, angles: dict[str, np.ndarray],
+                         speed: np.ndarray) -> list[dict]:
+        masked = angles
+        if self._quiet:  # a calibration's bends are not lifts
+            inside = np.zeros(len(frame.t), bool)
+            for a, b in self._quiet:
+                inside |= (frame.t >= a) & (frame.t <= b)
+            if inside.any():
+                masked = {k: np.where(inside, np.nan, v) for k, v in angles.items()}
+        events = self.lifts.update(frame.t, masked)
+        for e in events:
+            if e["event"] == "lift":
+                self.sitting.exclude(e["start_s"], e["end_s"])
+        return events + self.sitting.update(frame.t, angles, frame.acc, speed)
 
     def _angles_and_segments(self, frame: GridFrame):
         """Angles, each stretch by its own calibration, and segment orientations for the

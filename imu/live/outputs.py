@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from imu.live.sinks import BuzzAlertSink, DesktopAlertSink, TerminalAlertSink, stderr_note
+from imu.live.sinks import ALERT_EVENTS, BuzzAlertSink, DesktopAlertSink, TerminalAlertSink, stderr_note
 from imu.live.status import StatusLine, clock, describe_event, status_parts
 
-JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect")
+JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect",
+                "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue")
 
 
 class LiveOutputs:
@@ -59,9 +60,9 @@ class LiveOutputs:
             if self.o.jsonl:
                 if event["event"] in JSONL_EVENTS:
                     self.out.write(event_json(event) + "\n")
-            elif event["event"] not in ("alert", "calibration"):  # the guide says calibrations
+            elif event["event"] not in ("calibration",) + ALERT_EVENTS:  # the guide says calibrations
                 self.status_line.message(describe_event(event))
-            if event["event"] == "alert":
+            if event["event"] in ALERT_EVENTS:
                 for sink in self.alert_sinks:
                     sink.alert(event)
         if self.o.jsonl and events:

@@ -19,7 +19,16 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 
+# events every alert sink receives: the slouch alert, and (issue 13) the reminder to get up
+# after a long sitting bout and the cue during a lift with a rounding lower back
+ALERT_EVENTS = ("alert", "sitting_break_due", "lift_cue")
+
+
 def alert_text(event: dict) -> str:
+    if event.get("event") == "sitting_break_due":
+        return f"Time to move: seated {event['seated_s'] / 60:.0f} min without a break"
+    if event.get("event") == "lift_cue":
+        return f"Lift: {event.get('reason', 'bend at the hips, keep the back flat')}"
     return f"Sit up: {event.get('reason', 'slouching')}"
 
 

@@ -217,6 +217,18 @@ def describe_event(event: dict) -> str:
         text = f"{event['sensor']} sensor lost; reconnecting ..."
     elif kind == "reconnect":
         text = f"{event['sensor']} sensor back after {event.get('gap_s', 0):.1f} s"
+    elif kind == "sitting_break_due":  # issue 13: sitting bouts, breaks and lifts
+        text = f"time to move: seated {event['seated_s'] / 60:.0f} min without a break"
+    elif kind == "sitting_bout":
+        text = f"sitting bout over: {event['duration_s'] / 60:.0f} min since {clock(event['start_s'])}"
+    elif kind == "sitting_break":
+        text = f"break of {event['duration_s'] / 60:.1f} min up and moving"
+    elif kind == "lift":
+        share = event.get("lumbar_share")
+        text = (f"lift: {event['grade']}, trunk {event.get('trunk_inclination_peak_deg') or 0:.0f} deg"
+                + (f", lumbar share {100 * share:.0f} %" if share is not None else ""))
+    elif kind == "lift_cue":
+        text = f"lift: {event['reason']}"
     else:
         text = kind
     return f"[{clock(t):>7}] {text}"

@@ -4,8 +4,10 @@ Kinds: slouch (counted episodes), alert, gap (lost data of one sensor), calibrat
 neutral window, each bend, or the failure); with the activity analysis also: walking and
 running (each bout, its step count and cadence in the reason, or why it has none), step
 (each step of a bout, from its moment to the next step's: the duration is the step time),
-sensor (a sensor that slipped or came off) and not_graded (a labelled carry or hold without
-a grade, and why; a run's reason is on its running row). Columns are fixed (EVENT_COLUMNS); a value
+sensor (a sensor that slipped or came off), not_graded (a labelled carry or hold without
+a grade, and why; a run's reason is on its running row); from the pipeline's training events
+sitting (a bout), sitting_break, break_reminder, lift (peak = trunk inclination, grade and
+lumbar share in the reason) and lift_cue. Columns are fixed (EVENT_COLUMNS); a value
 that does not apply is left empty.
 """
 
@@ -22,7 +24,8 @@ from imu.core.result import Analysis
 
 EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "peak_deg", "angle", "reason", "sensor")
 _KIND_ORDER = {"calibration": 0, "sensor": 1, "gap": 2, "walking": 3, "running": 3, "not_graded": 3,
-               "step": 4, "slouch": 5, "alert": 6}
+               "step": 4, "slouch": 5, "alert": 6,
+               "sitting": 5, "sitting_break": 5, "break_reminder": 6, "lift": 5, "lift_cue": 6}
 
 
 def _row(kind: str, start=None, end=None, peak=None, angle="", reason="", sensor="") -> dict:
@@ -96,8 +99,33 @@ def event_rows(analysis: Analysis, stability=None) -> list[dict]:
     for alert in analysis.alerts:
         rows.append(_row("alert", alert.t, peak=alert.value_deg, angle=alert.angle,
                          reason=alert.reason))
+    rows += _training_rows(analysis.events)
     rows.sort(key=lambda r: r["_sort"])
     return [{k: r[k] for k in EVENT_COLUMNS} for r in rows]
+
+
+def _training_rows(events: list[dict]) -> list[dict]:
+    """Sitting bouts, breaks, break reminders, lifts and lift cues (imu.core.sitting, lifts)."""
+    rows = []
+    for e in events:
+        kind = e.get("event")
+        if kind == "sitting_bout":
+            rows.append(_row("sitting", e["start_s"], e["end_s"], reason=(
+                f"{e['reminders']} reminder(s)" + (", still seated at the end" if e["open_at_end"] else ""))))
+        elif kind == "sitting_break":
+            rows.append(_row("sitting_break", e["start_s"], e["end_s"],
+                             reason="up and walking" + (", still up at the end" if e["open_at_end"] else "")))
+        elif kind == "sitting_break_due":
+            rows.append(_row("break_reminder", e["t"], reason=f"seated {e['seated_s'] / 60:.0f} min without a break"))
+        elif kind == "lift":
+            share = e.get("lumbar_share")
+            rows.append(_row("lift", e["start_s"], e["end_s"], e.get("trunk_inclination_peak_deg"),
+                             "trunk_inclination", f"{e['grade']}; lumbar share "
+                             + (f"{100 * share:.0f} %" if share is not None else "not measurable")))
+        elif kind == "lift_cue":
+            rows.append(_row("lift_cue", e["t"], peak=e.get("lumbar_flexion_deg"), angle="lumbar_flexion",
+                             reason=e["reason"]))
+    return rows
 
 
 def write_events_csv(analysis: Analysis, path: str | Path, stability=None) -> Path:

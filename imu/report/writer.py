@@ -23,6 +23,7 @@ from imu.report.overview import compare, history_entry, plain_summary, session_f
 from imu.report.stability_section import render_stability_section, stability_figures
 from imu.report.stability_summary import add_stability
 from imu.report.summary import build_summary
+from imu.report.training_section import add_training, render_training_section
 
 
 class ReportOutputError(UserError, OSError):
@@ -80,6 +81,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     say("trunk stability")
     stability = stability_from_analysis(analysis, acc)
     add_stability(summary, analysis, stability)
+    add_training(summary, analysis)  # sitting bouts, breaks and lifts (issue 13)
 
     facts = session_facts(source.get("file") or "", source.get("kind", ""))
     if profile:
@@ -99,6 +101,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     }
     extra = render_stability_section(
         summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
+    extra += render_training_section(summary)
     zone_bases = {name: e.zone_scheme.basis for name, e in exposures.items()
                   if e.zone_scheme is not None}
     page = render_html(summary, images, extra, facts=facts, comparison=comparison, well=well,

@@ -130,3 +130,9 @@ def build_script(name: str, duration_s: float | None, rng: np.random.Generator,
         raise ValueError(f"duration must be a positive number of seconds, got {duration_s!r}")
     builder, default_sacral = _BUILDERS[name]
     return builder(rng, duration_s, default_sacral if sacral is None else bool(sacral))
+
+# issue 13 scenarios (lifts and hinges, sitting with breaks) live in imu.sim.training
+from imu.sim import training as _training  # noqa: E402
+
+_training.register(_BUILDERS, SCENARIOS)
+PHASE_LABELS = PHASE_LABELS + _training.TRAINING_PHASE_LABELS
