@@ -19,6 +19,7 @@ from imu.core.grid import GridFrame, GridResampler
 from imu.core.layout import thresholds_for_layout
 from imu.core.orient import RawOrientation
 from imu.core.posture import SlouchTracker
+from imu.core.resets import ResetTracker
 from imu.core.result import Analysis, CalibrationReport, SensorQuality
 from imu.profile import Thresholds
 from imu.protocols import make_decoder
@@ -59,6 +60,7 @@ class Pipeline:
                                   self.thr.max_interpolation_gap_s, self.thr.max_interpolation_gap_periods)
         self.context = ContextTracker(self.thr.analysis_rate_hz, self.thr.moving_min_rate_dps)
         self.slouch = SlouchTracker(self.thr)
+        self.resets = ResetTracker(self.thr)  # unguided posture resets (issue 13)
         self.samples_seen = {loc: 0 for loc in sensors}
         self.first_last = {loc: [np.inf, -np.inf] for loc in sensors}
         self.link_events: list[LinkEvent] = []
@@ -125,6 +127,7 @@ class Pipeline:
     def finish(self) -> StepOutput:
         out = self._step(final=True)
         out.events += self.slouch.finish()
+        out.events += self.resets.finish()
         return out
 
     def _flush_sensor(self, by_sensor) -> None:
@@ -162,6 +165,15 @@ class Pipeline:
             for a, b in self._quiet:
                 signal[(frame.t >= a) & (frame.t <= b)] = np.nan
         events = self.slouch.update(frame.t, signal, labels == STILL)
+        # posture resets: thoracic extension, not counted inside a calibration's span either
+        extension = angles.get("thoracic_flexion", np.full(n, np.nan))
+        if self._quiet:
+            extension = extension.copy()
+            for a, b in self._quiet:
+                extension[(frame.t >= a) & (frame.t <= b)] = np.nan
+        resets = self.resets.update(frame.t, extension)
+        if resets:
+            events = sorted(events + resets, key=lambda e: e["t"])
         return StepOutput(frame, angles, labels, events)
 
     def _angles_and_segments(self, frame: GridFrame):

@@ -354,3 +354,9 @@ def build_script(name: str, duration_s: float | None, rng: np.random.Generator,
         raise ValueError(f"duration must be a positive number of seconds, got {duration_s!r}")
     builder, default_sacral = _BUILDERS[name]
     return builder(rng, duration_s, default_sacral if sacral is None else bool(sacral))
+
+# issue 13 scenarios (the thoracic mobility test, posture resets with decoys) live in imu.sim.mobility
+from imu.sim import mobility as _mobility  # noqa: E402
+
+_mobility.register(_BUILDERS, SCENARIOS)
+PHASE_LABELS = PHASE_LABELS + _mobility.MOBILITY_PHASE_LABELS + _mobility.RESET_PHASE_LABELS
