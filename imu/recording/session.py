@@ -223,10 +223,13 @@ END_TOLERANCE_S = 1.0  # an annotation may end this long after the last notifica
 
 
 def known_labels() -> tuple[str, ...]:
-    """Labels the analysis acts on: calibration windows, carries (graded) and torso holds."""
+    """Labels the analysis acts on: calibration windows, carries (graded), torso holds, the
+    movements of a mobility test and guided posture resets (issue 13)."""
     from imu.core.activity import CARRY_LABELS, HOLD_ALIASES
+    from imu.core.mobility import MOVEMENTS
 
-    return ("calibrate_neutral", "calibrate_bend", *CARRY_LABELS, *sorted(HOLD_ALIASES))
+    return ("calibrate_neutral", "calibrate_bend", *CARRY_LABELS, *sorted(HOLD_ALIASES),
+            *(f"mobility_{m}" for m in MOVEMENTS), "posture_reset", "posture_reset_partial")
 
 
 def annotate(path: str | Path, t_start: float, t_end: float, label: str, source: str = "user") -> None:
