@@ -43,7 +43,8 @@ from imu.replay import SensorStatusTracker, StepUpdate, event_json
 from imu.samples import LinkEvent, Notification, TimedSamples
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_SENSORS, EXIT_INTERRUPTED = 0, 2, 3, 130
-JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect")
+JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect",
+                "posture_reset", "posture_reset_guided", "mobility_test")
 STEP_S = 0.04  # session seconds per step at speed 1
 MIN_STEP_WALL_S = 0.04  # at high speeds a step covers more session time (the core is chunk-invariant)
 END_MARGIN_S = 0.5  # a virtual session stops this long after its last frame
@@ -83,6 +84,8 @@ class LiveOptions:
     stdin: TextIO | None = None  # where carry keys are read (default: a terminal's stdin)
     wait_s: float = 10.0  # wall seconds to wait for the sensors to connect
     quiet: bool = False  # no status line: instructions, alerts and errors only
+    reset: bool = False  # guide a posture reset once calibrated (issue 13)
+    test: str | None = None  # "mobility": the guided thoracic mobility test (issue 13)
 
 
 def default_output() -> Path:
@@ -319,6 +322,7 @@ class LiveSession:
             clock.release()
         self._install_signals()
         self._install_keys()
+        self.guides = self._issue13_guides()
         if o.reuse_calibration and self._reuse_calibration():
             pass
         else:
@@ -375,10 +379,23 @@ class LiveSession:
                 events.append(self._record_attempt(attempt, now))
             if g.accepted is not None:
                 out = self._start_monitoring(g.accepted, now, final)
+        for guide in getattr(self, "guides", ()):  # posture reset routine, mobility test
+            events += guide.step(self, out, now)
         events += out.events
         self.step_seconds.append(time.perf_counter() - started)
         self.step_count += 1
         self._emit(events, out, now)
+
+    def _issue13_guides(self) -> list:
+        """The posture-reset routine (always ready for the p key) and the mobility test."""
+        from imu.live.mobility_test import MobilityTest
+        from imu.live.reset_routine import GuidedResets
+
+        self.resets_guide = GuidedResets(self.thr, at_start=self.o.reset)
+        guides: list = [self.resets_guide]
+        if self.o.test == "mobility":
+            guides.append(MobilityTest(self.thr, self.profile, self.path, self.o.virtual is not None))
+        return guides
 
     def _record_attempt(self, attempt, now: float) -> dict:
         self._attempts += 1
@@ -525,13 +542,14 @@ class LiveSession:
             if line == "":  # end of input: stop listening
                 loop.remove_reader(stdin.fileno())
                 return
-            text = self.marker.key(line, self.clock.now())
+            text = (self.resets_guide.request() if line.strip().lower() == "p"
+                    else self.marker.key(line, self.clock.now()))
             if text:
                 self.status_line.message(f"imu: {text}")
 
         loop.add_reader(stdin.fileno(), typed)
         self._keys_fd = stdin.fileno()
-        self.note(HELP)
+        self.note(HELP + "; p then Enter: a guided posture reset")
 
     async def _teardown(self) -> None:
         self._stopping = True
@@ -546,6 +564,8 @@ class LiveSession:
             if self.writer is not None and self.pipeline is not None:
                 now = max(self._last_t, 0.0) if self.clock is None else max(self.clock.now(), self._last_t)
                 self._step(now, final=True)
+                for guide in getattr(self, "guides", ()):
+                    guide.close(self, now)
                 for sink in self.alert_sinks:
                     close = getattr(sink, "close", None)
                     if close is not None:

@@ -217,6 +217,13 @@ def describe_event(event: dict) -> str:
         text = f"{event['sensor']} sensor lost; reconnecting ..."
     elif kind == "reconnect":
         text = f"{event['sensor']} sensor back after {event.get('gap_s', 0):.1f} s"
+    elif kind == "posture_reset":
+        text = f"posture reset counted (upper back extended {event.get('extension_deg', 0):.0f} deg)"
+    elif kind == "posture_reset_guided":
+        text = ("guided posture reset completed" if event.get("completed")
+                else "guided posture reset not completed: " + ", ".join(event.get("steps_seen", [])) + " seen")
+    elif kind == "mobility_test":
+        text = f"mobility test measured ({event.get('movements_done', 0)} of 6 movements)"
     else:
         text = kind
     return f"[{clock(t):>7}] {text}"

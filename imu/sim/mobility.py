@@ -177,11 +177,25 @@ def build_desk_resets(r: np.random.Generator, duration_s: float | None, sacral: 
     return b.build("desk_resets", sacral), {"spans": spans}
 
 
+def build_guided_reset(r: np.random.Generator, duration_s: float | None, sacral: bool):
+    """Sitting calibration, then the reset routine as `imu live --reset` asks for it."""
+    b = ScriptBuilder(r)
+    b.calibration()
+    b.neutral("sit", 8.0)
+    start = b.t
+    _reset_routine(b)
+    spans = [{"kind": "reset_routine", "reset": True, "start_s": start, "end_s": b.t}]
+    end = b.t + 20.0 if duration_s is None else max(duration_s, b.t + 5.0)
+    b.neutral("sit", end - b.t)
+    return b.build("guided_reset", sacral), {"spans": spans}
+
+
 # --- registration and truth ------------------------------------------------------------------
 
 BUILDERS = {
     "mobility": (build_mobility, True),
     "desk_resets": (build_desk_resets, False),
+    "guided_reset": (build_guided_reset, False),
 }
 DESCRIPTIONS = {
     "mobility": "about 2.5 min standing: calibration, then the thoracic mobility test (flexion, "
@@ -190,6 +204,8 @@ DESCRIPTIONS = {
     "desk_resets": "20 min of desk work with four posture resets done without guidance (the "
                    "routine, thoracic extensions, a standing back-bend) and decoys that are not "
                    "resets (reclining, side stretches, a twist, a forward stretch, yawn-arches)",
+    "guided_reset": "about 90 s seated: calibration, then the posture reset routine (extension, "
+                    "upright hold, thoracic extension) as `imu live --reset` asks for it",
 }
 
 
@@ -207,9 +223,10 @@ def _extra(scenario: str, duration_s: float | None, seed: int) -> dict:
     return fn(np.random.default_rng([seed, _STREAM_SCRIPT]), duration_s, sacral)[1]
 
 
-def resets_truth(duration_s: float | None, seed: int) -> dict:
-    """{"resets": [{kind, start_s, end_s}], "decoys": [...]} of scenario desk_resets."""
-    spans = _extra("desk_resets", duration_s, seed)["spans"]
+def resets_truth(duration_s: float | None, seed: int, scenario: str = "desk_resets") -> dict:
+    """{"resets": [{kind, start_s, end_s}], "decoys": [...]} of scenario desk_resets (or
+    guided_reset)."""
+    spans = _extra(scenario, duration_s, seed)["spans"]
     return {"resets": [s for s in spans if s["reset"]], "decoys": [s for s in spans if not s["reset"]]}
 
 
