@@ -26,7 +26,7 @@ from imu.profile import Thresholds
 from imu.replay import replay
 
 ZONE_ANGLE = "trunk_inclination"  # ISO 11226 judges trunk posture by its inclination
-MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect")
+MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect", "posture_reset")
 
 
 def trace_names(angles) -> dict[str, list[str]]:
@@ -63,6 +63,9 @@ class DashboardFrame:
     calibration: dict | None  # the calibration event
     zones: ZoneScheme = field(default_factory=lambda: zone_scheme_of(Thresholds()))
     window_s: float = 60.0
+    reset_count: int = 0  # posture resets so far (issue 13), guided ones among them
+    guided_resets: int = 0
+    reset_target: int = 3
 
 
 # --- event bookkeeping shared by both models ----------------------------------------------
@@ -75,6 +78,8 @@ class EventState:
     alert_count: int = 0
     alert: dict | None = None
     calibration: dict | None = None
+    reset_count: int = 0
+    guided_resets: int = 0
 
     def apply(self, event: dict) -> None:
         kind = event["event"]
@@ -93,6 +98,10 @@ class EventState:
             self.alert = event
         elif kind == "calibration":
             self.calibration = event
+        elif kind == "posture_reset":
+            self.reset_count += 1
+        elif kind == "posture_reset_guided" and event.get("completed"):
+            self.guided_resets += 1
 
     def open_start(self) -> float | None:
         return self.episodes[-1][0] if self.episodes and self.episodes[-1][1] is None else None
@@ -175,7 +184,9 @@ class ReplayModel:
             context=str(a.context[hi - 1]) if hi > 0 else "",
             status=self._status[max(s, 0)] if self._status else {},
             alert=state.alert, slouching_since=state.open_start(),
-            calibration=state.calibration, zones=self.zones, window_s=self.window_s)
+            calibration=state.calibration, zones=self.zones, window_s=self.window_s,
+            reset_count=state.reset_count, reset_target=a.thresholds.resets_per_day_target,
+            guided_resets=sum(1 for _, end, label in a.annotations if label == "posture_reset" and end <= t))
 
     def previous_mark(self, t: float) -> float | None:
         i = int(np.searchsorted(self._mark_t, t - 1e-6, side="left")) - 1
@@ -236,4 +247,6 @@ class LiveModel:
             posture={n: _at(v, len(v) - 1) for n, v in self.angles.items()},
             context=self.context, status=self.status, alert=self.state.alert,
             slouching_since=self.state.open_start(), calibration=self.state.calibration,
+            reset_count=self.state.reset_count, guided_resets=self.state.guided_resets,
+            reset_target=self.thr.resets_per_day_target,
             zones=self.zones, window_s=self.window_s)

@@ -20,6 +20,7 @@ FRAME_MS = 33  # ~30 fps
 MARK_STYLE = {  # event -> (symbol, colour, height on the seek bar)
     "slouch_start": ("t1", "#7c3aed", 0.55), "slouch_end": ("t1", "#a78bfa", 0.55),
     "alert": ("t", "#dc2626", 0.88), "gap": ("s", "#6b7280", 0.12), "reconnect": ("s", "#16a34a", 0.12),
+    "posture_reset": ("d", "#0891b2", 0.3),
 }
 
 
