@@ -267,6 +267,12 @@ def cmd_validate(args) -> int:
         table, calibration_failed = calibration_validation(quick=args.quick)
         print(table, flush=True)
         print(flush=True)
+        from imu.validate import mobility_validation  # issue 13: mobility test, posture resets
+
+        table, mobility_failed = mobility_validation(quick=args.quick, progress=progress)
+        print(table, flush=True)
+        print(flush=True)
+        calibration_failed += mobility_failed
     failed = (sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
               + calibration_failed)
     if failed:

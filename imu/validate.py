@@ -185,3 +185,12 @@ def calibration_validation(quick: bool = False) -> tuple[str, int]:
     cases = default_cases()
     results = run_calibration_validation(cases[:7] if quick else cases)
     return format_calibration_table(results), sum(bool(r.failures()) for r in results)
+
+
+def mobility_validation(quick: bool = False, progress=None) -> tuple[str, int]:
+    """The mobility-test and posture-reset cases of `imu.validate_mobility` (issue 13): the
+    table, and how many checks fail."""
+    from imu.validate_mobility import format_mobility_table, run_mobility_validation
+
+    rows = run_mobility_validation(quick=quick, progress=progress)
+    return format_mobility_table(rows), sum(not r["ok"] for r in rows)
