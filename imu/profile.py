@@ -83,8 +83,8 @@ class Thresholds:
     run_rotation_range_max_deg: float = 25.0
     run_step_regularity_min: float = 0.6
     run_symmetry_tolerance: float = 0.15  # |1 - Ad1/Ad2| above this is asymmetric
-    # posture resets and the thoracic mobility test (issue 13 items 2 and 4; docs/trunk-science.md
-    # section 10, all our choice): a reset is thoracic extension (thoracic_flexion at or below
+    # posture resets and the thoracic mobility test (issue 13 items 2 and 4; docs/trunk-science.md,
+    # "Posture resets and the thoracic mobility test"; all our choice): a reset is thoracic extension (thoracic_flexion at or below
     # -reset_extension_deg, ending above -reset_exit_deg) held reset_hold_s in one go; holds
     # within reset_merge_s of each other are one routine; the issue asks for 3 a day
     reset_extension_deg: float = 10.0

@@ -51,7 +51,9 @@ def _body(test: dict, earlier: list[dict]) -> str:
     parts = ['<p class="note">Each movement once, from standing tall to a comfortable end range: the '
              "range is the furthest each segment went from where it started, in degrees. Rotation is "
              "measured over the movement only (without a magnetometer the sensors' headings drift "
-             f"slowly). Sides within {EVEN_DEG:g} deg of each other count as even.</p>"]
+             f"slowly). Sides within {EVEN_DEG:g} deg of each other count as even; real sensors carry "
+             "3 to 7 deg of error in relative angles, so a side difference under about 5 deg is not a "
+             "finding.</p>"]
     header = ["movement"] + [SEGMENT_WORDS[s] for s in SEGMENTS]
     rows = []
     for movement in MOVEMENTS:
