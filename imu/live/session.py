@@ -322,7 +322,7 @@ class LiveSession:
             clock.release()
         self._install_signals()
         self._install_keys()
-        self.guides = self._issue13_guides()
+        self.guides = self._make_guides()
         if o.reuse_calibration and self._reuse_calibration():
             pass
         else:
@@ -386,7 +386,7 @@ class LiveSession:
         self.step_count += 1
         self._emit(events, out, now)
 
-    def _issue13_guides(self) -> list:
+    def _make_guides(self) -> list:
         """The posture-reset routine (always ready for the p key) and the mobility test."""
         from imu.live.mobility_test import MobilityTest
         from imu.live.reset_routine import GuidedResets
