@@ -166,3 +166,23 @@ def test_report_measures_an_annotated_test_and_leaves_other_sessions_alone(tmp_p
     html = render_mobility_section(summary)
     assert "<h2>Thoracic mobility test</h2>" in html and "Left and right" in html
     json.dumps(summary, allow_nan=False)
+
+
+def test_a_long_rotation_is_not_measured_and_an_unfinished_movement_is_flagged():
+    from imu.live.mobility_test import MobilityGuide, guide_notes
+    from imu.profile import Thresholds
+
+    t = np.arange(0, 30, 0.01)
+    turn = np.clip((t - 2.0) / 3.0, 0, 1) * 30.0
+    segs = {"thoracic": A.heading_quat(-turn), "lumbar": A.heading_quat(np.zeros(len(t)))}
+    r = measure_mobility(t, {}, [(0.0, 29.0, "rotation_right")], segs).movements["rotation_right"]
+    assert all(x.range_deg is None and "longer than 20 s" in x.note for k, x in r.ranges.items() if k != "lumbar")
+
+    guide = MobilityGuide(Thresholds(), movements=("flexion",))
+    guide.begin(0.0)
+    bent = {"trunk_inclination": np.clip((t - 2.0) / 2.0, 0, 1) * 40.0}  # bends and stays down
+    guide.update(t[:1500], {k: v[:1500] for k, v in bent.items()}, {}, 15.0)
+    assert guide.spans == [] and not guide.finished
+    guide.end(15.0)
+    assert [m for *_, m in guide.spans] == ["flexion"] and guide.finished
+    assert "not seen back at the start" in guide_notes(guide)[0]

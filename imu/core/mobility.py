@@ -55,6 +55,7 @@ ANGLE_WORDS = {"lumbar_inclination": "lumbar inclination (lumbar spine with the 
 REFERENCE_S = 0.5  # the upright start of a span the range is measured from
 SMOOTH_S = 0.3  # moving median before the extreme is taken
 MAX_MISSING = 0.2  # a span missing more of its samples than this is not measured
+ROTATION_MAX_S = 20.0  # a rotation span longer than this is not measured: heading drift (our choice)
 EVEN_DEG = 3.0  # sides closer than this are even: the accuracy the test is held to (our choice)
 PAIRS = {"side_bend": ("side_bend_left", "side_bend_right"), "rotation": ("rotation_left", "rotation_right")}
 
@@ -198,6 +199,11 @@ def measure_mobility(t: np.ndarray, angles: dict[str, np.ndarray], spans: list[t
                 why = why or reason
             if chosen is None:
                 result.ranges[segment] = SegmentRange(None, None, why or _why_missing(movement, segment))
+                continue
+            if movement.startswith("rotation") and end - start > ROTATION_MAX_S:
+                result.ranges[segment] = SegmentRange(chosen[0], None, (
+                    f"not measured: the rotation took {end - start:.0f} s, longer than {ROTATION_MAX_S:g} s, "
+                    "over which the sensors' headings drift too far (no magnetometer)"))
                 continue
             if rows.sum() < 3:
                 result.ranges[segment] = SegmentRange(chosen[0], None, "not measured: too few samples")

@@ -65,6 +65,7 @@ class MobilityGuide:
         self.queue = list(movements)
         self.spans: list[tuple[float, float, str]] = []
         self.skipped: list[tuple[str, str]] = []  # (movement, why)
+        self.unsettled: list[str] = []  # seen going out, never seen back (the data ended)
         self.movement: str | None = None
         self.began = False
 
@@ -146,6 +147,9 @@ class MobilityGuide:
     def _advance(self) -> list[str]:
         t, moved = np.asarray(self._t), self._moved()
         move, back = self.thr.mobility_move_deg, self.thr.mobility_move_deg / 3.0
+        if self.movement.startswith("rotation") and self.state != WAITING:
+            # a heading drifts (no magnetometer): back within a quarter of the turn is back
+            back = max(back, 0.25 * float(np.max(moved[t >= self._crossed_at])))
         while True:
             if self.state == WAITING:
                 over = np.flatnonzero(moved >= move)
@@ -171,6 +175,15 @@ class MobilityGuide:
                 if t[-1] >= settled:
                     return self._done(settled, "")
                 return []
+
+    def end(self, now: float) -> list[str]:
+        """The data ends: a movement seen going out keeps its span; the rest are not done."""
+        if self.movement is None or self.state == WAITING:
+            return []
+        self.unsettled.append(self.movement)
+        say = self._done(now, "the test ended before it came back to the start")
+        self.queue, self.movement = [], None
+        return say
 
     def _done(self, end: float, why: str) -> list[str]:
         start = max(self.t0, self._onset - ONSET_LEAD_S)
@@ -232,9 +245,9 @@ class MobilityTest:
             session._record_event(event)
 
     def finish(self, session, now: float) -> dict:
+        self.guide.end(now)
         self.result = self.recorder.measure(self.guide.spans)
-        for movement, why in self.guide.skipped:
-            self.result.notes.append(f"{movement.replace('_', ' ')} skipped: {why}")
+        self.result.notes += guide_notes(self.guide)
         earlier = earlier_tests(self.profile)
         for line in format_result(self.result, earlier):
             session.say(line, now)
@@ -251,6 +264,12 @@ class MobilityTest:
                 session.note(f"could not add the test to profile {self.profile.name}: {err}")
         return {"event": "mobility_test", "t": float(now), "movements_done": len(self.guide.spans),
                 "result": self.result.to_dict()}
+
+
+def guide_notes(guide: MobilityGuide) -> list[str]:
+    notes = [f"{m.replace('_', ' ')} skipped: {why}" for m, why in guide.skipped]
+    return notes + [f"{m.replace('_', ' ')}: not seen back at the start before the test ended"
+                    for m in guide.unsettled]
 
 
 def result_record(result: MobilityResult, session: str, virtual: bool) -> dict:
@@ -353,7 +372,12 @@ def mobility_from_recording(path, thresholds: Thresholds | None = None,
             guide.update(out.t, out.angles, segments, float(out.t[-1]))
 
     source = open_source(path, thresholds)
-    analyze(source, on_step=on_step)
+    analysis = analyze(source, on_step=on_step)
     if guide is not None:
+        if guide.began and len(analysis.t):
+            guide.end(float(analysis.t[-1]))
         spans = list(guide.spans)
-    return recorder.measure(spans), spans
+    result = recorder.measure(spans)
+    if guide is not None:
+        result.notes += guide_notes(guide)
+    return result, spans
