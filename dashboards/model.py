@@ -27,7 +27,7 @@ from imu.replay import replay
 
 ZONE_ANGLE = "trunk_inclination"  # ISO 11226 judges trunk posture by its inclination
 MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect",
-                 "sitting_break_due", "lift", "lift_cue")  # issue 13
+                 "sitting_break_due", "lift", "lift_cue", "posture_reset")  # issue 13
 
 
 def trace_names(angles) -> dict[str, list[str]]:
@@ -65,6 +65,9 @@ class DashboardFrame:
     zones: ZoneScheme = field(default_factory=lambda: zone_scheme_of(Thresholds()))
     window_s: float = 60.0
     training: "EventState | None" = None  # lifts and break reminders so far (issue 13)
+    reset_count: int = 0  # posture resets so far (issue 13), guided ones among them
+    guided_resets: int = 0
+    reset_target: int = 3
 
 
 # --- event bookkeeping shared by both models ----------------------------------------------
@@ -81,6 +84,8 @@ class EventState:
     lift_cues: int = 0
     break_reminders: int = 0
     training_note: str = ""  # the latest of them, in words
+    reset_count: int = 0
+    guided_resets: int = 0
 
     def apply(self, event: dict) -> None:
         kind = event["event"]
@@ -106,6 +111,10 @@ class EventState:
             self.lift_cues += kind == "lift_cue"
             self.break_reminders += kind == "sitting_break_due"
             self.training_note = describe_event(event)
+        elif kind == "posture_reset":
+            self.reset_count += 1
+        elif kind == "posture_reset_guided" and event.get("completed"):
+            self.guided_resets += 1
 
     def open_start(self) -> float | None:
         return self.episodes[-1][0] if self.episodes and self.episodes[-1][1] is None else None
@@ -189,7 +198,9 @@ class ReplayModel:
             status=self._status[max(s, 0)] if self._status else {},
             alert=state.alert, slouching_since=state.open_start(),
             calibration=state.calibration, zones=self.zones, window_s=self.window_s,
-            training=state)
+            training=state,
+            reset_count=state.reset_count, reset_target=a.thresholds.resets_per_day_target,
+            guided_resets=sum(1 for _, end, label in a.annotations if label == "posture_reset" and end <= t))
 
     def previous_mark(self, t: float) -> float | None:
         i = int(np.searchsorted(self._mark_t, t - 1e-6, side="left")) - 1
@@ -250,4 +261,6 @@ class LiveModel:
             posture={n: _at(v, len(v) - 1) for n, v in self.angles.items()},
             context=self.context, status=self.status, alert=self.state.alert,
             slouching_since=self.state.open_start(), calibration=self.state.calibration,
+            reset_count=self.state.reset_count, guided_resets=self.state.guided_resets,
+            reset_target=self.thr.resets_per_day_target,
             zones=self.zones, window_s=self.window_s, training=self.state)

@@ -22,6 +22,7 @@ MARK_STYLE = {  # event -> (symbol, colour, height on the seek bar)
     "alert": ("t", "#dc2626", 0.88), "gap": ("s", "#6b7280", 0.12), "reconnect": ("s", "#16a34a", 0.12),
     "lift": ("o", "#0891b2", 0.72), "lift_cue": ("t", "#ea580c", 0.72),  # issue 13
     "sitting_break_due": ("d", "#ca8a04", 0.35),
+    "posture_reset": ("d", "#0891b2", 0.3),
 }
 
 

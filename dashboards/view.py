@@ -322,6 +322,8 @@ class DashboardView(QtWidgets.QWidget):
         rows = [f"<div style='font-size:15px'><b>Slouch events: {frame.slouch_count}</b>"
                 f" &nbsp; alerts: {frame.alert_count}</div>",
                 *_training_rows(frame),
+                f"<div>Posture resets: <b>{frame.reset_count}</b> of {frame.reset_target} a day"
+                f"{f' ({frame.guided_resets} guided)' if frame.guided_resets else ''}</div>",
                 "<div style='margin-top:6px'>Time in zones (trunk inclination):</div><table>"]
         total = sum(frame.zone_s.values()) or 1.0
         for (label, seconds), name in zip(frame.zone_s.items(), frame.zones.classes):

@@ -220,6 +220,12 @@ def cmd_validate(args) -> int:
         print(table, flush=True)
         print(flush=True)
         calibration_failed += training_failed
+        from imu.validate import mobility_validation  # issue 13: mobility test, posture resets
+
+        table, mobility_failed = mobility_validation(quick=args.quick, progress=progress)
+        print(table, flush=True)
+        print(flush=True)
+        calibration_failed += mobility_failed
     failed = (sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
               + calibration_failed)
     if failed:

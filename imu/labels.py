@@ -20,6 +20,15 @@ HOLD_ALIASES = {
 }
 
 
+# the movements of the thoracic mobility test, in the order the guide asks for them (issue 13);
+# each is annotated "mobility_<movement>"
+MOBILITY_MOVEMENTS = ("flexion", "extension", "side_bend_left", "side_bend_right",
+                      "rotation_left", "rotation_right")
+RESET_LABELS = ("posture_reset", "posture_reset_partial")  # guided posture resets (issue 13)
+
+
 def known_labels() -> tuple[str, ...]:
-    """Labels the analysis acts on: calibration windows, carries (graded) and torso holds."""
-    return (*CALIBRATION_LABELS, *CARRY_LABELS, *sorted(HOLD_ALIASES))
+    """Labels the analysis acts on: calibration windows, carries (graded), torso holds, the
+    movements of a mobility test and guided posture resets."""
+    return (*CALIBRATION_LABELS, *CARRY_LABELS, *sorted(HOLD_ALIASES),
+            *(f"mobility_{m}" for m in MOBILITY_MOVEMENTS), *RESET_LABELS)

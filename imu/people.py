@@ -5,7 +5,8 @@ tests): `<home>/profiles/<name>/` holding `thresholds.json` (any subset of the t
 keys), `sensors.json` (the sensor-choice file of `imu.ble.choice`) and `calibration.json`
 (the last accepted calibration, `Calibration.to_dict()`) and `history.json` (headline
 numbers of each reported session, so a report can set a session against the person's own
-earlier ones). Nothing leaves the machine.
+earlier ones) and `mobility.json` (the results of each mobility test). Nothing leaves the
+machine.
 """
 
 from __future__ import annotations
@@ -103,6 +104,32 @@ class PersonProfile:
         sessions.append(entry)
         sessions.sort(key=lambda s: s.get("started") or "")
         self._write(self.history_path, {"sessions": sessions})
+
+    @property
+    def mobility_path(self) -> Path:
+        return self.folder / "mobility.json"
+
+    def mobility_tests(self) -> list[dict]:
+        """Results of the person's mobility tests (`imu live --test mobility`), oldest first."""
+        if not self.mobility_path.exists():
+            return []
+        try:
+            data = json.loads(self.mobility_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{self.mobility_path}: not a readable mobility-test file ({err})") from None
+        tests = data.get("tests") if isinstance(data, dict) else None
+        if not isinstance(tests, list):
+            raise ValueError(f"{self.mobility_path}: expected {{\"tests\": [...]}}")
+        return [x for x in tests if isinstance(x, dict) and isinstance(x.get("movements"), dict)]
+
+    def record_mobility_test(self, entry: dict) -> None:
+        """Add one test's result (replacing an earlier entry of the same session file)."""
+        if not isinstance(entry.get("session"), str) or not isinstance(entry.get("movements"), dict):
+            raise ValueError("a mobility-test entry needs 'session' and 'movements'")
+        tests = [x for x in self.mobility_tests() if x.get("session") != entry["session"]]
+        tests.append(entry)
+        tests.sort(key=lambda x: x.get("date") or "")
+        self._write(self.mobility_path, {"tests": tests})
 
     def _write(self, path: Path, data: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

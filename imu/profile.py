@@ -96,6 +96,17 @@ class Thresholds:
     lift_hinge_share_max: float = 0.30  # lumbar share of the bend for a hip hinge
     lift_stoop_share_min: float = 0.50  # lumbar share from which the lift is a stoop
     lift_rounded_lumbar_deg: float = 30.0  # lumbar flexion that rounds the back whatever the share
+    # posture resets and the thoracic mobility test (issue 13 items 2 and 4; docs/trunk-science.md,
+    # "Posture resets and the thoracic mobility test"; all our choice): a reset is thoracic extension (thoracic_flexion at or below
+    # -reset_extension_deg, ending above -reset_exit_deg) held reset_hold_s in one go; holds
+    # within reset_merge_s of each other are one routine; the issue asks for 3 a day
+    reset_extension_deg: float = 10.0
+    reset_exit_deg: float = 7.0
+    reset_hold_s: float = 3.0
+    reset_merge_s: float = 45.0
+    resets_per_day_target: int = 3
+    mobility_move_deg: float = 12.0  # the mobility guide sees a movement once it passes this
+    mobility_timeout_s: float = 30.0  # and gives up on one not seen within this
 
 
 def load_thresholds(path: str | Path | None) -> Thresholds:
@@ -147,6 +158,10 @@ _RANGES = {
     "lift_max_s": (1.0, 600.0, True),
     "lift_hinge_share_max": (0.0, 1.0, True),
     "lift_stoop_share_min": (0.0, 1.0, False),
+    "reset_extension_deg": (0.0, 90.0, False),
+    "reset_exit_deg": (0.0, 90.0, False),
+    "resets_per_day_target": (1, 100, True),
+    "mobility_move_deg": (2.0, 90.0, True),
 }
 SLOUCH_SIGNALS = ("thoracic_flexion", "lumbar_flexion", "trunk_inclination", "lumbar_inclination")
 _ANGLE_LIMIT_DEG = 180.0  # no threshold in degrees can exceed half a turn
@@ -212,6 +227,8 @@ def validate_thresholds(thr: Thresholds) -> None:
         raise ValueError(f"threshold slouch_signal must be one of {', '.join(SLOUCH_SIGNALS)}, got {thr.slouch_signal!r}")
     if thr.slouch_exit_deg >= thr.slouch_enter_deg:
         raise ValueError("slouch_exit_deg must be below slouch_enter_deg (hysteresis)")
+    if thr.reset_exit_deg >= thr.reset_extension_deg:
+        raise ValueError("reset_exit_deg must be below reset_extension_deg (hysteresis)")
     if thr.moving_min_rate_dps < thr.still_max_rate_dps:
         raise ValueError("moving_min_rate_dps must not be below still_max_rate_dps")
     if thr.lift_exit_deg >= thr.lift_enter_deg:

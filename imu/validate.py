@@ -186,3 +186,10 @@ def training_validation(quick: bool = False, progress=None) -> tuple[str, int]:
 
     rows = run_training_validation(quick=quick, progress=progress)
     return format_training_table(rows), sum(not r["ok"] for r in rows)
+def mobility_validation(quick: bool = False, progress=None) -> tuple[str, int]:
+    """The mobility-test and posture-reset cases of `imu.validate_mobility` (issue 13): the
+    table, and how many checks fail."""
+    from imu.validate_mobility import format_mobility_table, run_mobility_validation
+
+    rows = run_mobility_validation(quick=quick, progress=progress)
+    return format_mobility_table(rows), sum(not r["ok"] for r in rows)

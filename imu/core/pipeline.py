@@ -20,6 +20,7 @@ from imu.core.layout import thresholds_for_layout
 from imu.core.lifts import LiftTracker
 from imu.core.orient import RawOrientation
 from imu.core.posture import SlouchTracker
+from imu.core.resets import ResetTracker
 from imu.core.result import Analysis, CalibrationReport, SensorQuality
 from imu.core.sitting import SittingTracker
 from imu.profile import Thresholds
@@ -61,9 +62,10 @@ class Pipeline:
                                   self.thr.max_interpolation_gap_s, self.thr.max_interpolation_gap_periods)
         self.context = ContextTracker(self.thr.analysis_rate_hz, self.thr.moving_min_rate_dps)
         self.slouch = SlouchTracker(self.thr)
-        # issue 13: lifts and sitting bouts, beside the slouch tracker
+        # issue 13: lifts, sitting bouts and unguided posture resets, beside the slouch tracker
         self.lifts = LiftTracker(self.thr, self.thr.analysis_rate_hz)
         self.sitting = SittingTracker(self.thr, self.thr.analysis_rate_hz)
+        self.resets = ResetTracker(self.thr)
         self.samples_seen = {loc: 0 for loc in sensors}
         self.first_last = {loc: [np.inf, -np.inf] for loc in sensors}
         self.link_events: list[LinkEvent] = []
@@ -131,7 +133,7 @@ class Pipeline:
     def finish(self) -> StepOutput:
         out = self._step(final=True)
         out.events += self.slouch.finish()
-        out.events += self.lifts.finish() + self.sitting.finish()
+        out.events += self.lifts.finish() + self.sitting.finish() + self.resets.finish()
         return out
 
     def _flush_sensor(self, by_sensor) -> None:
@@ -163,13 +165,19 @@ class Pipeline:
             for a in angles.values():
                 a[before] = np.nan
         labels, speed = self.context.update(segments)
+        # inside a calibration's span the wearer follows its instructions: no slouch, lift or
+        # reset is counted there (the angles are kept)
+        quiet = self._quiet_mask(frame.t)
         signal = angles.get(self.thr.slouch_signal, np.full(n, np.nan))
-        if self._quiet:
-            signal = signal.copy()
-            for a, b in self._quiet:
-                signal[(frame.t >= a) & (frame.t <= b)] = np.nan
+        if quiet is not None:
+            signal = np.where(quiet, np.nan, signal)
         events = self.slouch.update(frame.t, signal, labels == STILL)
-        events += self._training_events(frame, angles, speed)
+        extension = angles.get("thoracic_flexion", np.full(n, np.nan))  # posture resets
+        if quiet is not None:
+            extension = np.where(quiet, np.nan, extension)
+        more = self._training_events(frame, angles, speed, quiet) + self.resets.update(frame.t, extension)
+        if more:
+            events = sorted(events + more, key=lambda e: e["t"])
         return StepOutput(frame, angles, labels, events)
 
     # --- issue 13: lifts and sitting bouts -------------------------------------------
@@ -185,15 +193,20 @@ class Pipeline:
         for a, b in self._quiet:
             self.sitting.exclude(a, b)
 
+    def _quiet_mask(self, t: np.ndarray) -> np.ndarray | None:
+        """Samples inside a calibration's span, or None when there are none."""
+        if not self._quiet:
+            return None
+        inside = np.zeros(len(t), bool)
+        for a, b in self._quiet:
+            inside |= (t >= a) & (t <= b)
+        return inside if inside.any() else None
+
     def _training_events(self, frame: GridFrame, angles: dict[str, np.ndarray],
-                         speed: np.ndarray) -> list[dict]:
-        masked = angles
-        if self._quiet:  # a calibration's bends are not lifts
-            inside = np.zeros(len(frame.t), bool)
-            for a, b in self._quiet:
-                inside |= (frame.t >= a) & (frame.t <= b)
-            if inside.any():
-                masked = {k: np.where(inside, np.nan, v) for k, v in angles.items()}
+                         speed: np.ndarray, quiet: np.ndarray | None) -> list[dict]:
+        masked = angles  # a calibration's bends are not lifts
+        if quiet is not None:
+            masked = {k: np.where(quiet, np.nan, v) for k, v in angles.items()}
         events = self.lifts.update(frame.t, masked)
         for e in events:
             if e["event"] == "lift":

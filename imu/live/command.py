@@ -91,6 +91,11 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                    help="exit (code 3) when no real sensor connects, instead of running virtual ones")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no status line: instructions, alerts and errors only")
+    p.add_argument("--reset", action="store_true",
+                   help="guide a posture reset once calibrated (any time later: p then Enter)")
+    p.add_argument("--test", choices=["mobility"],
+                   help="mobility: the guided thoracic mobility test (flexion, extension, side bending "
+                        "and rotation both ways); the session ends when it is done")
     return p
 
 
@@ -99,7 +104,8 @@ def options_from_args(args: argparse.Namespace) -> LiveOptions:
                        duration=args.duration, profile=args.profile, sensors_file=args.sensors_file,
                        lsl=args.lsl, desktop=args.desktop, buzz=args.buzz, seed=args.seed,
                        sacral=args.sacral, reuse_calibration=args.reuse_calibration,
-                       report=args.report, quiet=args.quiet)
+                       report=args.report, quiet=args.quiet, reset=getattr(args, "reset", False),
+                       test=getattr(args, "test", None))
 
 
 def cmd_live(args: argparse.Namespace) -> int:

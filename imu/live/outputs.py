@@ -17,7 +17,8 @@ from imu.live.sinks import ALERT_EVENTS, BuzzAlertSink, DesktopAlertSink, Termin
 from imu.live.status import StatusLine, clock, describe_event, status_parts
 
 JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect",
-                "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue")
+                "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue",
+                "posture_reset", "posture_reset_guided", "mobility_test")  # issue 13
 
 
 class LiveOutputs:

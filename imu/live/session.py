@@ -73,6 +73,8 @@ class LiveOptions:
     stdin: TextIO | None = None  # where carry keys are read (default: a terminal's stdin)
     wait_s: float = 10.0  # wall seconds to wait for the sensors to connect
     quiet: bool = False  # no status line: instructions, alerts and errors only
+    reset: bool = False  # guide a posture reset once calibrated (issue 13)
+    test: str | None = None  # "mobility": the guided thoracic mobility test (issue 13)
 
 
 def default_output() -> Path:
@@ -203,6 +205,7 @@ class LiveSession:
             clock.release()
         self._install_signals()
         self._install_keys()
+        self.guides = self._make_guides()
         if o.reuse_calibration and self._reuse_calibration():
             pass
         else:
@@ -259,10 +262,23 @@ class LiveSession:
                 events.append(self._record_attempt(attempt, now))
             if g.accepted is not None:
                 out = self._start_monitoring(g.accepted, now, final)
+        for guide in getattr(self, "guides", ()):  # posture reset routine, mobility test
+            events += guide.step(self, out, now)
         events += out.events
         self.step_seconds.append(time.perf_counter() - started)
         self.step_count += 1
         self._emit(events, out, now)
+
+    def _make_guides(self) -> list:
+        """The posture-reset routine (always ready for the p key) and the mobility test."""
+        from imu.live.mobility_test import MobilityTest
+        from imu.live.reset_routine import GuidedResets
+
+        self.resets_guide = GuidedResets(self.thr, at_start=self.o.reset)
+        guides: list = [self.resets_guide]
+        if self.o.test == "mobility":
+            guides.append(MobilityTest(self.thr, self.profile, self.path, self.o.virtual is not None))
+        return guides
 
     def _record_attempt(self, attempt, now: float) -> dict:
         self._attempts += 1
@@ -369,13 +385,14 @@ class LiveSession:
             if line == "":  # end of input: stop listening
                 loop.remove_reader(stdin.fileno())
                 return
-            text = self.marker.key(line, self.clock.now())
+            text = (self.resets_guide.request() if line.strip().lower() == "p"
+                    else self.marker.key(line, self.clock.now()))
             if text:
                 self.outputs.message(f"imu: {text}")
 
         loop.add_reader(stdin.fileno(), typed)
         self._keys_fd = stdin.fileno()
-        self.note(HELP)
+        self.note(HELP + "; p then Enter: a guided posture reset")
 
     async def _teardown(self) -> None:
         self._stopping = True
@@ -385,7 +402,10 @@ class LiveSession:
             if self.sources is not None:
                 await self.sources.stop()
             if self.writer is not None and self.pipeline is not None:
-                self._step(self.sources.now(), final=True)
+                now = self.sources.now()
+                self._step(now, final=True)
+                for guide in self.guides:
+                    guide.close(self, now)
                 await self.outputs.close_sinks()
             if self.sources is not None:
                 await self.sources.close()

@@ -229,6 +229,13 @@ def describe_event(event: dict) -> str:
                 + (f", lumbar share {100 * share:.0f} %" if share is not None else ""))
     elif kind == "lift_cue":
         text = f"lift: {event['reason']}"
+    elif kind == "posture_reset":
+        text = f"posture reset counted (upper back extended {event.get('extension_deg', 0):.0f} deg)"
+    elif kind == "posture_reset_guided":
+        text = ("guided posture reset completed" if event.get("completed")
+                else "guided posture reset not completed: " + ", ".join(event.get("steps_seen", [])) + " seen")
+    elif kind == "mobility_test":
+        text = f"mobility test measured ({event.get('movements_done', 0)} of 6 movements)"
     else:
         text = kind
     return f"[{clock(t):>7}] {text}"

@@ -25,7 +25,8 @@ from imu.core.result import Analysis
 EVENT_COLUMNS = ("kind", "start_s", "end_s", "duration_s", "peak_deg", "angle", "reason", "sensor")
 _KIND_ORDER = {"calibration": 0, "sensor": 1, "gap": 2, "walking": 3, "running": 3, "not_graded": 3,
                "step": 4, "slouch": 5, "alert": 6,
-               "sitting": 5, "sitting_break": 5, "break_reminder": 6, "lift": 5, "lift_cue": 6}
+               "sitting": 5, "sitting_break": 5, "break_reminder": 6, "lift": 5, "lift_cue": 6,
+               "posture_reset": 7}
 
 
 def _row(kind: str, start=None, end=None, peak=None, angle="", reason="", sensor="") -> dict:
@@ -100,6 +101,10 @@ def event_rows(analysis: Analysis, stability=None) -> list[dict]:
         rows.append(_row("alert", alert.t, peak=alert.value_deg, angle=alert.angle,
                          reason=alert.reason))
     rows += _training_rows(analysis.events)
+    for e in analysis.events:  # issue 13: unguided posture resets
+        if e.get("event") == "posture_reset":
+            rows.append(_row("posture_reset", e["start_s"], e["t"], -e.get("extension_deg", 0.0), e.get("signal", ""),
+                             "thoracic extension held (counted at the end time)"))
     rows.sort(key=lambda r: r["_sort"])
     return [{k: r[k] for k in EVENT_COLUMNS} for r in rows]
 

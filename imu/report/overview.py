@@ -142,6 +142,9 @@ def history_entry(summary: dict, facts: SessionFacts, session_key: str) -> dict:
     return {"session": session_key, "file": facts.file_name,
             "started": facts.started.isoformat(timespec="seconds") if facts.started else None,
             "duration_s": summary["duration_s"], "calibration_ok": summary["calibration"]["ok"],
+            # posture resets per day add up across a person's sessions (issue 13)
+            "posture_resets_by_day": [{"date": d["date"], "count": d["count"]} for d in
+                                      (summary.get("posture_resets") or {}).get("by_day", []) if d.get("date")],
             **headline(summary)}
 
 

@@ -19,7 +19,9 @@ from imu.errors import UserError
 from imu.report import figures
 from imu.report.events import write_events_csv
 from imu.report.html import render_html
+from imu.report.mobility_section import add_mobility, render_mobility_section
 from imu.report.overview import compare, history_entry, plain_summary, session_facts
+from imu.report.resets_section import add_resets, render_resets_section
 from imu.report.stability_section import render_stability_section, stability_figures
 from imu.report.stability_summary import add_stability
 from imu.report.summary import build_summary
@@ -86,6 +88,8 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     facts = session_facts(source.get("file") or "", source.get("kind", ""))
     if profile:
         facts.person = profile
+    add_resets(summary, analysis, facts, source)  # posture resets and the mobility test (issue 13)
+    add_mobility(summary, analysis, source, facts)
     comparison, history_note = _history(summary, facts, source)
     well, work = plain_summary(summary, comparison)
 
@@ -102,6 +106,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     extra = render_stability_section(
         summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
     extra += render_training_section(summary)
+    extra += render_resets_section(summary) + render_mobility_section(summary)
     zone_bases = {name: e.zone_scheme.basis for name, e in exposures.items()
                   if e.zone_scheme is not None}
     page = render_html(summary, images, extra, facts=facts, comparison=comparison, well=well,

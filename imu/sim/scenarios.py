@@ -136,3 +136,8 @@ from imu.sim import training as _training  # noqa: E402
 
 _training.register(_BUILDERS, SCENARIOS)
 PHASE_LABELS = PHASE_LABELS + _training.TRAINING_PHASE_LABELS
+# issue 13 scenarios (the thoracic mobility test, posture resets with decoys) live in imu.sim.mobility
+from imu.sim import mobility as _mobility  # noqa: E402
+
+_mobility.register(_BUILDERS, SCENARIOS)
+PHASE_LABELS = PHASE_LABELS + _mobility.MOBILITY_PHASE_LABELS + _mobility.RESET_PHASE_LABELS
