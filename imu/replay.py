@@ -17,15 +17,15 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import Iterable, Iterator, TextIO
 
 from imu.analysis import CalibrationPlan, Source, find_calibrations, new_runner, open_source, plan_notes
 from imu.core.result import Analysis, CalibrationReport
 from imu.core.stability import StabilityResult
 from imu.jsonvalues import plain
 from imu.profile import Thresholds
-from imu.runner import (GRADE_EVENTS, SensorStatusTracker, Sink, StepUpdate, calibration_event,
-                        finish_sinks)
+from imu.runner import (GRADE_EVENTS, AlertSink, SensorStatusTracker, Sink, StepUpdate,
+                        calibration_event, finish_sinks)
 
 __all__ = ["AlertSink", "JsonlSink", "ReplayResult", "SensorStatusTracker", "Sink", "StepUpdate",
            "event_json", "replay"]
@@ -87,18 +87,6 @@ class JsonlSink:
     def finish(self) -> None:
         if self._owned:
             self._stream.close()
-
-
-class AlertSink:
-    """Calls `notify(event)` for each alert event (terminal, desktop or haptic alerting)."""
-
-    def __init__(self, notify: Callable[[dict], None]):
-        self.notify = notify
-
-    def step(self, update: StepUpdate) -> None:
-        for event in update.events:
-            if event["event"] == "alert":
-                self.notify(event)
 
 
 # --- calibration ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -70,6 +70,18 @@ def finish_sinks(sinks) -> None:
         finish = getattr(sink, "finish", None)
         if finish is not None:
             finish()
+
+
+class AlertSink:
+    """Calls `notify(event)` for each alert event (terminal, desktop or haptic alerting)."""
+
+    def __init__(self, notify: Callable[[dict], None]):
+        self.notify = notify
+
+    def step(self, update: StepUpdate) -> None:
+        for event in update.events:
+            if event["event"] == "alert":
+                self.notify(event)
 
 
 @dataclass
@@ -187,7 +199,8 @@ class Runner:
         if result.analysis is None or not _enough_to_grade(result.analysis):
             return result
         stability = stability_from_analysis(result.analysis, result.acc)
-        grades = grade_events(stability, provisional=False)
+        # given when decided: at the end of the session, like a provisional one at its check
+        grades = [replace_t(e, result.update.t) for e in grade_events(stability, provisional=False)]
         update = replace(result.update, events=sorted(result.update.events + grades, key=lambda e: e["t"]))
         return replace(result, update=update, stability=stability, grades=grades)
 
@@ -265,7 +278,8 @@ class GradeWatch:
             if label in CARRY_LABELS and key not in self._graded_carries and reached >= b + CARRY_SETTLE_S:
                 self._graded_carries.add(key)
                 cut = b + CARRY_SETTLE_S
-                events += self._grade(min(cut - GRADE_WINDOW_S, a - 60.0), cut, carries={key})
+                # from a minute before it (walking to compare with), within the kept window
+                events += self._grade(max(a - 60.0, cut - GRADE_WINDOW_S - 60.0), cut, carries={key})
         while reached >= self._next_check:
             cut, self._next_check = self._next_check, self._next_check + GRADE_CHECK_S
             moving = self._moving_share(cut - GRADE_CHECK_S, cut) >= GRADE_MOVING_SHARE
@@ -305,7 +319,8 @@ class GradeWatch:
         if window is None or len(window[0]) < 2:
             return []
         t, angles, valid, acc = window
-        rates = [q.rate_hz for q in self.pipeline.sensor_quality().values() if q.rate_hz > 0]
+        # nominal rates: measured ones would depend on how much has been fed so far
+        rates = [s["rate_hz"] for s in self.pipeline.sensors.values() if s.get("rate_hz")]
         spans = [s.calibration.span_s for s in self.pipeline.stretches
                  if s.calibration.span_s and s.calibration.span_s[1] > s.calibration.span_s[0]]
         try:

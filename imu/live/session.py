@@ -2,10 +2,11 @@
 
 One asyncio loop. Notifications and link events are stamped on the session clock, recorded
 at once (the SessionWriter only enqueues) and collected; every step (about 40 ms of session
-time, a little more when the clock runs fast) the collected items go through the one
-`Pipeline`. Until calibrated the guide watches the raw grid; the accepted calibration is
-recorded and the monitoring pipeline replays every item from the first notification with
-it, so the live events are exactly those `imu report` / `imu replay` give for the file.
+time, a little more when the clock runs fast) the collected items go to the one `Runner`
+(imu.runner), and its update to the sinks (alerts, dashboard, LSL). Until calibrated the
+guide watches the raw grid; the accepted calibration is recorded and the runner feeds every
+item from the first notification again with it, so the live events are exactly those
+`imu report` / `imu replay` give for the file.
 
 Real sensors: a SensorHub on the platform Bluetooth and a sensor-choice file. Virtual: a
 VirtualRadio with simulated sensors streaming a scenario or a CSV file, on a session clock
@@ -21,16 +22,14 @@ import math
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
-
-import numpy as np
 
 from imu import __version__
 from imu.ble import BleError, ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.core.calibrate import Calibration
-from imu.core.pipeline import Pipeline, StepOutput
+from imu.core.pipeline import Pipeline
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.marks import HELP, CarryMarker
 from imu.live.people import get_profile
@@ -39,11 +38,14 @@ from imu.live.sinks import (BuzzAlertSink, DesktopAlertSink, TerminalAlertSink,
 from imu.live.status import StatusLine, clock, describe_event, status_parts
 from imu.profile import Thresholds, thresholds_to_dict
 from imu.lsl import LslSink
-from imu.replay import SensorStatusTracker, StepUpdate, event_json
-from imu.samples import LinkEvent, Notification, TimedSamples
+from imu.jsonvalues import plain
+from imu.replay import event_json
+from imu.runner import AlertSink, Runner, StepUpdate, finish_sinks
+from imu.samples import LinkEvent, Notification
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_SENSORS, EXIT_INTERRUPTED = 0, 2, 3, 130
-JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect")
+JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect",
+                "carry_graded", "run_graded")
 STEP_S = 0.04  # session seconds per step at speed 1
 MIN_STEP_WALL_S = 0.04  # at high speeds a step covers more session time (the core is chunk-invariant)
 END_MARGIN_S = 0.5  # a virtual session stops this long after its last frame
@@ -68,7 +70,7 @@ class LiveOptions:
     duration: float | None = None  # stop after this many session seconds
     profile: str | None = None  # per-person profile name (default "default")
     sensors_file: str | None = None  # sensor-choice JSON (default: the profile's)
-    dashboard_sink: Any = None  # callable(StepUpdate) or object with step(update)
+    dashboard_sink: Any = None  # a sink: step(update), optional finish() (imu.runner.Sink)
     lsl: bool = False
     desktop: bool = True
     buzz: bool = True
@@ -89,27 +91,6 @@ def default_output() -> Path:
     return Path.cwd() / f"imu-{_dt.datetime.now():%Y%m%d-%H%M%S}.imu"
 
 
-class _Tap:
-    """Keeps the oriented samples a pipeline stage passed on during one step (dashboards)."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.taken = inner, []
-
-    def fill(self, samples: TimedSamples) -> TimedSamples:
-        filled = self.inner.fill(samples)
-        if len(filled):
-            self.taken.append(filled)
-        return filled
-
-    def drain(self) -> TimedSamples | None:
-        taken, self.taken = self.taken, []
-        if not taken:
-            return None
-        if len(taken) == 1:
-            return taken[0]
-        return TimedSamples(np.concatenate([s.t for s in taken]), np.concatenate([s.quat for s in taken]))
-
-
 class LiveSession:
     def __init__(self, options: LiveOptions) -> None:
         self.o = options
@@ -122,7 +103,7 @@ class LiveSession:
         self.hub: SensorHub | None = None
         self.writer = None
         self.clock: SessionClock | None = None
-        self.pipeline: Pipeline | None = None
+        self.runner: Runner | None = None
         self.calibration: Calibration | None = None
         self.guide: CalibrationGuide | None = None
         self.alert_sinks: list = []
@@ -131,14 +112,12 @@ class LiveSession:
         self.step_seconds: list[float] = []  # wall seconds spent in each pipeline step
         self.notifications = 0
         self._incoming: list[Notification | LinkEvent] = []
-        self._history: list[Notification | LinkEvent] | None = []
         self._unwritten: list[Notification | LinkEvent] = []
         self._last_t = -math.inf
         self._stopping = False
         self._stop: asyncio.Event | None = None
         self._attempts = 0
         self._angles: dict = {}
-        self._taps: dict[str, _Tap] = {}
         self.stop_reason = ""
         self._lag_warned = False
 
@@ -147,6 +126,11 @@ class LiveSession:
         if self._stop is not None and not self._stop.is_set():
             self.stop_reason = reason
             self._stop.set()
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline the runner steps now (a calibration replaces it)."""
+        return None if self.runner is None else self.runner.pipeline
 
     @property
     def pipeline_events(self) -> list[dict]:
@@ -253,13 +237,13 @@ class LiveSession:
         for item in self._unwritten:
             self._write_item(item)
         self._unwritten = []
-        self.pipeline = Pipeline(self.sensor_specs, self.thr)
-        self._install_taps()
-        self.status = SensorStatusTracker(self.pipeline)
+        # no collectors: the report is made from the recording; grades from a trailing window
+        self.runner = Runner(self.sensor_specs, self.thr, collect=False, keep_history=True)
         self.status_line = StatusLine(self.out, enabled=not (o.jsonl or o.quiet))
         if not o.jsonl:  # library warnings as whole lines, never written across the status line
             self._log_handler = _LineLogHandler(self.status_line.message)
             logging.getLogger().addHandler(self._log_handler)
+        self.step_sinks.append(AlertSink(self._alert))  # alerts reach the alert sinks as a sink
         if not o.jsonl:
             self.alert_sinks.append(TerminalAlertSink(self.status_line.message))
         if o.desktop:
@@ -355,50 +339,40 @@ class LiveSession:
     def _step(self, now: float, final: bool = False) -> None:
         started = time.perf_counter()
         items, self._incoming = self._incoming, []
-        if self._history is not None:
-            self._history.extend(items)
-        events: list[dict] = []
-        for item in items:
-            if isinstance(item, LinkEvent):
-                link = self.status.link_event(item)
-                if link is not None and not (self._stopping and link["event"] == "gap"):
-                    events.append(link)
-        out = self.pipeline.feed(items)
-        if final:
-            tail = self.pipeline.finish()
-            out = _concat_outputs(out, tail)
+        update = self.runner.feed(items, now)
+        events = [e for e in update.events if not (self._stopping and e["event"] == "gap")]
         if self.guide is not None and self.guide.active:
-            g = self.guide.update(out.grid, now)
+            g = self.guide.update(update.out.grid, now)
             for text in g.say:
                 self.say(text, now)
             for attempt in g.attempts:
                 events.append(self._record_attempt(attempt, now))
             if g.accepted is not None:
-                out = self._start_monitoring(g.accepted, now, final)
-        events += out.events
+                update = self._start_monitoring(g.accepted, now)
+                events += update.events
+        self._emit(events, update, now)
+        if final:
+            tail = self.runner.finish(now, grade=False).update
+            self._emit(tail.events, tail, now)
         self.step_seconds.append(time.perf_counter() - started)
         self.step_count += 1
-        self._emit(events, out, now)
 
     def _record_attempt(self, attempt, now: float) -> dict:
         self._attempts += 1
         self.writer.add_calibration(attempt_record(attempt, now, self._attempts), now)
         return attempt_event(attempt, now, self._attempts)
 
-    def _start_monitoring(self, calibration: Calibration, now: float, final: bool = False) -> StepOutput:
+    def _start_monitoring(self, calibration: Calibration, now: float) -> StepUpdate:
         """The monitoring pipeline: the calibrated one, fed everything from the start."""
         try:
             self.profile.save_calibration(calibration.to_dict())
         except OSError as err:
             self.note(f"could not save the calibration to profile {self.profile.name}: {err}")
-        self._use_calibration(calibration)
-        history, self._history = self._history or [], None
-        out = self.pipeline.feed(history)
-        if final:
-            out = _concat_outputs(out, self.pipeline.finish())
+        self.calibration = calibration
+        update = self.runner.calibrate(calibration, now)
         self.say(f"Calibrated ({calibration.report.quality}). Monitoring: you will be alerted after "
                  f"{self.thr.alert_after_s:g} s of slouching.", now)
-        return out
+        return update
 
     def _reuse_calibration(self) -> bool:
         data = self.profile.calibration()
@@ -410,29 +384,16 @@ class LiveSession:
         record = calibration.to_dict() | {"reused_from_profile": self.profile.name}
         self.writer.add_calibration(record, 0.0)
         self._attempts += 1
-        self._use_calibration(calibration)
-        self._history = None
+        self.calibration = calibration
+        self.runner.calibrate(calibration, 0.0)  # nothing stepped yet: nothing to feed again
         self._emit([attempt_event(calibration, 0.0, 1)], None, 0.0)
         self.say(f"Using the calibration saved in profile {self.profile.name} "
                  f"({calibration.report.quality}). Monitoring: you will be alerted after "
                  f"{self.thr.alert_after_s:g} s of slouching.", 0.0)
         return True
 
-    def _use_calibration(self, calibration: Calibration) -> None:
-        """A fresh calibrated pipeline; the sensors' link status carries over."""
-        self.calibration = calibration
-        old = self.status
-        self.pipeline = Pipeline(self.sensor_specs, self.thr, calibration)
-        self._install_taps()
-        self.status = SensorStatusTracker(self.pipeline)
-        self.status.connected, self.status.gaps = old.connected, old.gaps
-
-    def _install_taps(self) -> None:
-        self._taps = {loc: _Tap(o) for loc, o in self.pipeline.orienters.items()}
-        self.pipeline.orienters.update(self._taps)
-
     # -- output ----------------------------------------------------------------------------------
-    def _emit(self, events: list[dict], out: StepOutput | None, now: float) -> None:
+    def _emit(self, events: list[dict], update: StepUpdate | None, now: float) -> None:
         for event in events:
             self.events.append(event)
             self._record_event(event)
@@ -441,29 +402,20 @@ class LiveSession:
                     self.out.write(event_json(event) + "\n")
             elif event["event"] not in ("alert", "calibration"):  # the guide says calibrations
                 self.status_line.message(describe_event(event))
-            if event["event"] == "alert":
-                for sink in self.alert_sinks:
-                    sink.alert(event)
         if self.o.jsonl and events:
             self.out.flush()
-        if out is None:
+        if update is None:
             return
+        out, status = update.out, update.status
         if out.angles and len(out.t):
             self._angles = out.angles
-        status = self.status.status(now)
-        if self.step_sinks:
-            samples = {loc: s for loc, tap in self._taps.items() if (s := tap.drain()) is not None}
-            update = StepUpdate(out, events, samples, status, now)
-            for sink in self.step_sinks:
-                try:
-                    (sink.step if hasattr(sink, "step") else sink)(update)
-                except Exception as err:  # a broken viewer must not stop the recording
-                    self.note(f"display sink failed and is switched off: {type(err).__name__}: {err}")
-                    self.step_sinks.remove(sink)
-                    break
-        else:
-            for tap in self._taps.values():
-                tap.taken.clear()
+        update = replace(update, events=events)  # the step's events with the guide's attempts
+        for sink in list(self.step_sinks):
+            try:
+                sink.step(update)
+            except Exception as err:  # a broken viewer must not stop the recording
+                self.note(f"{type(sink).__name__} failed and is switched off: {type(err).__name__}: {err}")
+                self.step_sinks.remove(sink)
         if self._stopping:
             return  # sensors disconnecting at the end are not news
         episode = self.pipeline.slouch.open_episode
@@ -471,6 +423,10 @@ class LiveSession:
             now, self._angles, status, len(self.pipeline.slouch.episodes),
             None if episode is None else episode.start_s,
             "" if self.calibration is not None else "calibrating: follow the instructions"))
+
+    def _alert(self, event: dict) -> None:
+        for sink in self.alert_sinks:
+            sink.alert(event)
 
     def _record_event(self, event: dict) -> None:
         kind = event["event"]
@@ -483,7 +439,7 @@ class LiveSession:
             t_start, t_end = event["t"] - event.get("gap_s", 0.0), event["t"]
         try:
             self.writer.add_event(kind, float(t_start), None if t_end is None else float(t_end),
-                                  _plain(event))
+                                  plain(event))
         except ValueError as err:
             self.note(f"event not recorded ({err})")
 
@@ -512,9 +468,14 @@ class LiveSession:
             except (ValueError, RuntimeError, NotImplementedError):
                 pass  # not the main thread, or no signals here (Windows): Ctrl-C raises instead
 
+    def _annotate(self, start_s: float, end_s: float, label: str, source: str) -> None:
+        """A carry the wearer marked: recorded, and graded by the runner once it has passed."""
+        self.writer.add_annotation(start_s, end_s, label, source)
+        self.runner.annotate(start_s, end_s, label)
+
     def _install_keys(self) -> None:
         """Carry keys from a terminal (not with --jsonl, whose stdout is for machines)."""
-        self.marker = CarryMarker(lambda a, b, label, src: self.writer.add_annotation(a, b, label, src))
+        self.marker = CarryMarker(self._annotate)
         stdin = self.o.stdin if self.o.stdin is not None else sys.stdin
         if self.o.jsonl or stdin is None or not (self.o.stdin is not None or stdin.isatty()):
             return
@@ -550,10 +511,7 @@ class LiveSession:
                     close = getattr(sink, "close", None)
                     if close is not None:
                         await close()
-                for sink in self.step_sinks:
-                    close = getattr(sink, "close", None)
-                    if close is not None:
-                        close()
+                finish_sinks(self.step_sinks)
             if self.radio is not None:
                 await self.radio.close()
         finally:
@@ -604,23 +562,3 @@ class _LineLogHandler(logging.Handler):
             self.write(f"imu: {record.levelname.lower()} from {record.name}: {text}")
         except Exception:  # a broken log line must never stop the recording
             self.handleError(record)
-
-
-def _concat_outputs(a: StepOutput, b: StepOutput) -> StepOutput:
-    if not len(b.t):
-        return StepOutput(a.grid, a.angles, a.context, a.events + b.events)
-    if not len(a.t):
-        return StepOutput(b.grid, b.angles, b.context, a.events + b.events)
-    grid = type(a.grid)(np.concatenate([a.grid.t, b.grid.t]),
-                        {k: np.concatenate([a.grid.quat[k], b.grid.quat[k]]) for k in a.grid.quat},
-                        {k: np.concatenate([a.grid.acc[k], b.grid.acc[k]]) for k in a.grid.acc})
-    names = set(a.angles) | set(b.angles)
-    angles = {n: np.concatenate([a.angles.get(n, np.full(len(a.t), np.nan)),
-                                 b.angles.get(n, np.full(len(b.t), np.nan))]) for n in names}
-    return StepOutput(grid, angles, np.concatenate([a.context, b.context]), a.events + b.events)
-
-
-def _plain(event: dict) -> dict:
-    import json
-
-    return json.loads(event_json(event))
