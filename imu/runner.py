@@ -25,9 +25,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from imu.core.activity import CARRY_LABELS
+from imu.core.activity import CARRY_LABELS, RUNNING, WINDOW_S, window_label
 from imu.core.calibrate import Calibration, CalibrationStretch
-from imu.core.context import MOVING
 from imu.core.pipeline import AnalysisCollector, Pipeline, StepOutput
 from imu.core.result import Analysis, CalibrationReport
 from imu.core.stability import AccCollector, StabilityResult, analyze_stability, stability_from_analysis
@@ -37,11 +36,11 @@ from imu.samples import DecodeStats, LinkEvent, TimedSamples
 MIN_LOSS_GAP_S = 1.0  # shorter losses show in the loss percentage, not as a gap
 RATE_WINDOW_S = 2.0  # sensor rate shown = samples over the trailing two seconds
 GRADE_EVENTS = ("carry_graded", "run_graded")
-# provisional grades: how often movement is checked, how much data a grade looks at, how
-# much of a check interval must be movement, and how long after its end a carry is graded
+# provisional grades: how often the wearer's running is checked, how much data a grade looks
+# at, how much of a check interval must be running, and how long after its end a carry is graded
 GRADE_CHECK_S = 30.0
 GRADE_WINDOW_S = 600.0
-GRADE_MOVING_SHARE = 0.3
+RUNNING_PROBES = 3  # activity windows judged per check (evenly spaced, the last ending at the check)
 CARRY_SETTLE_S = 2.0
 RUN_ENDED_BEFORE_S = 10.0  # a run whose segment reaches this close to the window end goes on
 
@@ -251,18 +250,19 @@ class GradeWatch:
     """Provisional carry and run grades while the session goes on, from a trailing window.
 
     Checks happen at fixed session times (a carry: CARRY_SETTLE_S after its labelled end;
-    a run: every GRADE_CHECK_S while the wearer moves, and once after), on the grid rows
-    before that time only, so the grades do not depend on how the stream was chunked. Memory
-    is the window, whatever the session's length.
+    a run: at the first check, every GRADE_CHECK_S, at which none of its few activity windows
+    is running any more, after one that had some), on the grid rows before that time only, so
+    the grades do not depend on how the stream was chunked. Memory is the window, whatever
+    the session's length.
     """
 
     def __init__(self, pipeline: Pipeline, annotations: list):
         self.pipeline, self.annotations = pipeline, annotations  # the runner's list: live adds to it
-        self._parts: deque = deque()  # (t, angles, valid, context, acc) per step, trimmed
+        self._parts: deque = deque()  # (t, angles, valid, acc) per step, trimmed
         self._graded_carries: set[tuple[float, float, str]] = set()
         self._graded_runs: list[tuple[float, float]] = []
         self._next_check = GRADE_CHECK_S
-        self._moved = False  # the last check interval held movement
+        self._ran = False  # the wearer was running at the last check
 
     def add(self, out: StepOutput) -> list[dict]:
         if not len(out.t) or not self.pipeline.stretches:
@@ -270,7 +270,7 @@ class GradeWatch:
         valid = np.ones(len(out.t), bool)
         for q in out.grid.quat.values():
             valid &= np.isfinite(q).all(axis=1)
-        self._parts.append((out.t, out.angles, valid, out.context, out.grid.acc))
+        self._parts.append((out.t, out.angles, valid, out.grid.acc))
         reached = float(out.t[-1])
         events = []
         for a, b, label in list(self.annotations):
@@ -282,22 +282,24 @@ class GradeWatch:
                 events += self._grade(max(a - 60.0, cut - GRADE_WINDOW_S - 60.0), cut, carries={key})
         while reached >= self._next_check:
             cut, self._next_check = self._next_check, self._next_check + GRADE_CHECK_S
-            moving = self._moving_share(cut - GRADE_CHECK_S, cut) >= GRADE_MOVING_SHARE
-            if moving or self._moved:
+            running = self._running(cut)
+            if self._ran and not running:  # a run has just ended
                 events += self._grade(cut - GRADE_WINDOW_S, cut, runs=True)
-            self._moved = moving
+            self._ran = running
         self._trim(reached - GRADE_WINDOW_S - GRADE_CHECK_S - 60.0)
         return events
 
-    def _moving_share(self, lo: float, hi: float) -> float:
-        hits = total = 0
-        for t, _, _, context, _ in reversed(self._parts):
-            if t[-1] < lo:
-                break
-            rows = (t >= lo) & (t < hi)
-            hits += int(np.count_nonzero(context[rows] == MOVING))
-            total += int(np.count_nonzero(rows))
-        return hits / total if total else 0.0
+    def _running(self, cut: float) -> bool:
+        """Whether any of a few activity windows of the check interval before `cut` is running."""
+        step = GRADE_CHECK_S / RUNNING_PROBES
+        for k in range(RUNNING_PROBES):
+            end = cut - k * step
+            window = self._window(end - WINDOW_S, end)
+            if window is not None and len(window[0]) > 10 and \
+                    window_label(window[1], window[3], self.pipeline.thr.analysis_rate_hz,
+                                 self.pipeline.thr) == RUNNING:
+                return True
+        return False
 
     def _window(self, lo: float, hi: float):
         parts = [p for p in self._parts if p[0][-1] >= lo and p[0][0] < hi]
@@ -309,8 +311,8 @@ class GradeWatch:
         angles = {n: np.concatenate([p[1].get(n, np.full(len(p[0]), np.nan)) for p in parts])[rows]
                   for n in names}
         valid = np.concatenate([p[2] for p in parts])[rows]
-        locs = {loc for p in parts for loc in p[4]}
-        acc = {loc: np.concatenate([p[4].get(loc, np.full((len(p[0]), 3), np.nan)) for p in parts])[rows]
+        locs = {loc for p in parts for loc in p[3]}
+        acc = {loc: np.concatenate([p[3].get(loc, np.full((len(p[0]), 3), np.nan)) for p in parts])[rows]
                for loc in locs}
         return t[rows], angles, valid, acc
 
