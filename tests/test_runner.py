@@ -169,3 +169,17 @@ def test_the_step_output_carries_the_oriented_samples_that_entered_it(carries):
             assert samples.quat.shape == (len(samples), 4)
             seen[loc] += len(samples)
     assert seen == runner.pipeline.samples_seen and all(seen.values())
+
+
+def test_the_replay_viewer_shows_each_grade_when_it_was_given(carries):
+    from dashboards.model import ReplayModel
+
+    model = ReplayModel(carries)
+    given = [e for e in model.events if e["event"] == "carry_graded"]
+    first = given[0]
+    assert first["provisional"]
+    assert model.frame_at(first["t"] - 0.5).grades == []
+    shown = model.frame_at(first["t"] + 0.1).grades
+    assert shown == [first]
+    end = model.frame_at(model.duration_s).grades
+    assert len(end) == 4 and not any(g["provisional"] for g in end)  # final grades replaced them
