@@ -24,6 +24,7 @@ from imu.core.exposure import ZoneScheme, zone_scheme
 from imu.core.result import Analysis
 from imu.profile import Thresholds
 from imu.replay import replay
+from imu.runner import GRADE_EVENTS
 
 ZONE_ANGLE = "trunk_inclination"  # ISO 11226 judges trunk posture by its inclination
 MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect")
@@ -63,6 +64,7 @@ class DashboardFrame:
     calibration: dict | None  # the calibration event
     zones: ZoneScheme = field(default_factory=lambda: zone_scheme_of(Thresholds()))
     window_s: float = 60.0
+    grades: list[dict] = field(default_factory=list)  # carry / run grades so far, latest last
 
 
 # --- event bookkeeping shared by both models ----------------------------------------------
@@ -75,6 +77,7 @@ class EventState:
     alert_count: int = 0
     alert: dict | None = None
     calibration: dict | None = None
+    grades: list[dict] = field(default_factory=list)  # one per carry / run: the latest word on it
 
     def apply(self, event: dict) -> None:
         kind = event["event"]
@@ -93,6 +96,10 @@ class EventState:
             self.alert = event
         elif kind == "calibration":
             self.calibration = event
+        elif kind in GRADE_EVENTS:  # the final grade replaces the provisional one
+            same = [g for g in self.grades if g["event"] == kind and g.get("kind") == event.get("kind")
+                    and abs(g["start_s"] - event["start_s"]) < 5.0]
+            self.grades = [g for g in self.grades if g not in same] + [event]
 
     def open_start(self) -> float | None:
         return self.episodes[-1][0] if self.episodes and self.episodes[-1][1] is None else None
@@ -175,7 +182,8 @@ class ReplayModel:
             context=str(a.context[hi - 1]) if hi > 0 else "",
             status=self._status[max(s, 0)] if self._status else {},
             alert=state.alert, slouching_since=state.open_start(),
-            calibration=state.calibration, zones=self.zones, window_s=self.window_s)
+            calibration=state.calibration, zones=self.zones, window_s=self.window_s,
+            grades=list(state.grades))
 
     def previous_mark(self, t: float) -> float | None:
         i = int(np.searchsorted(self._mark_t, t - 1e-6, side="left")) - 1
@@ -236,4 +244,4 @@ class LiveModel:
             posture={n: _at(v, len(v) - 1) for n, v in self.angles.items()},
             context=self.context, status=self.status, alert=self.state.alert,
             slouching_since=self.state.open_start(), calibration=self.state.calibration,
-            zones=self.zones, window_s=self.window_s)
+            zones=self.zones, window_s=self.window_s, grades=list(self.state.grades))

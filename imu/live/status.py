@@ -217,6 +217,12 @@ def describe_event(event: dict) -> str:
         text = f"{event['sensor']} sensor lost; reconnecting ..."
     elif kind == "reconnect":
         text = f"{event['sensor']} sensor back after {event.get('gap_s', 0):.1f} s"
+    elif kind in ("carry_graded", "run_graded"):
+        what = event.get("kind", "run").replace("_", " ")
+        why = f": {'; '.join(event['reasons'])}" if event.get("reasons") else ""
+        so_far = " (so far)" if event.get("provisional") else ""
+        text = (f"{what} {clock(event['start_s'])}-{clock(event['end_s'])} "
+                f"graded {event['grade']}{so_far}{why}")
     else:
         text = kind
     return f"[{clock(t):>7}] {text}"
