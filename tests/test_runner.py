@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 
 from imu.analysis import find_calibrations, new_runner, open_source, plan_notes, run_source
-from imu.cli import make_report, write_simulated_session
 from imu.recording.reader import iter_notifications
 from imu.recording.session import annotate
 from imu.replay import replay
+from imu.report import write_report
 from imu.runner import GRADE_EVENTS, Runner
-from imu.sim import simulate
 from imu.sim.activities import label_annotations
+from test_replay_support import session_file
 
 
 def _session(directory, scenario):
-    sim = simulate(scenario, None, 1)
-    path = directory / f"{scenario}.imu"
-    write_simulated_session(sim, path, scenario, 1)
+    path, sim = session_file(directory, scenario, None, 1)
     for start, end, label in label_annotations(sim.truth):
         annotate(path, start, end, label)
     return path
@@ -72,9 +70,7 @@ def _random_sizes(items, seed=7):
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    path = tmp_path_factory.mktemp("runner") / "desk.imu"
-    write_simulated_session(simulate("desk", 300.0, 3), path, "desk", 3)
-    return path
+    return session_file(tmp_path_factory.mktemp("runner"), "desk", 300.0, 3)[0]
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -97,7 +93,10 @@ def test_chunks_of_any_size_give_the_same_events_and_grades_as_whole(request, na
 def test_a_carrys_grade_appears_in_replay_and_equals_the_reports(carries, tmp_path):
     updates = []
     result = replay(carries, sinks=[type("Rec", (), {"step": lambda self, u: updates.append(u)})()])
-    paths = make_report(carries, tmp_path / "report")
+    source = open_source(carries)
+    report = run_source(source)  # what `imu report` writes
+    paths = write_report(report.analysis, tmp_path / "report", source.describe(),
+                         stability=report.stability, exposures=report.exposures)
     reported = json.loads(paths["summary.json"].read_text())["carries"]
     assert len(reported) == 4 and any(c["grade"] != "good" for c in reported)  # breakdowns
     final = result.grades
