@@ -72,14 +72,15 @@ def finish_sinks(sinks) -> None:
 
 
 class AlertSink:
-    """Calls `notify(event)` for each alert event (terminal, desktop or haptic alerting)."""
+    """Calls `notify(event)` for each event the wearer is alerted to (terminal, desktop or
+    haptic alerting); kinds: which events those are."""
 
-    def __init__(self, notify: Callable[[dict], None]):
-        self.notify = notify
+    def __init__(self, notify: Callable[[dict], None], kinds: tuple[str, ...] = ("alert",)):
+        self.notify, self.kinds = notify, kinds
 
     def step(self, update: StepUpdate) -> None:
         for event in update.events:
-            if event["event"] == "alert":
+            if event["event"] in self.kinds:
                 self.notify(event)
 
 
