@@ -19,10 +19,10 @@ from imu.core.stability import StabilityResult, analyze_stability
 
 GRADE_EVENTS = ("carry_graded", "run_graded")
 # provisional grades: how often the wearer's running is checked, how much data a grade looks
-# at, how much of a check interval must be running, and how long after its end a carry is graded
+# at, how many activity windows a check judges, and how long after its end a carry is graded
 GRADE_CHECK_S = 30.0
 GRADE_WINDOW_S = 600.0
-RUNNING_PROBES = 3  # activity windows judged per check (evenly spaced, the last ending at the check)
+RUNNING_PROBES = 3  # evenly spaced, the last ending at the check
 CARRY_SETTLE_S = 2.0
 RUN_ENDED_BEFORE_S = 10.0  # a run whose segment reaches this close to the window end goes on
 
