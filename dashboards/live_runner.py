@@ -35,7 +35,7 @@ def run_live_dashboard(options, dash=None, fallback: bool = False) -> int:
     dash.setWindowTitle("imu live")
     dash.resize(1400, 860)
     dash.show()
-    options = replace(options, dashboard_sink=dash.put)
+    options = replace(options, dashboard_sink=dash)
     current = {"session": LiveSession(options)}
     result: dict[str, int] = {}
     worker_loop: dict[str, asyncio.AbstractEventLoop] = {}

@@ -24,6 +24,7 @@ from imu.core.exposure import ZoneScheme, zone_scheme
 from imu.core.result import Analysis
 from imu.profile import Thresholds
 from imu.replay import replay
+from imu.runner import GRADE_EVENTS
 
 ZONE_ANGLE = "trunk_inclination"  # ISO 11226 judges trunk posture by its inclination
 MARKED_EVENTS = ("slouch_start", "alert", "slouch_end", "gap", "reconnect",
@@ -68,6 +69,7 @@ class DashboardFrame:
     reset_count: int = 0  # posture resets so far (issue 13), guided ones among them
     guided_resets: int = 0
     reset_target: int = 3
+    grades: list[dict] = field(default_factory=list)  # carry / run grades so far, latest last
 
 
 # --- event bookkeeping shared by both models ----------------------------------------------
@@ -86,6 +88,7 @@ class EventState:
     training_note: str = ""  # the latest of them, in words
     reset_count: int = 0
     guided_resets: int = 0
+    grades: list[dict] = field(default_factory=list)  # one per carry / run: the latest word on it
 
     def apply(self, event: dict) -> None:
         kind = event["event"]
@@ -115,6 +118,10 @@ class EventState:
             self.reset_count += 1
         elif kind == "posture_reset_guided" and event.get("completed"):
             self.guided_resets += 1
+        elif kind in GRADE_EVENTS:  # the final grade replaces the provisional one
+            same = [g for g in self.grades if g["event"] == kind and g.get("kind") == event.get("kind")
+                    and abs(g["start_s"] - event["start_s"]) < 5.0]
+            self.grades = [g for g in self.grades if g not in same] + [event]
 
     def open_start(self) -> float | None:
         return self.episodes[-1][0] if self.episodes and self.episodes[-1][1] is None else None
@@ -200,7 +207,8 @@ class ReplayModel:
             calibration=state.calibration, zones=self.zones, window_s=self.window_s,
             training=state,
             reset_count=state.reset_count, reset_target=a.thresholds.resets_per_day_target,
-            guided_resets=sum(1 for _, end, label in a.annotations if label == "posture_reset" and end <= t))
+            guided_resets=sum(1 for _, end, label in a.annotations if label == "posture_reset" and end <= t),
+            grades=list(state.grades))
 
     def previous_mark(self, t: float) -> float | None:
         i = int(np.searchsorted(self._mark_t, t - 1e-6, side="left")) - 1
@@ -263,4 +271,5 @@ class LiveModel:
             slouching_since=self.state.open_start(), calibration=self.state.calibration,
             reset_count=self.state.reset_count, guided_resets=self.state.guided_resets,
             reset_target=self.thr.resets_per_day_target,
-            zones=self.zones, window_s=self.window_s, training=self.state)
+            zones=self.zones, window_s=self.window_s, training=self.state,
+            grades=list(self.state.grades))

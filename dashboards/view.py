@@ -40,6 +40,7 @@ def label_of(name: str) -> str:
 
 
 clock_text = clock  # elapsed session time as m:ss (imu.timefmt)
+GRADES_SHOWN = 3  # the latest carry / run grades in the counters panel
 
 
 def duration_text(seconds: float) -> str:
@@ -333,6 +334,13 @@ class DashboardView(QtWidgets.QWidget):
                         f"<td style='padding-left:10px; color:{MUTED}' align='right'>"
                         f"{100 * seconds / total:.0f} %</td></tr>")
         rows.append("</table>")
+        if frame.grades:
+            rows.append("<div style='margin-top:6px'>Graded:</div>")
+            for g in frame.grades[-GRADES_SHOWN:]:
+                what = g.get("kind", "run").replace("carry_", "").replace("_", " ")
+                so_far = f" <span style='color:{MUTED}'>(so far)</span>" if g.get("provisional") else ""
+                rows.append(f"<div>{escape(what)} {clock_text(g['start_s'])}–{clock_text(g['end_s'])}: "
+                            f"<b>{escape(g['grade'])}</b>{so_far}</div>")
         return "".join(rows)
 
     @staticmethod

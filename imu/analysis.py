@@ -20,8 +20,9 @@ import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationError, CalibrationStretch, calibrate
 from imu.core.gait import too_slow_notes
-from imu.core.pipeline import AnalysisCollector, Pipeline
+from imu.core.pipeline import Pipeline
 from imu.core.result import Analysis, CalibrationReport
+from imu.runner import Runner, RunResult
 
 CALIBRATION_LABELS = ("calibrate_neutral", "calibrate_bend")
 LABEL_GROUP_GAP_S = 30.0  # calibration labels closer than this belong to one calibration
@@ -186,6 +187,12 @@ def _new_pipeline(source: Source, calibration: Calibration | None) -> Pipeline:
     if source.csv_stats:
         pipeline.extra_stats.update(source.csv_stats)
     return pipeline
+
+
+def new_runner(source: Source, plan: "CalibrationPlan", **options) -> Runner:
+    """The runner for a source under its calibration plan (options as for `Runner`)."""
+    return Runner(source.sensors, source.thresholds, plan.stretches or None,
+                  annotations=source.annotations, extra_stats=source.csv_stats, **options)
 
 
 @dataclass
@@ -398,38 +405,53 @@ def _last_time(batch) -> float:
 
 
 def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
-    keep = samples.t <= until_s
-    return TimedSamples(samples.t[keep], samples.quat[keep],
-                        None if samples.acc is None else samples.acc[keep],
-                        None if samples.gyro is None else samples.gyro[keep])
+    return samples.take(samples.t <= until_s)
 
 
-def analyze(source: Source, on_step=None) -> Analysis:
-    """The whole source through the pipeline: angles, events and data quality."""
-    notes = list(source.notes)
+def _items(source: Source):
+    """What a runner is fed, step by step: batches of notifications, or the timed samples."""
+    if source.timed is not None:
+        yield source.timed
+    else:
+        yield from source.batches()
+
+
+def run_source(source: Source, on_step=None, *, grade: bool = True) -> RunResult:
+    """The whole source through one runner: the session's Analysis, and with grade its runs'
+    and carries' grades and the grid acceleration they were graded with (what a report shows).
+
+    on_step: called with each StepUpdate (e.g. a progress bar)."""
     plan = find_calibrations(source)
-    notes += plan_notes(plan)
-    pipeline = _new_pipeline(source, plan.stretches or None)
-    collector = AnalysisCollector()
-    for out in _steps(source, pipeline):
-        collector.add(out)
+    runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False)
+    for items in _items(source):
+        update = runner.feed(items)
         if on_step is not None:
-            on_step(out)
-    for start, end in pipeline.grid.skipped_s:
-        notes.append(f"no data from any sensor from {start:.1f} s to {end:.1f} s "
-                     f"({(end - start) / 3600:.2f} h): that stretch is left out of the analysis")
-    integrity = source.integrity
+            on_step(update)
+    notes = list(source.notes) + plan_notes(plan)
+    result = runner.finish(notes=notes, calibration=plan.report(), grade=False)
+    if on_step is not None:
+        on_step(result.update)
+    analysis = result.analysis
+    integrity = source.integrity  # known only now: the read has just ended
     if integrity is not None and not (integrity.complete and integrity.closed_cleanly):
-        notes.append(integrity.summary())
-    analysis = collector.build(pipeline, notes, source.annotations)
+        analysis.notes.append(integrity.summary())
     usable = [q for q in analysis.sensors.values() if q.samples >= MIN_SENSOR_SAMPLES]
     if len(analysis.t) < 2 or analysis.duration_s <= 0 or not usable:
         seen = ", ".join(f"{q.location} {q.samples} samples at {q.rate_hz:g} Hz"
                          for q in analysis.sensors.values())
         raise ValueError(f"{source.path}: too little data to analyse ({seen or 'no samples'}; "
                          f"a sensor needs at least {MIN_SENSOR_SAMPLES} samples)")
-    analysis.calibration = plan.report()
-    return analysis
+    if grade:
+        result = runner.grade(result)
+    return result
+
+
+def analyze(source: Source, on_step=None) -> Analysis:
+    """The whole source through the pipeline: angles, events and data quality.
+
+    on_step: called with each step's StepOutput (e.g. imu.core.stability.AccCollector)."""
+    return run_source(source, None if on_step is None else (lambda u: on_step(u.out)),
+                      grade=False).analysis
 
 
 def plan_notes(plan: CalibrationPlan) -> list[str]:

@@ -163,3 +163,23 @@ class TimedSamples:
 
     def __len__(self) -> int:
         return len(self.t)
+
+    def take(self, index: np.ndarray) -> "TimedSamples":
+        """The samples at `index` (a boolean mask or positions), every column kept."""
+        def pick(a):
+            return None if a is None else a[index]
+
+        return TimedSamples(self.t[index], self.quat[index], pick(self.acc), pick(self.gyro),
+                            pick(self.vibrating))
+
+    @staticmethod
+    def concat(parts: list["TimedSamples"]) -> "TimedSamples":
+        """Consecutive stretches of one sensor as one (a column only when every part has it)."""
+        if len(parts) == 1:
+            return parts[0]
+
+        def cat(name: str):
+            columns = [getattr(p, name) for p in parts]
+            return None if any(c is None for c in columns) else np.concatenate(columns)
+
+        return TimedSamples(cat("t"), cat("quat"), cat("acc"), cat("gyro"), cat("vibrating"))

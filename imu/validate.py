@@ -107,19 +107,18 @@ def compare(analysis: Analysis, truth) -> tuple[dict, int, int, int, list, list]
 
 
 def run_case(case: Case, workdir: Path) -> CaseResult:
-    from imu.analysis import analyze, open_source
+    from imu.analysis import open_source, run_source
     from imu.sim.write import write_simulated_session
-    from imu.core.stability import AccCollector, stability_from_analysis
     from imu.sim import simulate
 
     sim = simulate(case.scenario, case.duration_s, case.seed, **case.options)
     path = workdir / f"{case.scenario}-{case.seed}.imu"
     write_simulated_session(sim, path, case.scenario, case.seed)
-    collector = AccCollector()
-    analysis = analyze(open_source(path), on_step=collector)
+    result = run_source(open_source(path))
+    analysis = result.analysis
     errors, n_true, n_found, matched, starts, peaks = compare(analysis, sim.truth)
     # no simulated sensor slips or comes off: any such finding is a posture mistaken for one
-    issues = stability_from_analysis(analysis, collector.acc).sensor_issues
+    issues = result.stability.sensor_issues
     return CaseResult(case, errors, n_true, n_found, matched, starts, peaks,
                       analysis.calibration.quality, [i.sentence() for i in issues])
 

@@ -53,7 +53,7 @@ def _write(case: Case, workdir: Path):
 
 
 def mobility_rows(case: Case, workdir: Path) -> list[dict]:
-    from imu.live.mobility_test import mobility_from_recording
+    from imu.report.mobility_section import mobility_from_recording
     from imu.sim.mobility import mobility_truth
 
     sim, path = _write(case, workdir)

@@ -42,7 +42,8 @@ PACKAGES = ("imu", "dashboards")
 # two layers of one rank (the core and storage) may not import each other
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("foundation", 1, ("imu", "imu.errors", "imu.samples", "imu.quat", "imu.anatomy", "imu.profile",
-                       "imu.labels", "imu.atomic", "imu.timefmt", "imu.progress", "imu.protocols")),
+                       "imu.labels", "imu.atomic", "imu.timefmt", "imu.progress", "imu.protocols",
+                       "imu.jsonvalues")),
     ("core", 2, ("imu.core",)),
     ("storage and transport", 2, ("imu.recording", "imu.people", "imu.ble")),
     ("analysis", 3, ("imu.analysis", "imu.runner")),

@@ -14,7 +14,7 @@ from imu import anatomy as A
 from imu.sim.write import write_simulated_session
 from imu.core.mobility import MOVEMENTS, SEGMENTS, measure_mobility
 from imu.live import LiveOptions, LiveSession
-from imu.live.mobility_test import mobility_from_recording
+from imu.report.mobility_section import mobility_from_recording
 from imu.people import get_profile
 from imu.recording.reader import SessionReader
 from imu.recording.session import annotate
@@ -169,7 +169,7 @@ def test_report_measures_an_annotated_test_and_leaves_other_sessions_alone(tmp_p
 
 
 def test_a_long_rotation_is_not_measured_and_an_unfinished_movement_is_flagged():
-    from imu.live.mobility_test import MobilityGuide, guide_notes
+    from imu.core.mobility_guide import MobilityGuide, guide_notes
     from imu.profile import Thresholds
 
     t = np.arange(0, 30, 0.01)

@@ -9,7 +9,8 @@ from imu.analysis import Source, analyze, find_calibration, open_source
 from imu.sim.write import write_simulated_session
 from imu.core.lifts import HINGE, NOT_GRADED, STOOP
 from imu.core.pipeline import AnalysisCollector, Pipeline
-from imu.live.sinks import ALERT_EVENTS, TerminalAlertSink, alert_text
+from imu.live.sinks import TerminalAlertSink, alert_text
+from imu.runner import ALERT_EVENTS
 from imu.live.status import describe_event
 from imu.profile import Thresholds, thresholds_from_dict
 from imu.sim import simulate

@@ -57,16 +57,14 @@ def _summary(path: Path) -> tuple[dict, str]:
 
 def compute_summary(path: Path) -> dict:
     """The summary `imu report` would write (without its figures and HTML)."""
-    from imu.analysis import analyze, open_source
-    from imu.core.stability import AccCollector, stability_from_analysis
+    from imu.analysis import open_source, run_source
     from imu.report.stability_summary import add_stability
     from imu.report.summary import build_summary
 
     source = open_source(path)
-    acc = AccCollector()
-    analysis = analyze(source, on_step=acc)
-    summary = build_summary(analysis, source.describe())
-    return add_stability(summary, analysis, stability_from_analysis(analysis, acc.acc))
+    result = run_source(source)
+    summary = build_summary(result.analysis, source.describe(), result.exposures)
+    return add_stability(summary, result.analysis, result.stability)
 
 
 def column_name(*parts: str) -> str:

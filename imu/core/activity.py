@@ -346,10 +346,17 @@ class ActivityTracker:
             spread = _still_std({k: v[rows] for k, v in self._buf.items()}, slice(None))
             if np.isfinite(spread):
                 return STILL if spread <= self.thr.still_max_std_deg else MOVING
-        signal, name = gait_signal(self._buf, self._acc or None, rows)
-        if signal is None:
-            return UNKNOWN
-        window = {k: v[rows] for k, v in self._buf.items()}
-        label, _ = classify_window(signal, self.rate, "acceleration" in name,
-                                   _still_std(window, slice(None)), self.thr)
-        return label
+        return window_label({k: v[rows] for k, v in self._buf.items()},
+                            {k: v[rows] for k, v in self._acc.items()}, self.rate, self.thr)
+
+
+def window_label(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None,
+                 rate_hz: float, thresholds) -> str:
+    """The activity of one WINDOW_S stretch of angles (and acceleration): still, walking,
+    running, moving or unknown (what ActivityTracker decides every hop)."""
+    signal, name = gait_signal(angles, acc or None)
+    if signal is None:
+        return UNKNOWN
+    label, _ = classify_window(signal, rate_hz, "acceleration" in name,
+                               _still_std(angles, slice(None)), thresholds)
+    return label

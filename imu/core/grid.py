@@ -47,6 +47,11 @@ class GridFrame:
     def __len__(self) -> int:
         return len(self.t)
 
+    def take(self, index: np.ndarray) -> "GridFrame":
+        """The grid rows at `index` (a boolean mask or positions)."""
+        return GridFrame(self.t[index], {k: v[index] for k, v in self.quat.items()},
+                         {k: v[index] for k, v in self.acc.items()})
+
 
 SKIP_EMPTY_S = 60.0  # a stretch without any sensor's data longer than this is left off the grid
 

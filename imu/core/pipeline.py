@@ -36,10 +36,18 @@ class StepOutput:
     angles: dict[str, np.ndarray]
     context: np.ndarray
     events: list[dict] = field(default_factory=list)
+    # the oriented sensor samples that entered this step (location -> samples; dashboards
+    # draw the raw orientation from them), only sensors that sent any
+    samples: dict[str, TimedSamples] = field(default_factory=dict)
 
     @property
     def t(self) -> np.ndarray:
         return self.grid.t
+
+    def take(self, index: np.ndarray) -> "StepOutput":
+        """The grid rows at `index` (angles, context and grid alike); events and samples kept."""
+        return StepOutput(self.grid.take(index), {k: v[index] for k, v in self.angles.items()},
+                          self.context[index], list(self.events), self.samples)
 
 
 class Pipeline:
@@ -76,6 +84,7 @@ class Pipeline:
         self._computers: list[AngleComputer] = []
         self._blank_before = -np.inf  # live: no angles before the calibration took effect
         self._quiet: list[tuple[float, float]] = []  # no slouch events inside these spans
+        self._oriented: dict[str, list[TimedSamples]] = {}  # entered since the last step
         if calibration is not None:
             self.set_calibration(calibration)
 
@@ -148,6 +157,7 @@ class Pipeline:
     def _push(self, loc: str, samples: TimedSamples) -> None:
         samples = self.orienters[loc].fill(samples)
         if len(samples):
+            self._oriented.setdefault(loc, []).append(samples)
             self.samples_seen[loc] += len(samples)
             fl = self.first_last[loc]
             fl[0], fl[1] = min(fl[0], samples.t[0]), max(fl[1], samples.t[-1])
@@ -155,6 +165,13 @@ class Pipeline:
 
     # --- processing ----------------------------------------------------------------
     def _step(self, final: bool) -> StepOutput:
+        oriented = {loc: TimedSamples.concat(parts) for loc, parts in self._oriented.items()}
+        self._oriented = {}
+        out = self._step_grid(final)
+        out.samples = oriented
+        return out
+
+    def _step_grid(self, final: bool) -> StepOutput:
         frame = self.grid.pull(final=final)
         n = len(frame)
         if not self._computers or n == 0:

@@ -20,6 +20,7 @@ from imu.core.calibrate import (Calibration, CalibrationError, calibrate, find_b
 from imu.core.grid import GridFrame
 from imu.core.result import CalibrationReport
 from imu.profile import Thresholds
+from imu.runner import calibration_event
 
 NEUTRAL, BENDS, DONE, FAILED = "neutral", "bends", "done", "failed"
 SAY_SIT_TALL = "Calibration: sit (or stand) tall and keep still for a few seconds."
@@ -175,9 +176,6 @@ def attempt_record(attempt: Calibration | CalibrationReport, t: float, number: i
 
 def attempt_event(attempt: Calibration | CalibrationReport, t: float, number: int) -> dict:
     """The live `calibration` event for one attempt."""
-    report = attempt.report if isinstance(attempt, Calibration) else attempt
-    event = {"event": "calibration", "t": float(t), "ok": report.ok, "quality": report.quality,
-             "reasons": list(report.reasons), "attempt": number}
     if isinstance(attempt, Calibration):
-        event["applies_from_s"] = attempt.applies_from_s
-    return event
+        return calibration_event(attempt.report, t, attempt=number, applies_from_s=attempt.applies_from_s)
+    return calibration_event(attempt, t, attempt=number)

@@ -13,12 +13,14 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from imu.live.sinks import ALERT_EVENTS, BuzzAlertSink, DesktopAlertSink, TerminalAlertSink, stderr_note
+from imu.live.sinks import BuzzAlertSink, DesktopAlertSink, TerminalAlertSink, stderr_note
 from imu.live.status import StatusLine, clock, describe_event, status_parts
+from imu.runner import ALERT_EVENTS, AlertSink, finish_sinks
 
 JSONL_EVENTS = ("calibration", "slouch_start", "slouch_end", "alert", "gap", "reconnect",
                 "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue",
-                "posture_reset", "posture_reset_guided", "mobility_test")  # issue 13
+                "posture_reset", "posture_reset_guided", "mobility_test",  # issue 13
+                "carry_graded", "run_graded")
 
 
 class LiveOutputs:
@@ -27,7 +29,9 @@ class LiveOutputs:
         self.out = out  # events and the status line (default stdout)
         self.status_line: StatusLine | None = None  # once the session records
         self.alert_sinks: list = []
-        self.step_sinks: list = []  # callable(StepUpdate) or objects with step(update)
+        # sinks (imu.runner.Sink: step(update), optional finish()); alerts reach the alert
+        # sinks through one of them
+        self.step_sinks: list = [AlertSink(self._alert)]
         self._log_handler: logging.Handler | None = None
 
     def open(self, hub, sensor_specs: dict, analysis_rate_hz: float) -> None:
@@ -63,21 +67,21 @@ class LiveOutputs:
                     self.out.write(event_json(event) + "\n")
             elif event["event"] not in ("calibration",) + ALERT_EVENTS:  # the guide says calibrations
                 self.status_line.message(describe_event(event))
-            if event["event"] in ALERT_EVENTS:
-                for sink in self.alert_sinks:
-                    sink.alert(event)
         if self.o.jsonl and events:
             self.out.flush()
 
     def step(self, update) -> None:
-        """A step's update to every step sink; a failing sink is switched off, once."""
-        for sink in self.step_sinks:
+        """A step's update to every sink; a failing sink is switched off, once."""
+        for sink in list(self.step_sinks):
             try:
-                (sink.step if hasattr(sink, "step") else sink)(update)
+                sink.step(update)
             except Exception as err:  # a broken viewer must not stop the recording
-                self.note(f"display sink failed and is switched off: {type(err).__name__}: {err}")
+                self.note(f"{type(sink).__name__} failed and is switched off: {type(err).__name__}: {err}")
                 self.step_sinks.remove(sink)
-                break
+
+    def _alert(self, event: dict) -> None:
+        for sink in self.alert_sinks:
+            sink.alert(event)
 
     def show_status(self, now: float, angles: dict, status: dict, slouches: int,
                     open_slouch_from: float | None, calibrated: bool) -> None:
@@ -113,10 +117,7 @@ class LiveOutputs:
             close = getattr(sink, "close", None)
             if close is not None:
                 await close()
-        for sink in self.step_sinks:
-            close = getattr(sink, "close", None)
-            if close is not None:
-                close()
+        finish_sinks(self.step_sinks)
 
     def close_display(self) -> None:
         if self._log_handler is not None:

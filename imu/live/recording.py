@@ -10,12 +10,12 @@ A failing disk stops the session rather than losing data.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from pathlib import Path
 from typing import Callable
 
 from imu import __version__
 from imu.profile import Thresholds, thresholds_to_dict
+from imu.jsonvalues import plain
 from imu.samples import LinkEvent, Notification
 
 
@@ -89,17 +89,10 @@ class LiveRecording:
             t_start, t_end = event["t"] - event.get("gap_s", 0.0), event["t"]
         try:
             self.writer.add_event(kind, float(t_start), None if t_end is None else float(t_end),
-                                  _plain(event))
+                                  plain(event))
         except ValueError as err:
             self.note(f"event not recorded ({err})")
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-
-
-def _plain(event: dict) -> dict:
-    """The event as JSON values (numpy numbers and arrays made plain)."""
-    from imu.replay import event_json
-
-    return json.loads(event_json(event))

@@ -4,10 +4,10 @@ One asyncio loop, and `LiveSession` coordinates it. Notifications and link event
 the sources (`imu.live.sources`: real sensors or the virtual rig), stamped on the session
 clock; they are recorded at once (`imu.live.recording`) and collected; every step (about
 40 ms of session time, a little more when the clock runs fast) the collected items go
-through the one `Pipeline`. Until calibrated the guide watches the raw grid; the accepted
-calibration is recorded and the monitoring pipeline replays every item from the first
-notification with it, so the live events are exactly those `imu report` / `imu replay`
-give for the file. What comes out goes to the outputs (`imu.live.outputs`: status line,
+go to the one `Runner` (imu.runner). Until calibrated the guide watches the raw grid; the
+accepted calibration is recorded and the runner feeds every item from the first
+notification again with it, so the live events are exactly those `imu report` /
+`imu replay` give for the file. What comes out goes to the outputs (`imu.live.outputs`: status line,
 JSON lines, alert and step sinks, the report at the end).
 """
 
@@ -18,14 +18,12 @@ import datetime as _dt
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
 from imu.core.calibrate import Calibration
-from imu.core.pipeline import Pipeline, StepOutput
+from imu.core.pipeline import Pipeline
 from imu.errors import UserError
 from imu.live.calibration_guide import (CalibrationGuide, attempt_event, attempt_record)
 from imu.live.marks import HELP, CarryMarker
@@ -34,8 +32,8 @@ from imu.live.recording import LiveRecording
 from imu.live.sources import SensorSources
 from imu.people import get_profile
 from imu.profile import Thresholds
-from imu.replay import SensorStatusTracker, StepUpdate
-from imu.samples import LinkEvent, Notification, TimedSamples
+from imu.runner import Runner, StepUpdate
+from imu.samples import LinkEvent, Notification
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_SENSORS, EXIT_INTERRUPTED = 0, 2, 3, 130
 STEP_S = 0.04  # session seconds per step at speed 1
@@ -58,7 +56,7 @@ class LiveOptions:
     duration: float | None = None  # stop after this many session seconds
     profile: str | None = None  # per-person profile name (default "default")
     sensors_file: str | None = None  # sensor-choice JSON (default: the profile's)
-    dashboard_sink: Any = None  # callable(StepUpdate) or object with step(update)
+    dashboard_sink: Any = None  # a sink: step(update), optional finish() (imu.runner.Sink)
     lsl: bool = False
     desktop: bool = True
     buzz: bool = True
@@ -81,27 +79,6 @@ def default_output() -> Path:
     return Path.cwd() / f"imu-{_dt.datetime.now():%Y%m%d-%H%M%S}.imu"
 
 
-class _Tap:
-    """Keeps the oriented samples a pipeline stage passed on during one step (dashboards)."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.taken = inner, []
-
-    def fill(self, samples: TimedSamples) -> TimedSamples:
-        filled = self.inner.fill(samples)
-        if len(filled):
-            self.taken.append(filled)
-        return filled
-
-    def drain(self) -> TimedSamples | None:
-        taken, self.taken = self.taken, []
-        if not taken:
-            return None
-        if len(taken) == 1:
-            return taken[0]
-        return TimedSamples(np.concatenate([s.t for s in taken]), np.concatenate([s.quat for s in taken]))
-
-
 class LiveSession:
     """Coordinates one live session: sources -> recording and the pipeline -> outputs."""
 
@@ -109,23 +86,22 @@ class LiveSession:
         self.o = options
         self.out: TextIO = options.stdout or sys.stdout
         self.events: list[dict] = []  # every live event, in the order it was emitted
+        self.guides: list = []  # the posture-reset routine and the mobility test (issue 13)
         self.path: Path | None = None
         self.report_paths: dict | None = None
         self.outputs = LiveOutputs(options, self.out)
         self.sources: SensorSources | None = None
         self.recording: LiveRecording | None = None
-        self.pipeline: Pipeline | None = None
+        self.runner: Runner | None = None
         self.calibration: Calibration | None = None
         self.guide: CalibrationGuide | None = None
         self.step_count = 0
         self.step_seconds: list[float] = []  # wall seconds spent in each pipeline step
         self._incoming: list[Notification | LinkEvent] = []
-        self._history: list[Notification | LinkEvent] | None = []
         self._stopping = False
         self._stop: asyncio.Event | None = None
         self._attempts = 0
         self._angles: dict = {}
-        self._taps: dict[str, _Tap] = {}
         self.stop_reason = ""
         self._lag_warned = False
 
@@ -186,9 +162,8 @@ class LiveSession:
         sources = self.sources
         self.sensor_specs = sources.sensor_specs()
         self.recording.open(sources.sensor_records(), self.thr, self.profile.name, self.o)
-        self.pipeline = Pipeline(self.sensor_specs, self.thr)
-        self._install_taps()
-        self.status = SensorStatusTracker(self.pipeline)
+        # no collectors: the report is made from the recording; grades from a trailing window
+        self.runner = Runner(self.sensor_specs, self.thr, collect=False, keep_history=True)
         self.outputs.open(sources.hub, self.sensor_specs, self.thr.analysis_rate_hz)
         self.note(f"recording to {self.path}")
 
@@ -239,35 +214,34 @@ class LiveSession:
                               "sensors run late (session times stretch); try a lower speed")
         return EXIT_OK  # a stop by Ctrl-C or SIGTERM is the normal end of a live session
 
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline the runner steps now (a calibration replaces it)."""
+        return None if self.runner is None else self.runner.pipeline
+
     def _step(self, now: float, final: bool = False) -> None:
         started = time.perf_counter()
         items, self._incoming = self._incoming, []
-        if self._history is not None:
-            self._history.extend(items)
-        events: list[dict] = []
-        for item in items:
-            if isinstance(item, LinkEvent):
-                link = self.status.link_event(item)
-                if link is not None and not (self._stopping and link["event"] == "gap"):
-                    events.append(link)
-        out = self.pipeline.feed(items)
-        if final:
-            tail = self.pipeline.finish()
-            out = _concat_outputs(out, tail)
+        update = self.runner.feed(items, now)
+        events = [e for e in update.events if not (self._stopping and e["event"] == "gap")]
         if self.guide is not None and self.guide.active:
-            g = self.guide.update(out.grid, now)
+            g = self.guide.update(update.out.grid, now)
             for text in g.say:
                 self.say(text, now)
             for attempt in g.attempts:
                 events.append(self._record_attempt(attempt, now))
             if g.accepted is not None:
-                out = self._start_monitoring(g.accepted, now, final)
-        for guide in getattr(self, "guides", ()):  # posture reset routine, mobility test
-            events += guide.step(self, out, now)
-        events += out.events
+                update = self._start_monitoring(g.accepted, now)
+                events += update.events
+        for guide in self.guides:  # posture reset routine, mobility test
+            events += guide.step(self, update.out, now)
+        self._emit(events, update, now)
+        if final:
+            tail = self.runner.finish(now, grade=False).update
+            extra = [e for guide in self.guides for e in guide.step(self, tail.out, now)]
+            self._emit(tail.events + extra, tail, now)
         self.step_seconds.append(time.perf_counter() - started)
         self.step_count += 1
-        self._emit(events, out, now)
 
     def _make_guides(self) -> list:
         """The posture-reset routine (always ready for the p key) and the mobility test."""
@@ -285,20 +259,17 @@ class LiveSession:
         self.writer.add_calibration(attempt_record(attempt, now, self._attempts), now)
         return attempt_event(attempt, now, self._attempts)
 
-    def _start_monitoring(self, calibration: Calibration, now: float, final: bool = False) -> StepOutput:
+    def _start_monitoring(self, calibration: Calibration, now: float) -> StepUpdate:
         """The monitoring pipeline: the calibrated one, fed everything from the start."""
         try:
             self.profile.save_calibration(calibration.to_dict())
         except OSError as err:
             self.note(f"could not save the calibration to profile {self.profile.name}: {err}")
-        self._use_calibration(calibration)
-        history, self._history = self._history or [], None
-        out = self.pipeline.feed(history)
-        if final:
-            out = _concat_outputs(out, self.pipeline.finish())
+        self.calibration = calibration
+        update = self.runner.calibrate(calibration, now)
         self.say(f"Calibrated ({calibration.report.quality}). Monitoring: you will be alerted after "
                  f"{self.thr.alert_after_s:g} s of slouching.", now)
-        return out
+        return update
 
     def _reuse_calibration(self) -> bool:
         data = self.profile.calibration()
@@ -310,48 +281,29 @@ class LiveSession:
         record = calibration.to_dict() | {"reused_from_profile": self.profile.name}
         self.writer.add_calibration(record, 0.0)
         self._attempts += 1
-        self._use_calibration(calibration)
-        self._history = None
+        self.calibration = calibration
+        self.runner.calibrate(calibration, 0.0)  # nothing stepped yet: nothing to feed again
         self._emit([attempt_event(calibration, 0.0, 1)], None, 0.0)
         self.say(f"Using the calibration saved in profile {self.profile.name} "
                  f"({calibration.report.quality}). Monitoring: you will be alerted after "
                  f"{self.thr.alert_after_s:g} s of slouching.", 0.0)
         return True
 
-    def _use_calibration(self, calibration: Calibration) -> None:
-        """A fresh calibrated pipeline; the sensors' link status carries over."""
-        self.calibration = calibration
-        old = self.status
-        self.pipeline = Pipeline(self.sensor_specs, self.thr, calibration)
-        self._install_taps()
-        self.status = SensorStatusTracker(self.pipeline)
-        self.status.connected, self.status.gaps = old.connected, old.gaps
-
-    def _install_taps(self) -> None:
-        self._taps = {loc: _Tap(o) for loc, o in self.pipeline.orienters.items()}
-        self.pipeline.orienters.update(self._taps)
-
     # -- output ----------------------------------------------------------------------------------
-    def _emit(self, events: list[dict], out: StepOutput | None, now: float) -> None:
+    def _emit(self, events: list[dict], update: StepUpdate | None, now: float) -> None:
         for event in events:
             self.events.append(event)
             self.recording.add_event(event)
         self.outputs.events(events)
-        if out is None:
+        if update is None:
             return
-        if out.angles and len(out.t):
-            self._angles = out.angles
-        status = self.status.status(now)
-        if self.step_sinks:
-            samples = {loc: s for loc, tap in self._taps.items() if (s := tap.drain()) is not None}
-            self.outputs.step(StepUpdate(out, events, samples, status, now))
-        else:
-            for tap in self._taps.values():
-                tap.taken.clear()
+        if update.out.angles and len(update.out.t):
+            self._angles = update.out.angles
+        self.outputs.step(replace(update, events=events))  # with the guide's attempts
         if self._stopping:
             return  # sensors disconnecting at the end are not news
         episode = self.pipeline.slouch.open_episode
-        self.outputs.show_status(now, self._angles, status, len(self.pipeline.slouch.episodes),
+        self.outputs.show_status(now, self._angles, update.status, len(self.pipeline.slouch.episodes),
                                  None if episode is None else episode.start_s, self.calibration is not None)
 
     def say(self, text: str, t: float) -> None:
@@ -372,9 +324,14 @@ class LiveSession:
             except (ValueError, RuntimeError, NotImplementedError):
                 pass  # not the main thread, or no signals here (Windows): Ctrl-C raises instead
 
+    def _annotate(self, start_s: float, end_s: float, label: str, source: str) -> None:
+        """A carry the wearer marked: recorded, and graded by the runner once it has passed."""
+        self.recording.add_annotation(start_s, end_s, label, source)
+        self.runner.annotate(start_s, end_s, label)
+
     def _install_keys(self) -> None:
         """Carry keys from a terminal (not with --jsonl, whose stdout is for machines)."""
-        self.marker = CarryMarker(self.recording.add_annotation)
+        self.marker = CarryMarker(self._annotate)
         stdin = self.o.stdin if self.o.stdin is not None else sys.stdin
         if self.o.jsonl or stdin is None or not (self.o.stdin is not None or stdin.isatty()):
             return
@@ -426,17 +383,3 @@ class LiveSession:
                       f"recorded in {self.path}")
             if self.o.report:
                 self.report_paths = self.outputs.write_report(self.path)
-
-
-def _concat_outputs(a: StepOutput, b: StepOutput) -> StepOutput:
-    if not len(b.t):
-        return StepOutput(a.grid, a.angles, a.context, a.events + b.events)
-    if not len(a.t):
-        return StepOutput(b.grid, b.angles, b.context, a.events + b.events)
-    grid = type(a.grid)(np.concatenate([a.grid.t, b.grid.t]),
-                        {k: np.concatenate([a.grid.quat[k], b.grid.quat[k]]) for k in a.grid.quat},
-                        {k: np.concatenate([a.grid.acc[k], b.grid.acc[k]]) for k in a.grid.acc})
-    names = set(a.angles) | set(b.angles)
-    angles = {n: np.concatenate([a.angles.get(n, np.full(len(a.t), np.nan)),
-                                 b.angles.get(n, np.full(len(b.t), np.nan))]) for n in names}
-    return StepOutput(grid, angles, np.concatenate([a.context, b.context]), a.events + b.events)

@@ -19,9 +19,6 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 
-# events every alert sink receives: the slouch alert, and (issue 13) the reminder to get up
-# after a long sitting bout and the cue during a lift with a rounding lower back
-ALERT_EVENTS = ("alert", "sitting_break_due", "lift_cue")
 
 
 def alert_text(event: dict) -> str:

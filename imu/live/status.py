@@ -236,6 +236,12 @@ def describe_event(event: dict) -> str:
                 else "guided posture reset not completed: " + ", ".join(event.get("steps_seen", [])) + " seen")
     elif kind == "mobility_test":
         text = f"mobility test measured ({event.get('movements_done', 0)} of 6 movements)"
+    elif kind in ("carry_graded", "run_graded"):
+        what = event.get("kind", "run").replace("_", " ")
+        why = f": {'; '.join(event['reasons'])}" if event.get("reasons") else ""
+        so_far = " (so far)" if event.get("provisional") else ""
+        text = (f"{what} {clock(event['start_s'])}-{clock(event['end_s'])} "
+                f"graded {event['grade']}{so_far}{why}")
     else:
         text = kind
     return f"[{clock(t):>7}] {text}"

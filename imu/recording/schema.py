@@ -14,7 +14,7 @@ import struct
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
+from imu.jsonvalues import plain
 
 from imu.errors import UserError
 
@@ -109,22 +109,9 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 def to_json(value) -> str:
-    """JSON text for metadata, calibrations and event data (numpy values and dataclasses too)."""
-    return json.dumps(value, default=_json_default, allow_nan=True, separators=(",", ":"))
-
-
-def _json_default(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
+    """JSON text for metadata, calibrations and event data (numpy values and dataclasses too;
+    NaN kept: the file stores what it was given)."""
+    return json.dumps(plain(value, keep_nan=True), allow_nan=True, separators=(",", ":"))
 
 
 def from_json(text):

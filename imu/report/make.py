@@ -13,8 +13,7 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
                 profile=None, quiet=True) -> dict:
     """Analyse a recording and write its report; a progress bar on a terminal unless quiet.
     Returns the written paths by file name ("summary.json", "events.csv", "report.html")."""
-    from imu.analysis import analyze, open_source
-    from imu.core.stability import AccCollector
+    from imu.analysis import open_source, run_source
     from imu.progress import progress
     from imu.report.overview import session_facts
     from imu.report.writer import prepare_output_dir, write_report
@@ -23,15 +22,14 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
     prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
     source = open_source(input_path, thresholds, mapping)
     source.calibration_spans, source.bends = calibration_spans, bends
-    acc = AccCollector()
     total = session_facts(source.path, source.kind).end_hint_s
     with progress("analysing", total=total, quiet=quiet, unit=clock) as bar:
-        def on_step(out) -> None:
-            acc(out)
-            if len(out.t):
-                bar.advance_to(float(out.t[-1]))
+        def on_step(update) -> None:
+            if len(update.out.t):
+                bar.advance_to(float(update.out.t[-1]))
 
-        analysis = analyze(source, on_step=on_step)
+        result = run_source(source, on_step=on_step)  # the runner grades runs and carries
         bar.set_total(None)
-        return write_report(analysis, Path(out_dir), source.describe(), acc.acc, profile=profile,
-                            progress=bar.stage)
+        return write_report(result.analysis, Path(out_dir), source.describe(), profile=profile,
+                            progress=bar.stage, stability=result.stability,
+                            exposures=result.exposures)

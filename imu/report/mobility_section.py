@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imu.core.mobility import ANGLE_WORDS, EVEN_DEG, MOVEMENTS, SEGMENTS
+from imu.core.mobility import ANGLE_WORDS, EVEN_DEG, MOVEMENTS, SEGMENTS, MobilityRecorder
+from imu.core.mobility_guide import LABEL_PREFIX, MobilityGuide, guide_notes
+from imu.profile import Thresholds
 from imu.report.html import STYLE, _e, _num, _table
 
 SEGMENT_WORDS = {"thoracic": "thoracic (upper back on lower back)",
@@ -23,7 +25,6 @@ def add_mobility(summary: dict, analysis, source: dict | None, facts=None) -> di
     labels = [a for a in analysis.annotations if str(a[2]).startswith("mobility_")]
     if not labels or not source or not source.get("file"):
         return summary
-    from imu.live.mobility_test import earlier_tests, mobility_from_recording
     from imu.people import existing_profile
 
     result, _ = mobility_from_recording(source["file"], analysis.thresholds)
@@ -113,3 +114,57 @@ def mobility_page(test: dict, earlier: list[dict]) -> str:
             f"<h1>{_e(title)}</h1>\n<p class=\"meta\">{_e(test.get('session', ''))}"
             f"{' (virtual sensors)' if test.get('virtual') else ''}</p>\n"
             + _body(test, earlier) + "\n</body></html>\n")
+
+
+def earlier_tests(profile) -> list[dict]:
+    try:
+        return profile.mobility_tests() if profile is not None else []
+    except (OSError, ValueError):
+        return []
+
+
+# --- from a recording ---------------------------------------------------------------------------
+
+def mobility_from_recording(path, thresholds: Thresholds | None = None,
+                            spans: list[tuple[float, float, str]] | None = None):
+    """(MobilityResult or None, spans) of a session file: the spans its annotations hold
+    (`mobility_*`), or with spans=[] the guide run over the calibrated data as it was live."""
+    from imu.analysis import analyze, find_calibrations, open_source
+    from imu.core.angles import AngleComputer
+
+    source = open_source(path, thresholds)
+    if spans is None:
+        spans = [(a, b, label.removeprefix(LABEL_PREFIX)) for a, b, label in source.annotations
+                 if label.startswith(LABEL_PREFIX) and label.removeprefix(LABEL_PREFIX) in MOVEMENTS]
+        if not spans:
+            return None, []
+    guide = None
+    calibration = find_calibrations(source).primary
+    if calibration is None:
+        return None, spans
+    computer = AngleComputer(calibration, source.thresholds)
+    recorder = MobilityRecorder(keep=[(a - 1.0, b + 1.0) for a, b, _ in spans] if spans else None)
+    if not spans:
+        guide = MobilityGuide(source.thresholds)
+        start = max(calibration.applies_from_s or 0.0, (calibration.span_s or (0.0, 0.0))[1])
+
+    def on_step(out) -> None:
+        if not out.angles or not len(out.t):
+            return
+        segments = computer.segments(out.grid)
+        recorder.add(out.t, out.angles, segments)
+        if guide is not None and out.t[-1] >= start:
+            if not guide.began:
+                guide.begin(start)
+            guide.update(out.t, out.angles, segments, float(out.t[-1]))
+
+    source = open_source(path, thresholds)
+    analysis = analyze(source, on_step=on_step)
+    if guide is not None:
+        if guide.began and len(analysis.t):
+            guide.end(float(analysis.t[-1]))
+        spans = list(guide.spans)
+    result = recorder.measure(spans)
+    if guide is not None:
+        result.notes += guide_notes(guide)
+    return result, spans

@@ -7,11 +7,11 @@ one, or changing a unit or meaning, bumps the number.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 
 import numpy as np
 
 import imu
+from imu.jsonvalues import plain
 from imu.core.exposure import (
     LONG_BOUT_S, AngleExposure, angle_kind, angle_summary, episode_end, grid_step,
     slouches_per_hour,
@@ -70,18 +70,8 @@ def rounded(value, digits: int):
 
 
 def json_safe(value, where: str = "value"):
-    """Plain JSON types from numpy and tuples; NaN becomes None; other objects are refused."""
-    if value is None or isinstance(value, (bool, str, np.bool_)):
-        return bool(value) if isinstance(value, np.bool_) else value
-    if isinstance(value, Integral):
-        return int(value)
-    if isinstance(value, Real):
-        return rounded(value, 6)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [json_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(f"{where}: {type(value).__name__} cannot be written to the summary")
+    """Plain JSON types for the summary: floats to 6 decimals, NaN as None (imu.jsonvalues)."""
+    return plain(value, digits=6, where=where)
 
 
 def build_summary(analysis: Analysis, source: dict,

@@ -14,7 +14,7 @@ from pathlib import Path
 from imu.atomic import replacing_dir
 from imu.core.exposure import angle_summary
 from imu.core.result import Analysis
-from imu.core.stability import stability_from_analysis
+from imu.core.stability import StabilityResult, stability_from_analysis
 from imu.errors import UserError
 from imu.report import figures
 from imu.report.events import write_events_csv
@@ -67,21 +67,26 @@ def prepare_output_dir(out: Path) -> Path:
 
 def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
                  acc: dict | None = None, profile: str | None = None,
-                 progress=None) -> dict[str, Path]:
+                 progress=None, *, stability: StabilityResult | None = None,
+                 exposures: dict | None = None) -> dict[str, Path]:
     """Write the three report files into out_dir (created if needed); returns their paths.
 
-    source: {"kind": ..., "file": ...} as for `build_summary`. acc: the grid acceleration per
-    sensor (imu.core.stability.AccCollector), which sharpens activity and stride detection.
+    source: {"kind": ..., "file": ...} as for `build_summary`. stability, exposures: the
+    runner's grades and exposure of the session (imu.runner.RunResult), so the report shows
+    what live and replay were given; computed here when absent, with acc (the grid
+    acceleration per sensor, which sharpens activity and stride detection).
     profile: the person (else the one the session file names). progress: called with a short
     text before each stage (long sessions take a while).
     """
     say = progress or (lambda text: None)
     out = prepare_output_dir(Path(out_dir))
     say("exposure and summary")
-    exposures = angle_summary(analysis)
+    if exposures is None:
+        exposures = angle_summary(analysis)
     summary = build_summary(analysis, source, exposures)
-    say("trunk stability")
-    stability = stability_from_analysis(analysis, acc)
+    if stability is None:
+        say("trunk stability")
+        stability = stability_from_analysis(analysis, acc)
     add_stability(summary, analysis, stability)
     add_training(summary, analysis)  # sitting bouts, breaks and lifts (issue 13)
 
