@@ -2,15 +2,16 @@
 
     python benchmarks/bench_live.py [--quick]
 
-1. Pipeline cost: a simulated smoke session (thoracic + lumbar + sacral, imu-fw) fed to a
-   calibrated Pipeline in 40 ms chunks, as the live loop does at speed 1: wall time per
-   notification (median, p99) and per step.
+1. Step cost: a simulated smoke session (thoracic + lumbar + sacral, imu-fw) fed to a
+   calibrated Runner (as live uses it: no collectors, provisional grades) in 40 ms chunks, as
+   the live loop does at speed 1: wall time per notification (median, p99) and per step.
 2. Alert delay: a virtual `imu live` session (bleak over the virtual radio) at speed 2 with
    40 ms session steps; for each alert, the session time between its due moment and the
    moment the sinks got it (terminal) and the buzz reached the thoracic sensor, also in wall ms.
-3. Scale: N virtual imu-fw sensors at 100 Hz (3 per hub, as three body locations), each hub
-   with its own Pipeline and SessionWriter, stepped every 40 ms for a few seconds at speed 1;
-   N grows until frames are lost or the sensors run late.
+3. Scale: W wearers of three virtual imu-fw sensors at 100 Hz (thoracic, lumbar, sacral), each
+   wearer with its own hub, calibrated Runner and SessionWriter, stepped every 40 ms for a few
+   seconds at speed 1. The largest W without lost frames and without running late is
+   searched: W doubles until a run fails, then the last good and first bad are bisected.
 """
 
 from __future__ import annotations
@@ -31,20 +32,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from imu.core.calibrate import calibrate  # noqa: E402
 from imu.core.pipeline import Pipeline  # noqa: E402
 from imu.profile import Thresholds  # noqa: E402
+from imu.runner import AlertSink, Runner  # noqa: E402
 
 
-def bench_pipeline_cost() -> dict:
+def smoke_calibration():
+    """A three-sensor smoke session and the calibration its start gives."""
     from imu.sim import simulate
 
     sim = simulate("smoke", seed=0, sacral=True, rates_hz={"lumbar": 100}, loss_rate=0.0)
     thr = Thresholds()
     sensors = {loc: {"device": "imu-fw", "rate_hz": info["rate_hz"]} for loc, info in sim.sensors.items()}
-    raw = Pipeline(sensors, thr)
+    out = Pipeline(sensors, thr).feed([n for n in sim.notifications if n.host_time_s < 35.0])
+    return sim, sensors, calibrate(out.grid.t, out.grid.quat, thr)
 
-    head = [n for n in sim.notifications if n.host_time_s < 35.0]
-    out = raw.feed(head)
-    calibration = calibrate(out.grid.t, out.grid.quat, thr)
-    pipeline = Pipeline(sensors, thr, calibration)
+
+def bench_pipeline_cost() -> dict:
+    sim, sensors, calibration = smoke_calibration()
+    pipeline = Runner(sensors, Thresholds(), calibration, collect=False)
     notes = sim.notifications
     per_note, per_step, i = [], [], 0
     end = 0.04
@@ -88,7 +92,7 @@ async def bench_alert_delay(speed: float, duration: float) -> dict:
 
     def open_recording():
         original()
-        session.alert_sinks.insert(0, Probe())
+        session.outputs.step_sinks.insert(0, AlertSink(Probe().alert))
 
     session._open_recording = open_recording
     await session.run()
@@ -100,7 +104,7 @@ async def bench_alert_delay(speed: float, duration: float) -> dict:
             "buzz_at_sensor_delay_wall_ms": [round(d * 1e3 / speed, 1) for d in buzz]}
 
 
-async def scale_run(n_sensors: int, seconds: float) -> dict:
+async def scale_run(n_sensors: int, seconds: float, calibration=None) -> dict:
     from imu.ble import SensorChoice, SensorHub
     from imu.live.virtual import GatedClock
     from imu.recording.session import SessionWriter
@@ -121,7 +125,8 @@ async def scale_run(n_sensors: int, seconds: float) -> dict:
                 group[loc] = p
                 sensors.append(p)
             writer = SessionWriter(folder / f"g{g}.imu", {}, [{"location": loc, "device": "imu-fw"} for loc in group])
-            pipeline = Pipeline({loc: {"device": "imu-fw", "rate_hz": 100} for loc in group})
+            pipeline = Runner({loc: {"device": "imu-fw", "rate_hz": 100} for loc in group}, Thresholds(),
+                              calibration, collect=False)
             pending = []
 
             def on_note(loc, t, payload, pending=pending, writer=writer):
@@ -153,7 +158,7 @@ async def scale_run(n_sensors: int, seconds: float) -> dict:
         for p in sensors:
             await p.stop()
     missed = sum(p.missed for p in sensors)
-    lost = sum(d.stats.lost_samples for _, pipeline, _, _ in hubs for d in pipeline.decoders.values())
+    lost = sum(d.stats.lost_samples for _, runner, _, _ in hubs for d in runner.pipeline.decoders.values())
     return {"sensors": n_sensors, "missed_frames": missed, "lost_samples": lost,
             "step_lag_ms_median": round(float(np.median(step_lag)) * 1e3, 1),
             "step_lag_ms_p99": round(float(np.percentile(step_lag, 99)) * 1e3, 1),
@@ -171,15 +176,26 @@ def main() -> None:
     print("2. alert delay (virtual live session, smoke):")
     for k, v in asyncio.run(bench_alert_delay(2.0, 75.0)).items():
         print(f"   {k}: {v}")
-    print("3. virtual 100 Hz sensors one process sustains (pipeline + recording per 3 sensors):")
-    best = 0
-    for n in (3, 6, 9, 12, 15, 18, 21, 24, 30):
-        result = asyncio.run(scale_run(n, 4.0 if args.quick else 8.0))
-        print(f"   {result}")
-        if not result["ok"]:
-            break
-        best = n
-    print(f"   sustained without loss: {best} sensors at 100 Hz")
+    print("3. virtual 100 Hz sensors one process sustains (calibrated runner + recording per wearer of 3):")
+    _, _, calibration = smoke_calibration()
+    seconds = 4.0 if args.quick else 8.0
+    results: dict[int, bool] = {}
+
+    def ok(wearers: int) -> bool:
+        if wearers not in results:
+            result = asyncio.run(scale_run(3 * wearers, seconds, calibration))
+            print(f"   {result}", flush=True)
+            results[wearers] = result["ok"]
+        return results[wearers]
+
+    good, bad = 0, 1
+    while ok(bad):  # double until a run fails
+        good, bad = bad, 2 * bad
+    while bad - good > 1:  # then bisect between the last good and the first bad
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if ok(mid) else (good, mid)
+    print(f"   sustained without loss or lag: {3 * good} sensors at 100 Hz ({good} wearers; "
+          f"{3 * bad} failed; searched over {sorted(results)} wearers)")
 
 
 if __name__ == "__main__":

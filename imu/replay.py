@@ -24,14 +24,15 @@ from imu.core.result import Analysis, CalibrationReport
 from imu.core.stability import StabilityResult
 from imu.jsonvalues import plain
 from imu.profile import Thresholds
-from imu.runner import (GRADE_EVENTS, AlertSink, SensorStatusTracker, Sink, StepUpdate,
+from imu.runner import (GRADE_EVENTS, AlertSink, fan_out, SensorStatusTracker, Sink, StepUpdate,
                         calibration_event, finish_sinks)
 
 __all__ = ["AlertSink", "JsonlSink", "ReplayResult", "SensorStatusTracker", "Sink", "StepUpdate",
            "event_json", "replay"]
 
 PIPELINE_EVENTS = ("slouch_start", "slouch_end", "alert",
-                   "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue")  # issue 13
+                   "sitting_break_due", "sitting_bout", "sitting_break", "lift", "lift_cue",
+                   "posture_reset")  # issue 13
 SILENT_STEP_S = 10.0  # chunk length while catching up to from_s (nothing is shown)
 FAST_STEP_S = 1.0  # chunk length at speed 0: small, yet few steps per session
 PACED_STEP_WALL_S = 0.04  # a paced replay steps every 40 ms of wall time, like the live loop
@@ -178,8 +179,7 @@ def replay(path: str | Path, *, speed: float = 0.0, from_s: float = 0.0,
         out = update.out if (update.out.t >= from_s).all() else update.out.take(update.out.t >= from_s)
         update = replace(update, out=out, events=shown)
         result.events.extend(shown)
-        for sink in sinks:
-            sink.step(update)
+        fan_out(sinks, update)
 
     reached = 0.0
     try:

@@ -58,6 +58,20 @@ class Sink(Protocol):
     def step(self, update: StepUpdate) -> None: ...
 
 
+def fan_out(sinks: list, update: "StepUpdate", on_failure: Callable[[str], None] | None = None) -> None:
+    """One update to every sink, in order. With on_failure (live: a broken viewer must not
+    stop the recording) a sink that raises is taken out of `sinks` and on_failure says so in
+    one line; without it the error propagates."""
+    for sink in list(sinks):
+        try:
+            sink.step(update)
+        except Exception as err:
+            if on_failure is None:
+                raise
+            on_failure(f"{type(sink).__name__} failed and is switched off: {type(err).__name__}: {err}")
+            sinks.remove(sink)
+
+
 def finish_sinks(sinks) -> None:
     """Call `finish()` on every sink that has it."""
     for sink in sinks:

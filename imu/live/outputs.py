@@ -29,9 +29,9 @@ class LiveOutputs:
         self.out = out  # events and the status line (default stdout)
         self.status_line: StatusLine | None = None  # once the session records
         self.alert_sinks: list = []
-        # sinks (imu.runner.Sink: step(update), optional finish()); alerts reach the alert
-        # sinks through one of them
-        self.step_sinks: list = [AlertSink(self._alert)]
+        # sinks (imu.runner.Sink: step(update), optional finish()); each alert sink is one of
+        # them through an imu.runner.AlertSink
+        self.step_sinks: list = []
         self._log_handler: logging.Handler | None = None
 
     def open(self, hub, sensor_specs: dict, analysis_rate_hz: float) -> None:
@@ -46,6 +46,7 @@ class LiveOutputs:
             self.alert_sinks.append(DesktopAlertSink(self.note))
         if o.buzz:
             self.alert_sinks.append(BuzzAlertSink(hub))
+        self.step_sinks += [AlertSink(sink.alert, ALERT_EVENTS) for sink in self.alert_sinks]
         if o.lsl:
             try:
                 from imu.lsl import LslSink
@@ -69,19 +70,6 @@ class LiveOutputs:
                 self.status_line.message(describe_event(event))
         if self.o.jsonl and events:
             self.out.flush()
-
-    def step(self, update) -> None:
-        """A step's update to every sink; a failing sink is switched off, once."""
-        for sink in list(self.step_sinks):
-            try:
-                sink.step(update)
-            except Exception as err:  # a broken viewer must not stop the recording
-                self.note(f"{type(sink).__name__} failed and is switched off: {type(err).__name__}: {err}")
-                self.step_sinks.remove(sink)
-
-    def _alert(self, event: dict) -> None:
-        for sink in self.alert_sinks:
-            sink.alert(event)
 
     def show_status(self, now: float, angles: dict, status: dict, slouches: int,
                     open_slouch_from: float | None, calibrated: bool) -> None:

@@ -32,7 +32,7 @@ from imu.live.recording import LiveRecording
 from imu.live.sources import SensorSources
 from imu.people import get_profile
 from imu.profile import Thresholds
-from imu.runner import Runner, StepUpdate
+from imu.runner import Runner, StepUpdate, fan_out
 from imu.samples import LinkEvent, Notification
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_SENSORS, EXIT_INTERRUPTED = 0, 2, 3, 130
@@ -147,7 +147,7 @@ class LiveSession:
         self.recording = LiveRecording(self.path, self.note, self.request_stop)
         try:
             try:
-                await self.sources.connect(self._accept, self._accept)
+                await self.sources.connect(self._on_notification, self._accept)
             except UserError as err:  # BleError is one too
                 if o.virtual is None and not isinstance(err, NoRealSensors):
                     raise NoRealSensors(str(err)) from None
@@ -166,6 +166,10 @@ class LiveSession:
         self.runner = Runner(self.sensor_specs, self.thr, collect=False, keep_history=True)
         self.outputs.open(sources.hub, self.sensor_specs, self.thr.analysis_rate_hz)
         self.note(f"recording to {self.path}")
+
+    def _on_notification(self, location: str, host_time_s: float, payload: bytes) -> None:
+        """Bytes from a sensor, as the BLE hub hands them on: stamped on the session clock."""
+        self._accept(Notification(location, self.sources.stamp(host_time_s), payload))
 
     def _accept(self, item: Notification | LinkEvent) -> None:
         """A stamped notification or link event (event loop: must be quick)."""
@@ -299,7 +303,8 @@ class LiveSession:
             return
         if update.out.angles and len(update.out.t):
             self._angles = update.out.angles
-        self.outputs.step(replace(update, events=events))  # with the guide's attempts
+        # to every sink (the alert sinks among them), with the guide's attempts
+        fan_out(self.outputs.step_sinks, replace(update, events=events), self.note)
         if self._stopping:
             return  # sensors disconnecting at the end are not news
         episode = self.pipeline.slouch.open_episode

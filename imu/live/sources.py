@@ -16,7 +16,7 @@ from typing import Callable
 
 from imu.ble import ChoiceFileError, SensorHub, SessionClock, load_choices, scan
 from imu.errors import UserError
-from imu.samples import LinkEvent, Notification
+from imu.samples import LinkEvent
 
 
 class SensorSources:
@@ -37,10 +37,12 @@ class SensorSources:
     def virtual(self) -> bool:
         return self.rig is not None
 
-    async def connect(self, on_notification: Callable[[Notification], None],
+    async def connect(self, on_notification: Callable[[str, float, bytes], None],
                       on_link_event: Callable[[LinkEvent], None]) -> None:
         """Start the sensors and wait for all of them; UserError (BleError is one) when that
-        cannot be done. Items arrive stamped on the session clock."""
+        cannot be done. Notifications go straight from the hub to on_notification(location,
+        host time, payload), which stamps them with `stamp` (one hop less on the way to an
+        alert); link events arrive stamped on the session clock."""
         o = self.o
         if o.virtual is not None:
             choices, rates, backend, options = await self._start_virtual()
@@ -55,14 +57,11 @@ class SensorSources:
             self.clock = SessionClock(1.0)
             rates, backend, options = {}, None, {}
 
-        def notification(location: str, host_time_s: float, payload: bytes) -> None:
-            on_notification(Notification(location, self.stamp(host_time_s), payload))
-
         def link_event(event: LinkEvent) -> None:
             kind = "connected" if event.kind == "reconnected" else event.kind
             on_link_event(LinkEvent(event.sensor, self.stamp(event.host_time_s), kind))
 
-        self.hub = SensorHub(choices, notification, link_event, backend=backend, clock=self.clock, **options)
+        self.hub = SensorHub(choices, on_notification, link_event, backend=backend, clock=self.clock, **options)
         for loc, link in self.hub.links.items():
             if loc in rates:
                 link.rate_hz = int(round(rates[loc]))
