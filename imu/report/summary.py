@@ -12,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 
 import imu
+from imu.core.context import context_counts
 from imu.core.exposure import (
     LONG_BOUT_S, AngleExposure, angle_kind, angle_summary, episode_end, grid_step,
     slouches_per_hour,
@@ -200,9 +201,8 @@ def _context_time(analysis: Analysis) -> dict:
     context = np.asarray(analysis.context)
     if context.size < 2:
         return {}
-    labels, counts = np.unique(context.astype(str), return_counts=True)
     dt = grid_step(analysis.t)
-    return {str(k): rounded(c * dt, 2) for k, c in zip(labels, counts)}
+    return {k: rounded(c * dt, 2) for k, c in sorted(context_counts(context).items())}
 
 
 def _angle(e: AngleExposure) -> dict:
