@@ -254,11 +254,13 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
                 incl[(t >= a) & (t <= b)] = np.nan
             break
 
+    # sample indices of every deep bend: whether a span holds one is then two binary
+    # searches, not a pass over the whole session per span (quadratic on a long day)
+    deep = np.empty(0, np.int64) if incl is None else np.flatnonzero(np.abs(incl) > TRANSITION_BEND_DEG)
+
     def deep_bend(a: float, b: float) -> bool:
-        if incl is None:
-            return False
-        rows = (t >= a) & (t <= b)
-        return bool(rows.any() and np.nanmax(np.abs(incl[rows]), initial=0.0) > TRANSITION_BEND_DEG)
+        lo, hi = np.searchsorted(t, a, side="left"), np.searchsorted(t, b, side="right")
+        return bool(np.searchsorted(deep, hi) > np.searchsorted(deep, lo))
 
     gait = [i for i, s in enumerate(segments) if s.kind in (WALKING, RUNNING)]
     fallback = {"sitting": SITTING, "standing": STANDING}.get(neutral_posture or "", STILL)

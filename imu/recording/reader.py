@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import queue
 import sqlite3
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -231,7 +233,15 @@ class SessionReader:
             streams.append(self._sensor_stream(location, info["id"], start_s))
         return heapq.merge(*streams, key=lambda item: item.host_time_s)
 
-    def iter_batches(self, start_s: float = 0.0) -> Iterator[list[NotificationColumns | LinkEvent]]:
+    def iter_batches(self, start_s: float = 0.0, ahead: int = 2) -> Iterator[list[NotificationColumns | LinkEvent]]:
+        """`_batches`, read by a worker thread up to `ahead` batches before the consumer
+        (0: in the caller's thread). SQLite and numpy release the GIL for much of a window's
+        reading, so on two cores the read overlaps the pipeline's work on the batch before."""
+        if ahead <= 0:
+            return self._batches(start_s)
+        return _read_ahead(lambda: self._batches(start_s), ahead)
+
+    def _batches(self, start_s: float) -> Iterator[list[NotificationColumns | LinkEvent]]:
         """The notifications of iter_notifications, a storage window at a time, as columns.
 
         Each window is read once and split by sensor with numpy, so every batch holds one
@@ -458,6 +468,50 @@ class SessionReader:
 def _columns(location: str, host: np.ndarray, payloads: list[bytes]) -> NotificationColumns:
     """One sensor's notifications as columns (the location array shares one string)."""
     return NotificationColumns(np.full(len(host), location, dtype=object), host, payloads)
+
+
+_DONE = object()
+
+
+def _read_ahead(make_items, ahead: int) -> Iterator:
+    """The items of make_items(), produced in a worker thread at most `ahead` in advance.
+    The worker has stopped (and no longer touches the reader) when this generator ends,
+    whether it ran out, raised, or the consumer stopped early."""
+    items: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def work() -> None:
+        source = make_items()
+        try:
+            for item in source:
+                if stop.is_set():
+                    break
+                items.put((item, None))
+        except BaseException as err:  # raised again in the consumer's thread
+            items.put((_DONE, err))
+            return
+        finally:
+            source.close()
+        items.put((_DONE, None))
+
+    worker = threading.Thread(target=work, name="imu-session-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = items.get()
+            if item is _DONE:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a worker waiting to put
+            try:
+                items.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def read_session(path: str | Path) -> Session:
