@@ -80,9 +80,10 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
     the caller filtered the whole session once (else the window is filtered here)."""
     if len(x) < rate_hz or not np.isfinite(x).all():
         return UNKNOWN, float("nan")
-    period, ad1, _ = step_period(x, rate_hz)
     amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0))) if amplitude is None else amplitude
     min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    # too weak for gait whatever its rhythm: the autocorrelation is not needed (most of a day)
+    period, ad1 = step_period(x, rate_hz)[:2] if amp >= min_amp else (float("nan"), 0.0)
     if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
         if not gait_measurable:
             return MOVING, float("nan")
@@ -100,10 +101,38 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
     return MOVING, float("nan")
 
 
+STILL_STD_ANGLES = ("trunk_inclination", "trunk_lateral_inclination", "lumbar_inclination",
+                    "lumbar_lateral_inclination")
+
+
+def _still_stds(angles: dict[str, np.ndarray], starts: np.ndarray, length: int,
+                block: int = 512) -> np.ndarray:
+    """`_still_std` of the windows [start, start + length) for every start, vectorised a
+    block of windows at a time (NaN where no angle has more than 2 finite samples)."""
+    out = np.full(len(starts), -np.inf)
+    for name in STILL_STD_ANGLES:
+        if name not in angles:
+            continue
+        x = np.asarray(angles[name], float)
+        if len(x) < length:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(x, length)
+        for k in range(0, len(starts), block):
+            w = windows[starts[k:k + block]]
+            finite = np.isfinite(w)
+            count = finite.sum(axis=1)
+            mean = np.where(finite, w, 0.0).sum(axis=1) / np.maximum(count, 1)
+            dev = np.where(finite, w - mean[:, None], 0.0)
+            std = np.sqrt((dev * dev).sum(axis=1) / np.maximum(count, 1))
+            std[count <= 2] = -np.inf
+            out[k:k + block] = np.maximum(out[k:k + block], std)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
 def _still_std(angles: dict[str, np.ndarray], rows: slice) -> float:
     stds = []
-    for name in ("trunk_inclination", "trunk_lateral_inclination", "lumbar_inclination",
-                 "lumbar_lateral_inclination"):
+    for name in STILL_STD_ANGLES:
         if name in angles:
             x = np.asarray(angles[name][rows], float)
             x = x[np.isfinite(x)]
@@ -165,16 +194,22 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
     c1 = np.concatenate([[0.0], np.cumsum(band)])
     c2 = np.concatenate([[0.0], np.cumsum(band * band)])
-    for c in centres:
+    cv = np.concatenate([[0], np.cumsum(raw_valid)])
+    # the inclination spread of every whole window at once (edge windows one by one below)
+    whole = (centres - half >= 0) & (centres + half <= n)
+    stds = np.full(len(centres), np.nan)
+    stds[whole] = _still_stds(angles, centres[whole] - half, 2 * half)
+    for i, c in enumerate(centres.tolist()):
         rows = slice(max(0, c - half), min(n, c + half))
-        if raw_valid[rows].mean() < 0.8:
+        if (cv[rows.stop] - cv[rows.start]) / (rows.stop - rows.start) < 0.8:
             labels.append(UNKNOWN)
             cadences.append(np.nan)
             continue
         m = max(rows.stop - rows.start, 1)
         mean = (c1[rows.stop] - c1[rows.start]) / m
         amp = float(np.sqrt(max((c2[rows.stop] - c2[rows.start]) / m - mean * mean, 0.0)))
-        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr,
+        still_std = float(stds[i]) if whole[i] else _still_std(angles, rows)
+        label, cad = classify_window(signal[rows], rate, is_acc, still_std, thr,
                                      gait_measurable, amp)
         labels.append(label)
         cadences.append(cad)

@@ -86,21 +86,22 @@ class GridResampler:
             gaps[0] = np.inf  # the first sample has nothing before it
         if self.gap_periods <= 0:
             return gaps <= self.max_gap_s
-        # the period each gap is judged by: median of the PERIOD_HISTORY intervals before it
+        # the period each gap is judged by: median of the PERIOD_HISTORY intervals before it,
+        # needed only for gaps longer than max_gap_s (a shorter one is bridged anyway)
         finite = np.isfinite(gaps)
         history = np.concatenate([buf.intervals, gaps[finite]])
         known = len(buf.intervals)
-        periods = np.empty(len(gaps))
+        long = finite & (gaps > self.max_gap_s)
+        periods = np.full(len(gaps), np.nan)
         idx = known + np.arange(finite.sum())  # position of each finite gap in history
-        periods[finite] = _rolling_median_before(history, idx)
-        periods[~finite] = np.nan
+        periods[long] = _rolling_median_before(history, idx[long[finite]])
         # no history yet: the gap is its own period, as long as it looks like a sampling interval
-        first = np.isnan(periods) & finite
+        first = np.isnan(periods) & long
         periods[first] = gaps[first]
         periods = np.minimum(periods, SLOWEST_PERIOD_S)
         buf.intervals = history[-PERIOD_HISTORY:]
         limit = np.maximum(self.max_gap_s, self.gap_periods * periods)
-        return finite & (gaps <= limit)
+        return finite & ((gaps <= self.max_gap_s) | (gaps <= limit))
 
     def sample_rate_hz(self, location: str) -> float | None:
         """The sensor's current sample rate from its recent intervals (None before two samples)."""
