@@ -130,6 +130,12 @@ def _still_stds(angles: dict[str, np.ndarray], starts: np.ndarray, length: int,
     return out
 
 
+def span_rows(t: np.ndarray, start_s: float, end_s: float) -> slice:
+    """The samples with start_s <= t <= end_s of an increasing time axis, as a slice (two
+    binary searches: a mask over the whole session per span is quadratic on a long day)."""
+    return slice(int(np.searchsorted(t, start_s, side="left")), int(np.searchsorted(t, end_s, side="right")))
+
+
 def _still_std(angles: dict[str, np.ndarray], rows: slice) -> float:
     stds = []
     for name in STILL_STD_ANGLES:
@@ -222,8 +228,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     _refine_boundaries(t, signal, rate, segments)
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
-        rows = (t >= seg.start_s) & (t <= seg.end_s)
-        sample_labels[rows] = seg.kind
+        sample_labels[span_rows(t, seg.start_s, seg.end_s)] = seg.kind
     return ActivityResult(t, sample_labels, segments)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from imu.core.activity import (CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING, WALKING, ActivityResult,
                                Segment, SensorIssue, detect_sensor_issues, overlay_labels,
-                               segment_activities)
+                               segment_activities, span_rows)
 from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
@@ -151,7 +151,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     if standing and "trunk_inclination" in masked:
         rows = np.zeros(len(t), bool)
         for s in standing:
-            rows |= (t >= s.start_s + 1.0) & (t <= s.end_s - 1.0)
+            rows[span_rows(t, s.start_s + 1.0, s.end_s - 1.0)] = True
         x = masked["trunk_inclination"][rows]
         if np.isfinite(x).sum() > 100:
             ref = float(np.nanmedian(x))
