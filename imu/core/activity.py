@@ -225,7 +225,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     nearest = np.clip(np.round(np.arange(n) / hop).astype(int), 0, len(centres) - 1)
     sample_labels = np.array(labels, dtype=object)[nearest]
     segments = _segments(t, sample_labels, cadences, centres, hop)
-    _refine_boundaries(t, signal, rate, segments)
+    _refine_boundaries(t, signal, rate, segments, band)
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
         sample_labels[span_rows(t, seg.start_s, seg.end_s)] = seg.kind
@@ -247,11 +247,15 @@ def _segments(t, sample_labels, cadences, centres, hop) -> list[Segment]:
     return out
 
 
-def _refine_boundaries(t, signal, rate, segments: list[Segment]) -> None:
+def _refine_boundaries(t, signal, rate, segments: list[Segment], band: np.ndarray | None = None) -> None:
     """Move each boundary that touches gait to where the step-band amplitude envelope
     (1 s RMS) crosses half-way between its levels on either side: the 6 s windows place
-    boundaries up to half a window off, the envelope to about half a second."""
-    env = bandpass(signal, rate, 0.8, 6.0) ** 2
+    boundaries up to half a window off, the envelope to about half a second. band: the
+    signal's step band, when the caller has filtered it already."""
+    if not any(WALKING in (l.kind, r.kind) or RUNNING in (l.kind, r.kind)
+               for l, r in zip(segments[:-1], segments[1:])):
+        return  # no boundary touches gait: nothing to refine (most of a desk day)
+    env = (bandpass(signal, rate, 0.8, 6.0) if band is None else band) ** 2
     k = max(1, int(round(rate)))
     c = np.concatenate([[0.0], np.cumsum(env)])
     idx = np.arange(len(env))
