@@ -175,7 +175,8 @@ class Pipeline:
         if len(self._computers) == 1 and self.stretches[0].from_s == -np.inf \
                 and self.stretches[0].to_s == np.inf:
             computer = self._computers[0]
-            return computer.compute(frame), computer.segments(frame)
+            segments = computer.segments(frame)  # once: the angles and the context share them
+            return computer.compute(frame, segments), segments
         n = len(frame)
         angles: dict[str, np.ndarray] = {}
         locations = {loc for s in self.stretches for loc in s.calibration.mounting}
@@ -186,9 +187,10 @@ class Pipeline:
                 continue
             part = GridFrame(frame.t[inside], {k: v[inside] for k, v in frame.quat.items()},
                              {k: v[inside] for k, v in frame.acc.items()})
-            for name, values in computer.compute(part).items():
+            part_segments = computer.segments(part)
+            for name, values in computer.compute(part, part_segments).items():
                 angles.setdefault(name, np.full(n, np.nan))[inside] = values
-            for loc, q in computer.segments(part).items():
+            for loc, q in part_segments.items():
                 segments[loc][inside] = q
         return angles, segments
 
