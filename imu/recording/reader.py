@@ -363,7 +363,7 @@ class SessionReader:
         last = self.integrity.notifications_written or 0
         counting = not where  # the full scan is the one that fills the integrity report
         lo = 1
-        size = FIRST_WINDOW_ROWS if growing else WINDOW_ROWS
+        size = min(FIRST_WINDOW_ROWS, WINDOW_ROWS) if growing else WINDOW_ROWS
         while lo <= last:
             try:
                 page = self._conn.execute(keyset, (lo, last, *params, size)).fetchall()
