@@ -63,16 +63,21 @@ class GridResampler:
 
     def push(self, location: str, samples: TimedSamples) -> None:
         buf = self._buffers[location]
-        keep = np.isfinite(samples.t)
-        if len(samples) and samples.t[keep].size:
-            t = samples.t[keep]
-            # only samples after the last one kept (arrival order can repeat a time)
-            newer = t > (buf.t[-1] if len(buf.t) else -np.inf)
-            buf.bridged = np.concatenate([buf.bridged, self._bridgeable(buf, t[newer])])
-            buf.t = np.concatenate([buf.t, t[newer]])
-            buf.quat = np.concatenate([buf.quat, samples.quat[keep][newer]])
+        # finite times after the last one kept (arrival order can repeat a time); the usual
+        # chunk keeps every sample, and then nothing is copied before the buffers are joined
+        use = np.isfinite(samples.t) & (samples.t > (buf.t[-1] if len(buf.t) else -np.inf))
+        if use.any():
+            every = bool(use.all())
+
+            def take(values: np.ndarray) -> np.ndarray:
+                return values if every else values[use]
+
+            t = take(samples.t)
+            buf.bridged = np.concatenate([buf.bridged, self._bridgeable(buf, t)])
+            buf.t = np.concatenate([buf.t, t])
+            buf.quat = np.concatenate([buf.quat, take(samples.quat)])
             if samples.acc is not None:
-                acc = samples.acc[keep][newer]
+                acc = take(samples.acc)
                 buf.acc = acc if buf.acc is None else np.concatenate([buf.acc, acc])
         buf.connected = True
 
