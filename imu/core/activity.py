@@ -72,9 +72,10 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
     the caller filtered the whole session once (else the window is filtered here)."""
     if len(x) < rate_hz or not np.isfinite(x).all():
         return UNKNOWN, float("nan")
-    period, ad1, _ = step_period(x, rate_hz)
     amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0))) if amplitude is None else amplitude
     min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    # too weak for gait whatever its rhythm: the autocorrelation is not needed (most of a day)
+    period, ad1 = step_period(x, rate_hz)[:2] if amp >= min_amp else (float("nan"), 0.0)
     if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
         if not gait_measurable:
             return MOVING, float("nan")
@@ -92,10 +93,44 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
     return MOVING, float("nan")
 
 
+STILL_STD_ANGLES = ("trunk_inclination", "trunk_lateral_inclination", "lumbar_inclination",
+                    "lumbar_lateral_inclination")
+
+
+def _still_stds(angles: dict[str, np.ndarray], starts: np.ndarray, length: int,
+                block: int = 512) -> np.ndarray:
+    """`_still_std` of the windows [start, start + length) for every start, vectorised a
+    block of windows at a time (NaN where no angle has more than 2 finite samples)."""
+    out = np.full(len(starts), -np.inf)
+    for name in STILL_STD_ANGLES:
+        if name not in angles:
+            continue
+        x = np.asarray(angles[name], float)
+        if len(x) < length:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(x, length)
+        for k in range(0, len(starts), block):
+            w = windows[starts[k:k + block]]
+            finite = np.isfinite(w)
+            count = finite.sum(axis=1)
+            mean = np.where(finite, w, 0.0).sum(axis=1) / np.maximum(count, 1)
+            dev = np.where(finite, w - mean[:, None], 0.0)
+            std = np.sqrt((dev * dev).sum(axis=1) / np.maximum(count, 1))
+            std[count <= 2] = -np.inf
+            out[k:k + block] = np.maximum(out[k:k + block], std)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def span_rows(t: np.ndarray, start_s: float, end_s: float) -> slice:
+    """The samples with start_s <= t <= end_s of an increasing time axis, as a slice (two
+    binary searches: a mask over the whole session per span is quadratic on a long day)."""
+    return slice(int(np.searchsorted(t, start_s, side="left")), int(np.searchsorted(t, end_s, side="right")))
+
+
 def _still_std(angles: dict[str, np.ndarray], rows: slice) -> float:
     stds = []
-    for name in ("trunk_inclination", "trunk_lateral_inclination", "lumbar_inclination",
-                 "lumbar_lateral_inclination"):
+    for name in STILL_STD_ANGLES:
         if name in angles:
             x = np.asarray(angles[name][rows], float)
             x = x[np.isfinite(x)]
@@ -157,16 +192,22 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
     c1 = np.concatenate([[0.0], np.cumsum(band)])
     c2 = np.concatenate([[0.0], np.cumsum(band * band)])
-    for c in centres:
+    cv = np.concatenate([[0], np.cumsum(raw_valid)])
+    # the inclination spread of every whole window at once (edge windows one by one below)
+    whole = (centres - half >= 0) & (centres + half <= n)
+    stds = np.full(len(centres), np.nan)
+    stds[whole] = _still_stds(angles, centres[whole] - half, 2 * half)
+    for i, c in enumerate(centres.tolist()):
         rows = slice(max(0, c - half), min(n, c + half))
-        if raw_valid[rows].mean() < 0.8:
+        if (cv[rows.stop] - cv[rows.start]) / (rows.stop - rows.start) < 0.8:
             labels.append(UNKNOWN)
             cadences.append(np.nan)
             continue
         m = max(rows.stop - rows.start, 1)
         mean = (c1[rows.stop] - c1[rows.start]) / m
         amp = float(np.sqrt(max((c2[rows.stop] - c2[rows.start]) / m - mean * mean, 0.0)))
-        label, cad = classify_window(signal[rows], rate, is_acc, _still_std(angles, rows), thr,
+        still_std = float(stds[i]) if whole[i] else _still_std(angles, rows)
+        label, cad = classify_window(signal[rows], rate, is_acc, still_std, thr,
                                      gait_measurable, amp)
         labels.append(label)
         cadences.append(cad)
@@ -176,11 +217,10 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     nearest = np.clip(np.round(np.arange(n) / hop).astype(int), 0, len(centres) - 1)
     sample_labels = np.array(labels, dtype=object)[nearest]
     segments = _segments(t, sample_labels, cadences, centres, hop)
-    _refine_boundaries(t, signal, rate, segments)
+    _refine_boundaries(t, signal, rate, segments, band)
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
-        rows = (t >= seg.start_s) & (t <= seg.end_s)
-        sample_labels[rows] = seg.kind
+        sample_labels[span_rows(t, seg.start_s, seg.end_s)] = seg.kind
     return ActivityResult(t, sample_labels, segments)
 
 
@@ -199,11 +239,15 @@ def _segments(t, sample_labels, cadences, centres, hop) -> list[Segment]:
     return out
 
 
-def _refine_boundaries(t, signal, rate, segments: list[Segment]) -> None:
+def _refine_boundaries(t, signal, rate, segments: list[Segment], band: np.ndarray | None = None) -> None:
     """Move each boundary that touches gait to where the step-band amplitude envelope
     (1 s RMS) crosses half-way between its levels on either side: the 6 s windows place
-    boundaries up to half a window off, the envelope to about half a second."""
-    env = bandpass(signal, rate, 0.8, 6.0) ** 2
+    boundaries up to half a window off, the envelope to about half a second. band: the
+    signal's step band, when the caller has filtered it already."""
+    if not any(WALKING in (l.kind, r.kind) or RUNNING in (l.kind, r.kind)
+               for l, r in zip(segments[:-1], segments[1:])):
+        return  # no boundary touches gait: nothing to refine (most of a desk day)
+    env = (bandpass(signal, rate, 0.8, 6.0) if band is None else band) ** 2
     k = max(1, int(round(rate)))
     c = np.concatenate([[0.0], np.cumsum(env)])
     idx = np.arange(len(env))
@@ -246,11 +290,13 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
                 incl[(t >= a) & (t <= b)] = np.nan
             break
 
+    # sample indices of every deep bend: whether a span holds one is then two binary
+    # searches, not a pass over the whole session per span (quadratic on a long day)
+    deep = np.empty(0, np.int64) if incl is None else np.flatnonzero(np.abs(incl) > TRANSITION_BEND_DEG)
+
     def deep_bend(a: float, b: float) -> bool:
-        if incl is None:
-            return False
-        rows = (t >= a) & (t <= b)
-        return bool(rows.any() and np.nanmax(np.abs(incl[rows]), initial=0.0) > TRANSITION_BEND_DEG)
+        lo, hi = np.searchsorted(t, a, side="left"), np.searchsorted(t, b, side="right")
+        return bool(np.searchsorted(deep, hi) > np.searchsorted(deep, lo))
 
     gait = [i for i, s in enumerate(segments) if s.kind in (WALKING, RUNNING)]
     fallback = {"sitting": SITTING, "standing": STANDING}.get(neutral_posture or "", STILL)

@@ -71,8 +71,9 @@ class AngleComputer:
                 out[loc] = Q.multiply(to_anatomical_earth(frame.quat[loc]), Q.conjugate(mounting))
         return out
 
-    def compute(self, frame: GridFrame) -> dict[str, np.ndarray]:
-        seg = self.segments(frame)
+    def compute(self, frame: GridFrame, seg: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Angles of a grid frame; seg: its `segments`, when the caller has them already."""
+        seg = self.segments(frame) if seg is None else seg
         angles: dict[str, np.ndarray] = {}
         for names, loc in INCLINATIONS:
             if loc in seg:

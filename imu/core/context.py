@@ -12,6 +12,41 @@ import numpy as np
 from imu import quat as Q
 
 STILL, MOVING, UNKNOWN = "still", "moving", "unknown"
+UNCALIBRATED = "uncalibrated"  # no calibration yet: no context either
+# Labels as small integer codes into this table. A label array is an object array whose
+# elements all point at these few strings (8 bytes a sample, not a string object each);
+# collectors keep the codes (1 byte a sample) and turn them back with `context_labels`.
+CONTEXT_LABELS = (UNKNOWN, STILL, MOVING, UNCALIBRATED)
+CODE_UNKNOWN, CODE_STILL, CODE_MOVING, CODE_UNCALIBRATED = range(len(CONTEXT_LABELS))
+_LABEL_TABLE = np.array(CONTEXT_LABELS, dtype=object)
+
+
+def context_labels(codes: np.ndarray) -> np.ndarray:
+    """Label array (object, shared strings) of context codes."""
+    return _LABEL_TABLE[np.asarray(codes, dtype=np.uint8)]
+
+
+def context_codes(labels: np.ndarray) -> np.ndarray:
+    """Codes (uint8) of a label array; a label outside the table raises ValueError."""
+    labels = np.asarray(labels)
+    codes = np.zeros(labels.shape, dtype=np.uint8)
+    seen = np.zeros(labels.shape, dtype=bool)
+    for code, label in enumerate(CONTEXT_LABELS):
+        match = labels == label
+        codes[match], seen[match] = code, True
+    if not seen.all():
+        raise ValueError(f"unknown context label {labels[~seen][0]!r}")
+    return codes
+
+
+def context_counts(labels: np.ndarray) -> dict[str, int]:
+    """Samples per label, without a string copy of the whole array."""
+    try:
+        counts = np.bincount(context_codes(labels), minlength=len(CONTEXT_LABELS))
+    except ValueError:  # labels from elsewhere (a test, an import): count them as they are
+        names, found = np.unique(np.asarray(labels).astype(str), return_counts=True)
+        return {str(k): int(c) for k, c in zip(names, found)}
+    return {label: int(c) for label, c in zip(CONTEXT_LABELS, counts) if c}
 SPEED_LAG_S = 0.25  # orientation change over this lag, so sensor noise does not read as motion
 
 
@@ -70,6 +105,6 @@ class ContextTracker:
         mean = trailing_mean(self._history, speed, self.window)
         self._history = np.concatenate([self._history, speed])[-(self.window - 1):] \
             if self.window > 1 else np.empty(0)
-        labels = np.where(np.isnan(mean), UNKNOWN,
-                          np.where(mean < self.still_max_dps, STILL, MOVING))
-        return labels.astype(object), mean
+        codes = np.where(np.isnan(mean), CODE_UNKNOWN,
+                         np.where(mean < self.still_max_dps, CODE_STILL, CODE_MOVING))
+        return context_labels(codes), mean

@@ -185,8 +185,10 @@ def grid_step(t: np.ndarray) -> float:
     return float(np.median(steps))
 
 
-def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: float) -> StaticBouts:
-    """Static bouts by the module's definition; NaN samples end a bout.
+def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: float,
+                 dt: float | None = None) -> StaticBouts:
+    """Static bouts by the module's definition; NaN samples end a bout. dt: the grid step,
+    when the caller knows it already (`grid_step(t)`).
 
     Vectorised: a sliding max/min over `min_s` marks every sample that begins a qualifying
     run; the Python loop then visits bouts only (at most duration / min_s of them).
@@ -200,7 +202,7 @@ def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: floa
     empty = StaticBouts(np.empty(0), np.empty(0))
     if x.size < 2:
         return empty
-    dt = grid_step(t)
+    dt = grid_step(t) if dt is None else dt
     need = max(1, math.ceil(min_s / dt - 1e-9))  # samples a bout must span
     if x.size < need:
         return empty
@@ -297,9 +299,10 @@ def angle_kind(name: str) -> str:
 
 
 def angle_exposure(name: str, t: np.ndarray, values: np.ndarray, valid: np.ndarray,
-                   thresholds) -> AngleExposure:
+                   thresholds, dt: float | None = None) -> AngleExposure:
+    """dt: the grid step, when the caller knows it (every angle of a session shares it)."""
     x = np.where(valid, np.asarray(values, dtype=float), np.nan)
-    dt = grid_step(t)
+    dt = grid_step(t) if dt is None else dt
     usable = int(np.count_nonzero(np.isfinite(x)))
     scheme = zone_scheme(name, thresholds)
     return AngleExposure(
@@ -309,7 +312,7 @@ def angle_exposure(name: str, t: np.ndarray, values: np.ndarray, valid: np.ndarr
         percentiles=percentiles(x),
         zones_pct=None if scheme is None else scheme.percent(x),
         static=None if angle_kind(name) == "rotation" else static_bouts(
-            t, x, thresholds.static_band_deg, thresholds.static_min_s),
+            t, x, thresholds.static_band_deg, thresholds.static_min_s, dt),
         zone_scheme=scheme,
     )
 
@@ -321,6 +324,7 @@ def angle_summary(analysis: Analysis) -> dict[str, AngleExposure]:
     if valid.shape != t.shape:
         raise ValueError(f"valid mask {valid.shape} does not match the time axis {t.shape}")
     order = {name: i for i, name in enumerate(ANGLE_NAMES)}
+    dt = grid_step(t) if t.size >= 2 else None  # once: a pass over the whole time axis
     out = {}
     for name in sorted(analysis.angles, key=lambda n: (order.get(n, len(order)), n)):
         values = analysis.angles[name]
@@ -329,7 +333,7 @@ def angle_summary(analysis: Analysis) -> dict[str, AngleExposure]:
             raise ValueError(f"angle {name!r} has shape {values.shape}, time axis {t.shape}")
         if not np.any(np.isfinite(values) & valid):
             continue
-        out[name] = angle_exposure(name, t, values, valid, analysis.thresholds)
+        out[name] = angle_exposure(name, t, values, valid, analysis.thresholds, dt)
     return out
 
 

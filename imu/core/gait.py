@@ -87,11 +87,11 @@ def bout_steps(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None, k
         bout.note = f"steps not measured: {problem}"
         return bout
     t = np.asarray(t, float)
-    rows = np.flatnonzero((t >= start_s) & (t <= end_s))
-    if len(rows) < 4 or end_s - start_s < MIN_BOUT_S:
+    # the samples in [start_s, end_s] by binary search (a mask per bout is quadratic on a day)
+    sl = slice(int(np.searchsorted(t, start_s, side="left")), int(np.searchsorted(t, end_s, side="right")))
+    if sl.stop - sl.start < 4 or end_s - start_s < MIN_BOUT_S:
         bout.note = f"steps not measured: the bout is shorter than {MIN_BOUT_S:g} s"
         return bout
-    sl = slice(rows[0], rows[-1] + 1)
     signal, name = gait_signal(angles, acc, sl)
     bout.signal = name
     if signal is None:

@@ -68,16 +68,21 @@ class GridResampler:
 
     def push(self, location: str, samples: TimedSamples) -> None:
         buf = self._buffers[location]
-        keep = np.isfinite(samples.t)
-        if len(samples) and samples.t[keep].size:
-            t = samples.t[keep]
-            # only samples after the last one kept (arrival order can repeat a time)
-            newer = t > (buf.t[-1] if len(buf.t) else -np.inf)
-            buf.bridged = np.concatenate([buf.bridged, self._bridgeable(buf, t[newer])])
-            buf.t = np.concatenate([buf.t, t[newer]])
-            buf.quat = np.concatenate([buf.quat, samples.quat[keep][newer]])
+        # finite times after the last one kept (arrival order can repeat a time); the usual
+        # chunk keeps every sample, and then nothing is copied before the buffers are joined
+        use = np.isfinite(samples.t) & (samples.t > (buf.t[-1] if len(buf.t) else -np.inf))
+        if use.any():
+            every = bool(use.all())
+
+            def take(values: np.ndarray) -> np.ndarray:
+                return values if every else values[use]
+
+            t = take(samples.t)
+            buf.bridged = np.concatenate([buf.bridged, self._bridgeable(buf, t)])
+            buf.t = np.concatenate([buf.t, t])
+            buf.quat = np.concatenate([buf.quat, take(samples.quat)])
             if samples.acc is not None:
-                acc = samples.acc[keep][newer]
+                acc = take(samples.acc)
                 buf.acc = acc if buf.acc is None else np.concatenate([buf.acc, acc])
         buf.connected = True
 
@@ -91,21 +96,22 @@ class GridResampler:
             gaps[0] = np.inf  # the first sample has nothing before it
         if self.gap_periods <= 0:
             return gaps <= self.max_gap_s
-        # the period each gap is judged by: median of the PERIOD_HISTORY intervals before it
+        # the period each gap is judged by: median of the PERIOD_HISTORY intervals before it,
+        # needed only for gaps longer than max_gap_s (a shorter one is bridged anyway)
         finite = np.isfinite(gaps)
         history = np.concatenate([buf.intervals, gaps[finite]])
         known = len(buf.intervals)
-        periods = np.empty(len(gaps))
+        long = finite & (gaps > self.max_gap_s)
+        periods = np.full(len(gaps), np.nan)
         idx = known + np.arange(finite.sum())  # position of each finite gap in history
-        periods[finite] = _rolling_median_before(history, idx)
-        periods[~finite] = np.nan
+        periods[long] = _rolling_median_before(history, idx[long[finite]])
         # no history yet: the gap is its own period, as long as it looks like a sampling interval
-        first = np.isnan(periods) & finite
+        first = np.isnan(periods) & long
         periods[first] = gaps[first]
         periods = np.minimum(periods, SLOWEST_PERIOD_S)
         buf.intervals = history[-PERIOD_HISTORY:]
         limit = np.maximum(self.max_gap_s, self.gap_periods * periods)
-        return finite & (gaps <= limit)
+        return finite & ((gaps <= self.max_gap_s) | (gaps <= limit))
 
     def sample_rate_hz(self, location: str) -> float | None:
         """The sensor's current sample rate from its recent intervals (None before two samples)."""

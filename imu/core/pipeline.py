@@ -14,7 +14,7 @@ import numpy as np
 from imu.core.align import ClockAligner
 from imu.core.angles import AngleComputer
 from imu.core.calibrate import Calibration, CalibrationStretch, to_anatomical_earth
-from imu.core.context import STILL, ContextTracker
+from imu.core.context import CODE_UNCALIBRATED, STILL, ContextTracker, context_codes, context_labels
 from imu.core.grid import GridFrame, GridResampler
 from imu.core.layout import thresholds_for_layout
 from imu.core.lifts import LiftTracker
@@ -128,7 +128,11 @@ class Pipeline:
 
     def _feed_columns(self, columns: NotificationColumns) -> None:
         for loc in self.decoders:
-            idx = np.flatnonzero(columns.sensor == loc)
+            mine = columns.sensor == loc
+            if len(columns) and mine.all():  # a recorded file's batches hold one sensor per columns block
+                self._flush_sensor({loc: (columns.payloads, columns.host_time_s)})
+                return
+            idx = np.flatnonzero(mine)
             if len(idx):
                 payloads = [columns.payloads[i] for i in idx.tolist()]
                 self._flush_sensor({loc: (payloads, columns.host_time_s[idx])})
@@ -175,7 +179,7 @@ class Pipeline:
         frame = self.grid.pull(final=final)
         n = len(frame)
         if not self._computers or n == 0:
-            return StepOutput(frame, {}, np.full(n, "uncalibrated", dtype=object))
+            return StepOutput(frame, {}, context_labels(np.full(n, CODE_UNCALIBRATED)))
         angles, segments = self._angles_and_segments(frame)
         before = frame.t < self._blank_before
         if before.any():
@@ -237,7 +241,8 @@ class Pipeline:
         if len(self._computers) == 1 and self.stretches[0].from_s == -np.inf \
                 and self.stretches[0].to_s == np.inf:
             computer = self._computers[0]
-            return computer.compute(frame), computer.segments(frame)
+            segments = computer.segments(frame)  # once: the angles and the context share them
+            return computer.compute(frame, segments), segments
         n = len(frame)
         angles: dict[str, np.ndarray] = {}
         locations = {loc for s in self.stretches for loc in s.calibration.mounting}
@@ -248,9 +253,10 @@ class Pipeline:
                 continue
             part = GridFrame(frame.t[inside], {k: v[inside] for k, v in frame.quat.items()},
                              {k: v[inside] for k, v in frame.acc.items()})
-            for name, values in computer.compute(part).items():
+            part_segments = computer.segments(part)
+            for name, values in computer.compute(part, part_segments).items():
                 angles.setdefault(name, np.full(n, np.nan))[inside] = values
-            for loc, q in computer.segments(part).items():
+            for loc, q in part_segments.items():
                 segments[loc][inside] = q
         return angles, segments
 
@@ -298,7 +304,7 @@ class AnalysisCollector:
             parts.append(values.astype(np.float32))
             self._angle_lengths[name] = self._n + n
         self._t.append(out.t)
-        self._context.append(out.context)
+        self._context.append(context_codes(out.context))  # 1 byte a sample
         valid = np.ones(n, dtype=bool)
         for q in out.grid.quat.values():
             valid &= np.isfinite(q).all(axis=1)
@@ -322,7 +328,7 @@ class AnalysisCollector:
         return Analysis(
             t=t, angles=angles,
             valid=np.concatenate(self._valid) if self._valid else np.empty(0, bool),
-            context=np.concatenate(self._context) if self._context else np.empty(0, object),
+            context=context_labels(np.concatenate(self._context) if self._context else np.empty(0, np.uint8)),
             episodes=list(pipeline.slouch.episodes), alerts=list(pipeline.slouch.alerts),
             calibration=calibration, sensors=pipeline.sensor_quality(), thresholds=pipeline.thr,
             duration_s=float(duration), annotations=list(annotations or []), notes=notes,

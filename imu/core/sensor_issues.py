@@ -198,16 +198,34 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
     return issues, invalid
 
 
+ROLLING_BLOCK = 1 << 18  # samples per block of a rolling statistic (bounded temporaries)
+
+
 def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
-    xf = np.nan_to_num(np.asarray(x, float))
-    c1 = np.concatenate([[0], np.cumsum(xf)])
-    c2 = np.concatenate([[0], np.cumsum(xf * xf)])
-    idx = np.arange(len(xf))
-    a = np.clip(idx - window // 2, 0, len(xf))
-    b = np.clip(idx + window // 2, 0, len(xf))
-    m = np.maximum(b - a, 1)
-    var = (c2[b] - c2[a]) / m - ((c1[b] - c1[a]) / m) ** 2
-    return np.sqrt(np.maximum(var, 0.0))
+    """Std over samples [i - window // 2, i + window // 2) (clipped), NaN read as 0, from
+    running sums. Computed a block at a time so its temporaries stay small; each block's
+    running sums start from the exact sum before it (the same sequential additions), so
+    the values are those of one pass over the whole session."""
+    x = np.asarray(x)
+    n, h = len(x), window // 2
+    out = np.empty(n)
+    base, s1, s2 = 0, 0.0, 0.0  # the running sums up to (not including) sample `base`
+    for lo in range(0, n, ROLLING_BLOCK):
+        hi = min(n, lo + ROLLING_BLOCK)
+        top = min(max(hi - 1 + h, hi), n)  # the furthest running sum this block (and the next) needs
+        xf = np.nan_to_num(np.asarray(x[base:top], float))
+        c1 = np.cumsum(np.concatenate([[s1], xf]))  # c1[k]: sum of the samples before base + k
+        c2 = np.cumsum(np.concatenate([[s2], xf * xf]))
+        idx = np.arange(lo, hi)
+        a = np.clip(idx - h, 0, n) - base
+        b = np.clip(idx + h, 0, n) - base
+        m = np.maximum(b - a, 1)
+        var = (c2[b] - c2[a]) / m - ((c1[b] - c1[a]) / m) ** 2
+        out[lo:hi] = np.sqrt(np.maximum(var, 0.0))
+        if hi < n:
+            nxt = max(hi - h, 0)  # where the next block's first window starts
+            s1, s2, base = float(c1[nxt - base]), float(c2[nxt - base]), nxt
+    return out
 
 
 def _windows(n: int, rate: float, a: int, b: int):
@@ -241,9 +259,10 @@ def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -
     win = int(3.0 * rate)
     stds = {}
     for sensor, names in _INCLINATION.items():
-        parts = [_rolling_std(angles[nm], win) for nm in names if nm in angles]
-        if parts:
-            stds[sensor] = np.max(parts, axis=0)
+        for nm in names:  # the larger of the sensor's inclination spreads
+            if nm in angles:
+                spread = _rolling_std(angles[nm], win)
+                stds[sensor] = spread if sensor not in stds else np.maximum(stds[sensor], spread, out=spread)
     issues = []
     n = len(t)
     for sensor, s in stds.items():

@@ -16,7 +16,7 @@ import numpy as np
 
 from imu.core.activity import (CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING, WALKING, ActivityResult,
                                Segment, SensorIssue, detect_sensor_issues, overlay_labels,
-                               segment_activities)
+                               segment_activities, span_rows)
 from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
@@ -124,12 +124,16 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                       neutral_posture: str | None = None,
                       sensor_rate_hz: float | None = None, calibration_spans=()) -> StabilityResult:
     t = np.asarray(t, float)
-    angles = {k: np.asarray(v, float) for k, v in angles.items()}
+    # one float64 copy of each angle (the Analysis keeps float32), masked in place below:
+    # a second, masked copy of every angle was the report's memory peak
+    masked = {k: np.array(v, dtype=float) for k, v in angles.items()}
     notes: list[str] = []
-    issues, invalid = detect_sensor_issues(t, angles, thresholds, acc)
+    issues, invalid = detect_sensor_issues(t, masked, thresholds, acc)
     notes += [issue.sentence() for issue in issues]
     usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
-    masked = {k: np.where(usable, np.nan, v) for k, v in angles.items()}
+    if usable.any():
+        for values in masked.values():
+            values[usable] = np.nan
     activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds,
                                   neutral_posture, sensor_rate_hz, calibration_spans)
     gait = gait_bouts(t, masked, acc, activity.segments, sensor_rate_hz)
@@ -147,7 +151,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     if standing and "trunk_inclination" in masked:
         rows = np.zeros(len(t), bool)
         for s in standing:
-            rows |= (t >= s.start_s + 1.0) & (t <= s.end_s - 1.0)
+            rows[span_rows(t, s.start_s + 1.0, s.end_s - 1.0)] = True
         x = masked["trunk_inclination"][rows]
         if np.isfinite(x).sum() > 100:
             ref = float(np.nanmedian(x))
@@ -242,8 +246,8 @@ class AccCollector:
             parts = self._parts.setdefault(loc, [])
             have = self._lengths.get(loc, 0)
             if have < self._n:  # a sensor whose acceleration appeared late: NaN before
-                parts.append(np.full((self._n - have, 3), np.nan))
-            parts.append(np.asarray(a, float))
+                parts.append(np.full((self._n - have, 3), np.nan, np.float32))
+            parts.append(np.asarray(a, np.float32))  # g to 7 digits: the sensor sends 1/2048 g
             self._lengths[loc] = self._n + n
         self._n += n
 
@@ -253,6 +257,8 @@ class AccCollector:
         for loc, parts in self._parts.items():
             a = np.concatenate(parts)
             if len(a) < self._n:
-                a = np.concatenate([a, np.full((self._n - len(a), 3), np.nan)])
+                a = np.concatenate([a, np.full((self._n - len(a), 3), np.nan, np.float32)])
+            parts[:] = [a]  # the pieces go: one copy, not two
+            self._lengths[loc] = len(a)
             out[loc] = a
         return out

@@ -63,8 +63,8 @@ def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None
     inclination (deg); (None, "") when neither is there."""
     for loc in ACC_PREFERENCE:
         if acc and loc in acc:
-            a = np.asarray(acc[loc], float)[rows]
-            mag = np.linalg.norm(a, axis=1)
+            a = acc[loc][rows]  # float32 kept by the collector: no float64 copy of all three axes
+            mag = np.sqrt(sum(np.square(a[:, k], dtype=float) for k in range(3)))
             if np.isfinite(mag).mean() > 0.5:
                 return fill_nan(mag), f"{loc} acceleration"
     for name in ANGLE_PREFERENCE:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import queue
 import sqlite3
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -25,7 +27,8 @@ from imu.recording.schema import (
 )
 from imu.samples import DecodeStats, LinkEvent, Notification, NotificationColumns, SampleBlock
 
-WINDOW_ROWS = 131_072  # notifications per read: large enough to decode vectorised, bounded memory
+WINDOW_ROWS = 16_384  # notifications per read (5.5 min of two 100 Hz sensors): vectorised, small working set
+FIRST_WINDOW_ROWS = 4_096  # growing windows start here (about 80 s of two 100 Hz sensors)
 SMALL_TABLE_WINDOW = 4_096
 
 
@@ -230,43 +233,68 @@ class SessionReader:
             streams.append(self._sensor_stream(location, info["id"], start_s))
         return heapq.merge(*streams, key=lambda item: item.host_time_s)
 
-    def iter_batches(self, start_s: float = 0.0) -> Iterator[list[NotificationColumns | LinkEvent]]:
-        """The same stream as iter_notifications, a storage window at a time, as columns.
+    def iter_batches(self, start_s: float = 0.0, ahead: int = 2) -> Iterator[list[NotificationColumns | LinkEvent]]:
+        """`_batches`, read by a worker thread up to `ahead` batches before the consumer
+        (0: in the caller's thread). SQLite and numpy release the GIL for much of a window's
+        reading, so on two cores the read overlaps the pipeline's work on the batch before."""
+        if ahead <= 0:
+            return self._batches(start_s)
+        return _read_ahead(lambda: self._batches(start_s), ahead)
 
-        Rows are stored in arrival order, so each window only needs sorting by host time
-        within itself; link events split the window where they fall.
+    def _batches(self, start_s: float) -> Iterator[list[NotificationColumns | LinkEvent]]:
+        """The notifications of iter_notifications, a storage window at a time, as columns.
+
+        Each window is read once and split by sensor with numpy, so every batch holds one
+        NotificationColumns per sensor (its notifications in host-time order, ready for its
+        decoder) and the link events where they fall: a link event splits the window at its
+        time. Across sensors the order within a batch is not merged: each sensor has its own
+        decoder and clock, so only the link events' places matter. Windows start small and
+        grow, so reading just the start of a session (the calibration's search) stays cheap.
         """
-        names = {sid: loc for sid, loc in self._sensor_locations.items()}
+        known = np.array(sorted(self._sensor_locations), dtype=np.int64)
+        locations = [self._sensor_locations[sid] for sid in known.tolist()]
         events = sorted((e for e in self.link_events() if e.host_time_s >= start_s),
                         key=lambda e: e.host_time_s)
-        for rows in self._notification_windows("sensor_id, host_time, payload"):
+        for rows in self._notification_windows("sensor_id, host_time, payload", growing=True,
+                                               with_id=True):
             if not rows:
                 continue
-            sids, times, payloads = zip(*rows)
+            _, sids, times, payloads = zip(*rows)
             if (set(map(type, payloads)) != {bytes} or set(map(type, times)) != {float}
-                    or not np.isfinite(times).all()):
-                good = [r for r in rows if type(r[2]) is bytes and _finite_time(r[1])]
+                    or set(map(type, sids)) != {int} or not np.isfinite(times).all()):
+                good = [r for r in rows if type(r[3]) is bytes and _finite_time(r[2]) and type(r[1]) is int]
                 self.integrity.damaged_rows += len(rows) - len(good)
                 if not good:
                     continue
-                sids, times, payloads = zip(*good)
-            sensor = np.array([names.get(i, "") for i in sids], dtype=object)
-            host = np.asarray(times, dtype=float)
-            unknown = sensor == ""
-            self.integrity.damaged_rows += int(unknown.sum())  # no sensor to decode them with
-            keep = (host >= start_s) & ~unknown
-            order = np.flatnonzero(keep)
-            if np.any(np.diff(host[order]) < 0):
-                order = order[np.argsort(host[order], kind="stable")]
-            columns = NotificationColumns(sensor[order], host[order], [payloads[i] for i in order.tolist()])
+                _, sids, times, payloads = zip(*good)
+            sensor_ids = np.fromiter(sids, dtype=np.int64, count=len(sids))
+            host = np.fromiter(times, dtype=float, count=len(times))
+            # a row of a sensor the file does not list has no decoder: counted as damaged
+            self.integrity.damaged_rows += int((~np.isin(sensor_ids, known)).sum())
+            per_sensor = []
+            for sid, location in zip(known.tolist(), locations):
+                idx = np.flatnonzero((sensor_ids == sid) & (host >= start_s))
+                if not len(idx):
+                    continue
+                if np.any(np.diff(host[idx]) < 0):  # stored in arrival order: rarely needed
+                    idx = idx[np.argsort(host[idx], kind="stable")]
+                per_sensor.append((location, host[idx], [payloads[i] for i in idx.tolist()]))
             batch: list[NotificationColumns | LinkEvent] = []
-            while events and len(columns) and events[0].host_time_s <= columns.host_time_s[-1]:
-                cut = int(np.searchsorted(columns.host_time_s, events[0].host_time_s, side="right"))
-                batch.append(_slice_columns(columns, 0, cut))
-                batch.append(events.pop(0))
-                columns = _slice_columns(columns, cut, len(columns))
-            batch.append(columns)
-            yield [b for b in batch if not isinstance(b, NotificationColumns) or len(b)]
+            last = max((h[-1] for _, h, _ in per_sensor), default=-np.inf)
+            while events and events[0].host_time_s <= last:
+                cut_at = events.pop(0)
+                rest = []
+                for location, h, p in per_sensor:
+                    cut = int(np.searchsorted(h, cut_at.host_time_s, side="right"))
+                    if cut:
+                        batch.append(_columns(location, h[:cut], p[:cut]))
+                    if cut < len(h):
+                        rest.append((location, h[cut:], p[cut:]))
+                batch.append(cut_at)
+                per_sensor = rest
+            batch += [_columns(location, h, p) for location, h, p in per_sensor]
+            if batch:
+                yield batch
         if events:
             yield list(events)
 
@@ -321,27 +349,33 @@ class SessionReader:
                     + self._rows(table, sql, mid, hi, params, min_span))
 
     def _notification_windows(self, columns: str = "id, sensor_id, host_time, payload",
-                              where: str = "", params: tuple = ()) -> Iterator[list[tuple]]:
+                              where: str = "", params: tuple = (),
+                              growing: bool = False, with_id: bool = False) -> Iterator[list[tuple]]:
         """Windows of rows in id order. Pages by the last id read (keyset), so sparse ids (a
         damaged or hostile sequence counter of 1e12) cost nothing; where a page cannot be read,
-        it falls back to fixed id windows that bisect the damage."""
+        it falls back to fixed id windows that bisect the damage. growing: the first windows
+        are small and double up to WINDOW_ROWS (a reader that stops early reads little).
+        with_id: each row starts with its id (saves copying every row without it)."""
         keyset = (f"SELECT id, {columns} FROM notifications WHERE id >= ? AND id <= ? {where} "
-                  f"ORDER BY id LIMIT {WINDOW_ROWS}")
-        ranged = f"SELECT {columns} FROM notifications WHERE id >= ? AND id < ? {where} ORDER BY id"
+                  f"ORDER BY id LIMIT ?")
+        ranged = (f"SELECT {'id, ' if with_id else ''}{columns} FROM notifications "
+                  f"WHERE id >= ? AND id < ? {where} ORDER BY id")
         last = self.integrity.notifications_written or 0
         counting = not where  # the full scan is the one that fills the integrity report
         lo = 1
+        size = min(FIRST_WINDOW_ROWS, WINDOW_ROWS) if growing else WINDOW_ROWS
         while lo <= last:
             try:
-                page = self._conn.execute(keyset, (lo, last, *params)).fetchall()
+                page = self._conn.execute(keyset, (lo, last, *params, size)).fetchall()
             except sqlite3.DatabaseError:
-                hi = min(lo + WINDOW_ROWS, last + 1)
+                hi = min(lo + size, last + 1)
                 rows = self._rows("notifications", ranged, lo, hi, params,
                                   min_span=max(1, (hi - lo) // 512))
                 lo = hi
             else:
-                rows = [row[1:] for row in page]
-                lo = page[-1][0] + 1 if len(page) == WINDOW_ROWS else last + 1
+                rows = page if with_id else [row[1:] for row in page]
+                lo = page[-1][0] + 1 if len(page) == size else last + 1
+            size = min(2 * size, WINDOW_ROWS)
             if counting:
                 self.integrity.notifications_read += len(rows)
             yield rows
@@ -431,8 +465,53 @@ class SessionReader:
             return self.integrity.file_bytes // 16  # a notification row takes more than 16 bytes
 
 
-def _slice_columns(c: NotificationColumns, lo: int, hi: int) -> NotificationColumns:
-    return NotificationColumns(c.sensor[lo:hi], c.host_time_s[lo:hi], c.payloads[lo:hi])
+def _columns(location: str, host: np.ndarray, payloads: list[bytes]) -> NotificationColumns:
+    """One sensor's notifications as columns (the location array shares one string)."""
+    return NotificationColumns(np.full(len(host), location, dtype=object), host, payloads)
+
+
+_DONE = object()
+
+
+def _read_ahead(make_items, ahead: int) -> Iterator:
+    """The items of make_items(), produced in a worker thread at most `ahead` in advance.
+    The worker has stopped (and no longer touches the reader) when this generator ends,
+    whether it ran out, raised, or the consumer stopped early."""
+    items: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def work() -> None:
+        source = make_items()
+        try:
+            for item in source:
+                if stop.is_set():
+                    break
+                items.put((item, None))
+        except BaseException as err:  # raised again in the consumer's thread
+            items.put((_DONE, err))
+            return
+        finally:
+            source.close()
+        items.put((_DONE, None))
+
+    worker = threading.Thread(target=work, name="imu-session-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = items.get()
+            if item is _DONE:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a worker waiting to put
+            try:
+                items.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def read_session(path: str | Path) -> Session:

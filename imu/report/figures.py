@@ -149,11 +149,11 @@ def timeline_figure(analysis: Analysis) -> bytes:
     end = max(float(t[-1]) if t.size else 0.0, analysis.duration_s)
     fig = Figure(figsize=(10, 1.9))
     ax = fig.subplots()
-    context = np.asarray(analysis.context).astype(str)
+    context = np.asarray(analysis.context)
     seen = {}
     if context.size == t.size and t.size:
         step = max(1, t.size // 4000)  # a run shorter than a pixel cannot be seen anyway
-        labels, times = context[::step], t[::step]
+        labels, times = context[::step].astype(str), t[::step]
         for a, b, label in _runs(labels):
             stop = times[b] if b < times.size else end
             colour = CONTEXT_COLOURS.get(label, "#bbbbbb")

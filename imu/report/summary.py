@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 import imu
+from imu.core.context import context_counts
 from imu.jsonvalues import plain
 from imu.core.exposure import (
     LONG_BOUT_S, AngleExposure, angle_kind, angle_summary, episode_end, grid_step,
@@ -190,9 +191,8 @@ def _context_time(analysis: Analysis) -> dict:
     context = np.asarray(analysis.context)
     if context.size < 2:
         return {}
-    labels, counts = np.unique(context.astype(str), return_counts=True)
     dt = grid_step(analysis.t)
-    return {str(k): rounded(c * dt, 2) for k, c in zip(labels, counts)}
+    return {k: rounded(c * dt, 2) for k, c in sorted(context_counts(context).items())}
 
 
 def _angle(e: AngleExposure) -> dict:
