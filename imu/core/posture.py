@@ -39,13 +39,9 @@ class SlouchTracker:
         if len(t) == 0:
             return []
         thr = self.thr
-        marks = np.zeros(len(t), dtype=np.int8)
-        marks[angle >= thr.slouch_enter_deg] = 1
-        marks[angle < thr.slouch_exit_deg] = -1  # NaN compares False: holds the state
-        state = _forward_fill(marks, 1 if self._in else -1) == 1
-        prev = np.concatenate([[self._in], state[:-1]])
-        starts = np.flatnonzero(state & ~prev)
-        ends = np.flatnonzero(~state & prev)
+        # NaN compares False either way: it holds the state
+        starts, ends = hysteresis_edges(angle >= thr.slouch_enter_deg, angle < thr.slouch_exit_deg,
+                                        self._in)
         events: list[dict] = []
         pos = 0
         while pos < len(t):
@@ -120,6 +116,18 @@ class SlouchTracker:
                            "open_at_end": open_at_end})
         self._in = False
         return events
+
+
+def hysteresis_edges(enter: np.ndarray, leave: np.ndarray, was_in: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices where a hysteresis state switches on and off over a chunk: on where `enter`,
+    off where `leave` (leave wins where both hold), unchanged elsewhere; was_in: the state
+    before the chunk. The slouch and posture-reset trackers share it."""
+    marks = np.zeros(len(enter), dtype=np.int8)
+    marks[enter] = 1
+    marks[leave] = -1
+    state = _forward_fill(marks, 1 if was_in else -1) == 1
+    prev = np.concatenate([[was_in], state[:-1]])
+    return np.flatnonzero(state & ~prev), np.flatnonzero(~state & prev)
 
 
 def _forward_fill(marks: np.ndarray, initial: int) -> np.ndarray:

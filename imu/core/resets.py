@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.core.posture import _forward_fill
+from imu.core.posture import hysteresis_edges
 from imu.profile import Thresholds
 
 SIGNAL = "thoracic_flexion"
@@ -40,13 +40,8 @@ class ResetTracker:
             return []
         thr = self.thr
         flexion = np.asarray(flexion, float)
-        marks = np.zeros(len(t), dtype=np.int8)
-        marks[flexion <= -thr.reset_extension_deg] = 1
-        marks[(flexion > -thr.reset_exit_deg) | ~np.isfinite(flexion)] = -1
-        state = _forward_fill(marks, 1 if self._in else -1) == 1
-        prev = np.concatenate([[self._in], state[:-1]])
-        starts = np.flatnonzero(state & ~prev)
-        ends = np.flatnonzero(~state & prev)
+        starts, ends = hysteresis_edges(flexion <= -thr.reset_extension_deg,
+                                        (flexion > -thr.reset_exit_deg) | ~np.isfinite(flexion), self._in)
         events: list[dict] = []
         pos = 0
         while pos < len(t):
