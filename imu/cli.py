@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     s.set_defaults(func=cmd_validate)
 
-    from imu.live import add_live_arguments
+    from imu.live.arguments import add_live_arguments
 
     s = sub.add_parser("live", help="live slouch alerts: calibrate, monitor, alert, record")
     add_live_arguments(s)
