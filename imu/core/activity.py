@@ -374,26 +374,58 @@ class ActivityTracker:
             self._quiet = np.concatenate([self._quiet, np.asarray(quiet, bool)])[-(self.window + n):]
         total = self._count + n
         first = self._count
-        for i in range(n):
-            k = first + i  # absolute index of this sample
-            if k % self.hop == 0 and k + 1 >= self.window:
-                self._label = self._decide(k + 1 - (total - len(next(iter(self._buf.values())))))
-            out[i] = self._label
+        base = total - len(next(iter(self._buf.values())))  # absolute index of the buffer's start
+        k = first + np.arange(n)  # absolute index of each sample
+        decided = np.flatnonzero((k % self.hop == 0) & (k + 1 >= self.window))
+        labels = self._decide_all([int(first + i + 1 - base) for i in decided])
+        previous = 0
+        for i, label in zip(decided.tolist(), labels):
+            out[previous:i] = self._label  # a sample takes the latest decision, its own included
+            self._label, previous = label, i
+        out[previous:] = self._label
         self._count = total
         keep = self.window
         self._buf = {k: v[-keep:] for k, v in self._buf.items()}
         self._acc = {k: v[-keep:] for k, v in self._acc.items()}
         return out
 
-    def _decide(self, end: int) -> str:
-        rows = slice(end - self.window, end)
+    def _decide_all(self, ends: list[int]) -> list[str]:
+        """The label of the window ending (exclusive) at each buffer index. Windows that need
+        the gait test have their step band filtered together, in one call: filtering window
+        by window cost more than everything else the tracker does."""
+        labels: list[str | None] = []
+        pending: list[tuple[int, np.ndarray, str, float]] = []  # (which, signal, name, spread)
         length = len(next(iter(self._buf.values())))
-        if len(self._quiet) >= length and self._quiet[len(self._quiet) - length:][rows].all():
-            spread = _still_std({k: v[rows] for k, v in self._buf.items()}, slice(None))
-            if np.isfinite(spread):
-                return STILL if spread <= self.thr.still_max_std_deg else MOVING
-        return window_label({k: v[rows] for k, v in self._buf.items()},
-                            {k: v[rows] for k, v in self._acc.items()}, self.rate, self.thr)
+        for end in ends:
+            rows = slice(end - self.window, end)
+            window = {k: v[rows] for k, v in self._buf.items()}
+            spread = _still_std(window, slice(None))
+            if len(self._quiet) >= length and self._quiet[len(self._quiet) - length:][rows].all() \
+                    and np.isfinite(spread):
+                labels.append(STILL if spread <= self.thr.still_max_std_deg else MOVING)
+                continue
+            signal, name = gait_signal(window, {k: v[rows] for k, v in self._acc.items()} or None)
+            labels.append(UNKNOWN if signal is None else None)
+            if signal is not None:
+                pending.append((len(labels) - 1, signal, name, spread))
+        amplitudes = _step_band_amplitudes([p[1] for p in pending], self.rate)
+        for (which, signal, name, spread), amplitude in zip(pending, amplitudes):
+            labels[which], _ = classify_window(signal, self.rate, "acceleration" in name, spread,
+                                               self.thr, amplitude=amplitude)
+        return labels
+
+
+def _step_band_amplitudes(signals: list[np.ndarray], rate_hz: float) -> list[float | None]:
+    """The step-band standard deviation of each signal as `classify_window` computes it,
+    filtering the finite signals of one length together (None: let classify_window judge)."""
+    out: list[float | None] = [None] * len(signals)
+    usable = [i for i, x in enumerate(signals) if len(x) >= rate_hz and np.isfinite(x).all()]
+    for size in {len(signals[i]) for i in usable}:
+        group = [i for i in usable if len(signals[i]) == size]
+        filtered = bandpass(np.stack([signals[i] for i in group]), rate_hz, 0.8, 6.0)
+        for i, amplitude in zip(group, np.std(filtered, axis=-1)):
+            out[i] = float(amplitude)
+    return out
 
 
 def window_label(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None,

@@ -84,9 +84,10 @@ def _band_sos(rate_hz: float, low_hz: float, high_hz: float, order: int) -> np.n
 
 
 def bandpass(x: np.ndarray, rate_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
-    if len(x) <= 3 * (2 * order + 1) * 2:
-        return x - np.mean(x)
-    return sosfiltfilt(_band_sos(float(rate_hz), float(low_hz), float(high_hz), order), x)
+    """Zero-phase band-pass along the last axis (each row of a 2-D array on its own)."""
+    if x.shape[-1] <= 3 * (2 * order + 1) * 2:
+        return x - np.mean(x, axis=-1, keepdims=True)
+    return sosfiltfilt(_band_sos(float(rate_hz), float(low_hz), float(high_hz), order), x, axis=-1)
 
 
 def unbiased_autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
