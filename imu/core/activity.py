@@ -396,10 +396,12 @@ class ActivityTracker:
         labels: list[str | None] = []
         pending: list[tuple[int, np.ndarray, str, float]] = []  # (which, signal, name, spread)
         length = len(next(iter(self._buf.values())))
-        for end in ends:
+        spreads = _still_stds(self._buf, np.asarray(ends, dtype=int) - self.window, self.window) \
+            if ends else []
+        for end, spread in zip(ends, spreads):
             rows = slice(end - self.window, end)
             window = {k: v[rows] for k, v in self._buf.items()}
-            spread = _still_std(window, slice(None))
+            spread = float(spread)
             if len(self._quiet) >= length and self._quiet[len(self._quiet) - length:][rows].all() \
                     and np.isfinite(spread):
                 labels.append(STILL if spread <= self.thr.still_max_std_deg else MOVING)
