@@ -219,6 +219,9 @@ def describe_event(event: dict) -> str:
         text = f"{event['sensor']} sensor back after {event.get('gap_s', 0):.1f} s"
     elif kind == "sitting_break_due":  # issue 13: sitting bouts, breaks and lifts
         text = f"time to move: seated {event['seated_s'] / 60:.0f} min without a break"
+    elif kind == "sitting_bout" and event.get("confirmed") is False:  # no sit-down or stand-up seen
+        text = (f"{event['duration_s'] / 60:.0f} min without walking since {clock(event['start_s'])} "
+                "(sitting or standing: no sit-down or stand-up was seen)")
     elif kind == "sitting_bout":
         text = f"sitting bout over: {event['duration_s'] / 60:.0f} min since {clock(event['start_s'])}"
     elif kind == "sitting_break":
