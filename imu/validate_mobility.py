@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from imu.core.mobility import EVEN_DEG, MOVEMENTS, PAIRS, SEGMENTS
-from imu.validate_case import Case
+from imu.validate_case import Case, format_checks
 
 RANGE_TOL_DEG = 3.0
 RESET_SCORE_MIN = 0.9  # precision and recall over the desk_resets cases
@@ -146,17 +146,11 @@ def reset_scores(rows: list[dict]) -> tuple[float, float]:
 
 
 def format_mobility_table(rows: list[dict]) -> str:
-    lines = ["Mobility test and posture resets against truth:",
-             f"(limits: every range within {RANGE_TOL_DEG:g} deg, the larger side right where the true sides "
-             f"differ by {EVEN_DEG:g} deg or more, unmeasurable ranges not given; resets: no miss, no false "
-             "one, none on fidgety sessions)", ""]
-    header = f"{'case':38s} {'check':60s} {'value':>8s} {'unit':18s} {'ok':>4s}"
-    lines += [header, "-" * len(header)]
-    for r in rows:
-        value = "-" if r["value"] is None else f"{r['value']:+.2f}"
-        lines.append(f"{r['case']:38s} {r['check'][:60]:60s} {value:>8s} {r['unit'][:18]:18s} "
-                     f"{'yes' if r['ok'] else 'NO':>4s}")
+    lines = format_checks(
+        "Mobility test and posture resets against truth:",
+        f"every range within {RANGE_TOL_DEG:g} deg, the larger side right where the true sides differ by "
+        f"{EVEN_DEG:g} deg or more, unmeasurable ranges not given; resets: no miss, no false one, none "
+        "on fidgety sessions", rows, (38, 60, 18), "{:+.2f}")
     precision, recall = reset_scores(rows)
-    lines += ["", f"posture resets: precision {precision:.2f}, recall {recall:.2f}",
-              f"{sum(r['ok'] for r in rows)} of {len(rows)} checks within their limits"]
-    return "\n".join(lines)
+    return "\n".join(lines[:-1] + [f"posture resets: precision {precision:.2f}, recall {recall:.2f}",
+                                   lines[-1]])

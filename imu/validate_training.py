@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.profile import Thresholds
-from imu.validate_case import Case
+from imu.validate_case import Case, format_checks
 
 BOUT_TOL_S, REMINDER_TOL_S, PEAK_TOL_S, SHARE_TOL = 10.0, 10.0, 3.0, 0.10
 QUICK_SITTING_S = 1200.0
@@ -191,19 +191,8 @@ def run_training_validation(quick: bool = False, cases: list[Case] | None = None
 
 
 def format_training_table(rows: list[dict]) -> str:
-    lines = ["Sitting bouts, breaks and lifts against truth:",
-             f"(limits: bouts {BOUT_TOL_S:g} s, first reminder {REMINDER_TOL_S:g} s, lift peak "
-             f"{PEAK_TOL_S:g} s, lumbar share {100 * SHARE_TOL:g} points, no lift wrongly graded or "
-             "invented; 'not graded' is allowed)", ""]
-    header = f"{'case':44s} {'check':32s} {'value':>8s} {'unit':11s} {'ok':>4s}"
-    lines += [header, "-" * len(header)]
-    for r in rows:
-        v = r["value"]
-        value = "-" if v is None or not np.isfinite(v) else f"{v:.1f}"
-        line = f"{r['case']:44s} {r['check']:32s} {value:>8s} {r['unit']:11s} {'yes' if r['ok'] else 'NO':>4s}"
-        if not r["ok"] and r.get("detail"):
-            line += f"  ({r['detail']})"
-        lines.append(line)
-    passed = sum(r["ok"] for r in rows)
-    lines += ["", f"{passed} of {len(rows)} checks within their limits"]
-    return "\n".join(lines)
+    return "\n".join(format_checks(
+        "Sitting bouts, breaks and lifts against truth:",
+        f"bouts {BOUT_TOL_S:g} s, first reminder {REMINDER_TOL_S:g} s, lift peak {PEAK_TOL_S:g} s, lumbar "
+        f"share {100 * SHARE_TOL:g} points, no lift wrongly graded or invented; 'not graded' is allowed",
+        rows, (44, 32, 11)))
