@@ -206,28 +206,17 @@ def cmd_validate(args) -> int:
     else:
         print(format_real_table(real))
         real_ok = all(ok for *_, ok in real.checks())
-    calibration_failed = 0
+    more_failed = 0  # calibration, then issue 13's sitting and lifts, mobility and resets
     if not args.real_only:
-        from imu.validate import calibration_validation
+        from imu.validate import calibration_validation, mobility_validation, training_validation
 
-        progress("calibration cases")
-        table, calibration_failed = calibration_validation(quick=args.quick)
-        print(table, flush=True)
-        print(flush=True)
-        from imu.validate import training_validation  # issue 13: sitting bouts and lifts
-
-        table, training_failed = training_validation(quick=args.quick, progress=progress)
-        print(table, flush=True)
-        print(flush=True)
-        calibration_failed += training_failed
-        from imu.validate import mobility_validation  # issue 13: mobility test, posture resets
-
-        table, mobility_failed = mobility_validation(quick=args.quick, progress=progress)
-        print(table, flush=True)
-        print(flush=True)
-        calibration_failed += mobility_failed
+        for validation in (calibration_validation, training_validation, mobility_validation):
+            table, failed_here = validation(quick=args.quick, progress=progress)
+            print(table, flush=True)
+            print(flush=True)
+            more_failed += failed_here
     failed = (sum(bool(r.failures()) for r in results) + sum(not r["ok"] for r in rows) + (not real_ok)
-              + calibration_failed)
+              + more_failed)
     if failed:
         print(f"\nvalidation FAILED: {failed} case(s) or check(s) outside their limits", file=sys.stderr)
         return 1

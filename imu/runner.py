@@ -34,7 +34,7 @@ from imu.profile import Thresholds
 from imu.samples import DecodeStats, LinkEvent, TimedSamples
 
 __all__ = ["ALERT_EVENTS", "GRADE_EVENTS", "AlertSink", "RunResult", "Runner", "SensorStatusTracker", "Sink",
-           "StepUpdate", "calibration_event", "finish_sinks"]
+           "StepUpdate", "calibration_event", "fan_out", "finish_sinks"]
 
 MIN_LOSS_GAP_S = 1.0  # shorter losses show in the loss percentage, not as a gap
 RATE_WINDOW_S = 2.0  # sensor rate shown = samples over the trailing two seconds

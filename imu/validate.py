@@ -167,12 +167,14 @@ def format_table(results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def calibration_validation(quick: bool = False) -> tuple[str, int]:
+def calibration_validation(quick: bool = False, progress=None) -> tuple[str, int]:
     """The calibration cases of `imu.validate_calibration` (simulated people who sway, lean
     back, hold postures, wear sensors upside down): the table, and how many cases fail."""
     from imu.validate_calibration import (default_cases, format_calibration_table,
                                           run_calibration_validation)
 
+    if progress is not None:
+        progress("calibration cases")
     cases = default_cases()
     results = run_calibration_validation(cases[:7] if quick else cases)
     return format_calibration_table(results), sum(bool(r.failures()) for r in results)
@@ -185,6 +187,8 @@ def training_validation(quick: bool = False, progress=None) -> tuple[str, int]:
 
     rows = run_training_validation(quick=quick, progress=progress)
     return format_training_table(rows), sum(not r["ok"] for r in rows)
+
+
 def mobility_validation(quick: bool = False, progress=None) -> tuple[str, int]:
     """The mobility-test and posture-reset cases of `imu.validate_mobility` (issue 13): the
     table, and how many checks fail."""

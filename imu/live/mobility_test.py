@@ -24,7 +24,7 @@ from pathlib import Path
 from imu.core.mobility import ANGLE_WORDS, MOVEMENTS, SEGMENTS, MobilityRecorder, MobilityResult
 from imu.core.mobility_guide import LABEL_PREFIX, MobilityGuide, guide_notes
 from imu.profile import Thresholds
-from imu.report.mobility_section import earlier_tests
+from imu.report.mobility_section import earlier_range, earlier_tests
 
 # --- the live edge --------------------------------------------------------------------------
 
@@ -110,7 +110,7 @@ def format_result(result: MobilityResult, earlier: list[dict]) -> list[str]:
         for segment in SEGMENTS:
             r = result.movements[movement].ranges.get(segment)
             value = "-" if r is None or r.range_deg is None else f"{r.range_deg:.0f}"
-            before = _earlier_value(last, movement, segment)
+            before = earlier_range(last, movement, segment)
             cells.append(value + (f" [{before:.0f}]" if before is not None else ""))
         lines.append(f"  {movement.replace('_', ' '):16s}" + "".join(f"{c:>18s}" for c in cells))
     for pair, segments in result.asymmetry.items():
@@ -132,13 +132,6 @@ def format_result(result: MobilityResult, earlier: list[dict]) -> list[str]:
     else:
         lines.append(f"  (earlier test: {last.get('date', '?')})")
     return lines
-
-
-def _earlier_value(test: dict | None, movement: str, segment: str) -> float | None:
-    try:
-        return test["movements"][movement]["ranges"][segment]["range_deg"]
-    except (KeyError, TypeError):
-        return None
 
 
 def write_mobility_files(data: dict, earlier: list[dict], base: Path) -> dict[str, Path]:

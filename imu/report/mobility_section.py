@@ -40,7 +40,8 @@ def add_mobility(summary: dict, analysis, source: dict | None, facts=None) -> di
     return summary
 
 
-def _earlier(test: dict | None, movement: str, segment: str):
+def earlier_range(test: dict | None, movement: str, segment: str) -> float | None:
+    """One range of an earlier test as the profile stores it (None when it has none)."""
     try:
         return test["movements"][movement]["ranges"][segment]["range_deg"]
     except (KeyError, TypeError):
@@ -66,7 +67,7 @@ def _body(test: dict, earlier: list[dict]) -> str:
                 cells.append(f'<span class="note">{_e((r or {}).get("note") or "not measured")}</span>')
                 continue
             text = _num(r["range_deg"], 0)
-            before = _earlier(last, movement, segment)
+            before = earlier_range(last, movement, segment)
             if before is not None:
                 text += f' <span class="note">(earlier {_num(before, 0)})</span>'
             cells.append(text)
