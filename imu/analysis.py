@@ -416,11 +416,13 @@ def _items(source: Source):
         yield from source.batches()
 
 
-def run_source(source: Source, on_step=None, *, grade: bool = True) -> RunResult:
+def run_source(source: Source, on_step=None, *, grade: bool = True, before_grading=None) -> RunResult:
     """The whole source through one runner: the session's Analysis, and with grade its runs'
     and carries' grades and the grid acceleration they were graded with (what a report shows).
 
-    on_step: called with each StepUpdate (e.g. a progress bar)."""
+    on_step: called with each StepUpdate (e.g. a progress bar). before_grading: called with
+    the finished, not yet graded RunResult (the report starts its figures on the second core
+    then: they do not need the grades, and grading is the longest step after the pass)."""
     plan = find_calibrations(source)
     runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False)
     for items in _items(source):
@@ -441,6 +443,8 @@ def run_source(source: Source, on_step=None, *, grade: bool = True) -> RunResult
                          for q in analysis.sensors.values())
         raise ValueError(f"{source.path}: too little data to analyse ({seen or 'no samples'}; "
                          f"a sensor needs at least {MIN_SENSOR_SAMPLES} samples)")
+    if before_grading is not None:
+        before_grading(result)
     if grade:
         result = runner.grade(result)
     return result

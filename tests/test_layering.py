@@ -8,7 +8,8 @@ a layer here.
 
   1. foundation   shared types and small helpers every layer may use: samples, quaternions,
                   anatomy, thresholds, annotation labels, the base user error, atomic files,
-                  time formatting, the progress bar, and the decoders (bytes in, samples out)
+                  time formatting, the progress bar, work in a forked child, and the decoders (bytes in,
+                  samples out)
   2. core         the pure pipeline: arrays in, arrays and events out (imu/core)
   2. storage      beside the core, and independent of it: the session file and the sample
      and transport  imports and exports, person profiles kept on this computer, the Bluetooth
@@ -43,7 +44,7 @@ PACKAGES = ("imu", "dashboards")
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("foundation", 1, ("imu", "imu.errors", "imu.samples", "imu.quat", "imu.anatomy", "imu.profile",
                        "imu.labels", "imu.atomic", "imu.timefmt", "imu.progress", "imu.protocols",
-                       "imu.jsonvalues")),
+                       "imu.jsonvalues", "imu.parallel")),
     ("core", 2, ("imu.core",)),
     ("storage and transport", 2, ("imu.recording", "imu.people", "imu.ble")),
     ("analysis", 3, ("imu.analysis", "imu.runner")),

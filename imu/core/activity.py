@@ -122,6 +122,29 @@ def _still_stds(angles: dict[str, np.ndarray], starts: np.ndarray, length: int,
     return out
 
 
+PREFIX_BLOCK = 1 << 16  # samples per block of a running sum (bounded temporaries)
+
+
+def prefix_sums_at(values: np.ndarray, positions: np.ndarray, square: bool = False) -> np.ndarray:
+    """`np.concatenate([[0], np.cumsum(values)])[positions]` for nondecreasing positions (of
+    the squares of values with square), without the whole-session running-sum array: a block
+    at a time, each block's running sum starting from the exact sum before it (the same
+    sequential additions as one pass, so the same values)."""
+    values = np.asarray(values)
+    positions = np.asarray(positions, dtype=np.int64)
+    kind = np.cumsum(values[:0]).dtype
+    out = np.zeros(len(positions), dtype=kind)
+    total = kind.type(0)
+    for lo in range(0, len(values), PREFIX_BLOCK):
+        hi = min(len(values), lo + PREFIX_BLOCK)
+        part = values[lo:hi]
+        running = np.cumsum(np.concatenate([np.array([total], kind), part * part if square else part]))
+        a, b = np.searchsorted(positions, lo, side="left"), np.searchsorted(positions, hi, side="right")
+        out[a:b] = running[positions[a:b] - lo]
+        total = running[-1]
+    return out
+
+
 def span_rows(t: np.ndarray, start_s: float, end_s: float) -> slice:
     """The samples with start_s <= t <= end_s of an increasing time axis, as a slice (two
     binary searches: a mask over the whole session per span is quadratic on a long day)."""
@@ -190,9 +213,11 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     labels, cadences = [], []
     raw_valid = np.isfinite(signal) if valid is None else np.asarray(valid, bool)
     band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
-    c1 = np.concatenate([[0.0], np.cumsum(band)])
-    c2 = np.concatenate([[0.0], np.cumsum(band * band)])
-    cv = np.concatenate([[0], np.cumsum(raw_valid)])
+    # each window's sums from running sums read at its two edges only
+    edges = np.unique(np.concatenate([np.maximum(centres - half, 0), np.minimum(centres + half, n)]))
+    c1 = dict(zip(edges.tolist(), prefix_sums_at(band, edges).tolist()))
+    c2 = dict(zip(edges.tolist(), prefix_sums_at(band, edges, square=True).tolist()))
+    cv = dict(zip(edges.tolist(), prefix_sums_at(raw_valid, edges).tolist()))
     # the inclination spread of every whole window at once (edge windows one by one below)
     whole = (centres - half >= 0) & (centres + half <= n)
     stds = np.full(len(centres), np.nan)
@@ -214,8 +239,12 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
     cadences = np.array(cadences)
     # hop labels to samples: each sample takes the label of its nearest centre
-    nearest = np.clip(np.round(np.arange(n) / hop).astype(int), 0, len(centres) - 1)
-    sample_labels = np.array(labels, dtype=object)[nearest]
+    table = np.array(labels, dtype=object)
+    sample_labels = np.empty(n, dtype=object)
+    for lo in range(0, n, PREFIX_BLOCK):  # a block at a time: no whole-session index arrays
+        hi = min(n, lo + PREFIX_BLOCK)
+        nearest = np.clip(np.round(np.arange(lo, hi) / hop).astype(int), 0, len(centres) - 1)
+        sample_labels[lo:hi] = table[nearest]
     segments = _segments(t, sample_labels, cadences, centres, hop)
     _refine_boundaries(t, signal, rate, segments, band)
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
@@ -247,27 +276,36 @@ def _refine_boundaries(t, signal, rate, segments: list[Segment], band: np.ndarra
     if not any(WALKING in (l.kind, r.kind) or RUNNING in (l.kind, r.kind)
                for l, r in zip(segments[:-1], segments[1:])):
         return  # no boundary touches gait: nothing to refine (most of a desk day)
-    env = (bandpass(signal, rate, 0.8, 6.0) if band is None else band) ** 2
+    band = bandpass(signal, rate, 0.8, 6.0) if band is None else band
     k = max(1, int(round(rate)))
-    c = np.concatenate([[0.0], np.cumsum(env)])
-    idx = np.arange(len(env))
-    a, b = np.clip(idx - k // 2, 0, len(env)), np.clip(idx + k // 2 + 1, 0, len(env))
-    rms = np.sqrt((c[b] - c[a]) / np.maximum(b - a, 1))
-    for left, right in zip(segments[:-1], segments[1:]):
-        if WALKING not in (left.kind, right.kind) and RUNNING not in (left.kind, right.kind):
-            continue
+    pairs = [(left, right) for left, right in zip(segments[:-1], segments[1:])
+             if WALKING in (left.kind, right.kind) or RUNNING in (left.kind, right.kind)]
+    # the envelope only within 8 s of these boundaries (not the whole session's), from the
+    # session's running sums of the squared band read at the windows' edges
+    near = np.unique(np.concatenate([np.arange(np.searchsorted(t, r.start_s - 8.0),
+                                               np.searchsorted(t, r.start_s + 8.0)) for _, r in pairs]))
+    a, b = np.clip(near - k // 2, 0, len(band)), np.clip(near + k // 2 + 1, 0, len(band))
+    edges = np.unique(np.concatenate([a, b]))
+    sums = prefix_sums_at(band, edges, square=True)
+    energy = sums[np.searchsorted(edges, b)] - sums[np.searchsorted(edges, a)]
+    envelope = np.sqrt(energy / np.maximum(b - a, 1))
+
+    def rms(lo: int, hi: int) -> np.ndarray:  # the envelope of samples lo..hi - 1 (all in `near`)
+        return envelope[np.searchsorted(near, lo):np.searchsorted(near, hi)]
+
+    for left, right in pairs:
         tb = right.start_s
         i = int(np.searchsorted(t, tb))
         lo, hi = int(np.searchsorted(t, tb - 5.0)), int(np.searchsorted(t, tb + 5.0))
-        before = rms[int(np.searchsorted(t, tb - 8.0)):int(np.searchsorted(t, tb - 4.0))]
-        after = rms[int(np.searchsorted(t, tb + 4.0)):int(np.searchsorted(t, tb + 8.0))]
+        before = rms(int(np.searchsorted(t, tb - 8.0)), int(np.searchsorted(t, tb - 4.0)))
+        after = rms(int(np.searchsorted(t, tb + 4.0)), int(np.searchsorted(t, tb + 8.0)))
         if len(before) < k or len(after) < k or hi - lo < 2 * k:
             continue
         level_a, level_b = np.median(before), np.median(after)
         if max(level_a, level_b) < 1.5 * min(level_a, level_b):
             continue  # no clear change of amplitude: keep the window boundary
         mid = 0.5 * (level_a + level_b)
-        side = rms[lo:hi] > mid if level_b > level_a else rms[lo:hi] < mid
+        side = rms(lo, hi) > mid if level_b > level_a else rms(lo, hi) < mid
         # the crossing nearest the coarse boundary
         crossings = np.flatnonzero(side[1:] & ~side[:-1]) + lo + 1
         if len(crossings) == 0:

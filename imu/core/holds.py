@@ -68,7 +68,7 @@ def hold_metrics(t, angles, label: str, start_s: float, end_s: float, thresholds
     base_rows = tt < start_s + thr.hold_baseline_s
     first_fail, failed_name, trace, max_dev = None, None, {"t": tt}, 0.0
     for name in names:
-        x = np.asarray(angles[name], float)[rows]
+        x = np.asarray(angles[name][rows], float)
         base = np.nanmean(x[base_rows]) if np.isfinite(x[base_rows]).any() else np.nan
         dev = x - base
         trace[name] = dev

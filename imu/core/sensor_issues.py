@@ -38,6 +38,7 @@ from imu.core.strides import bandpass, step_period
 from imu.profile import Thresholds
 
 STOPPED_MIN_S = 6.0  # longer than any posture change that could freeze one sensor
+ROLLING_BLOCK = 1 << 16  # samples per block of a rolling statistic (bounded temporaries)
 COME_BACK_S = 1.0  # how long a return to the old level must last to show a posture
 _RELATIVE = {"thoracic": ("thoracic_flexion", "thoracic_lateral_bend"),
              "lumbar": ("lumbar_flexion", "lumbar_lateral_bend")}
@@ -81,33 +82,55 @@ def _jumps(x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float
     if len(x) < int(6 * rate) or not np.isfinite(x).any():
         return []
     lag = max(1, int(round(0.2 * rate)))
-    d = np.full(len(x), np.nan)
-    d[lag:] = x[lag:] - x[:-lag]
     out, last = [], -np.inf
     far = int(3.0 * rate)
-    for i in np.flatnonzero(np.abs(np.nan_to_num(d)) > jump_deg):
+    for i in _fast_changes(x, lag, jump_deg):
         if i - last < far:
             continue
         c = int(i - lag // 2)
         before, after = _levels(x, c, rate)
         size = after - before
-        if np.isfinite(size) and abs(size) > jump_deg and np.sign(size) == np.sign(d[i]):
+        if np.isfinite(size) and abs(size) > jump_deg and np.sign(size) == np.sign(x[i] - x[i - lag]):
             out.append((c, float(size), before))
             last = i
     return out
 
 
+def _fast_changes(x: np.ndarray, lag: int, jump_deg: float) -> np.ndarray:
+    """Indices i where |x[i] - x[i - lag]| > jump_deg (unknown is no change), a block at a
+    time so a long session needs no whole-session temporaries."""
+    found = []
+    for lo in range(lag, len(x), ROLLING_BLOCK):
+        hi = min(len(x), lo + ROLLING_BLOCK)
+        with np.errstate(invalid="ignore"):
+            found.append(lo + np.flatnonzero(np.abs(x[lo:hi] - x[lo - lag:hi - lag]) > jump_deg))
+    return np.concatenate(found) if found else np.empty(0, np.int64)
+
+
 def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred mean over `window` samples of the finite values (NaN where none)."""
-    finite = np.isfinite(x)
-    c = np.concatenate([[0.0], np.cumsum(np.where(finite, x, 0.0))])
-    k = np.concatenate([[0], np.cumsum(finite)])
-    idx = np.arange(len(x))
-    a = np.clip(idx - window // 2, 0, len(x))
-    b = np.clip(idx + window // 2 + 1, 0, len(x))
-    n = k[b] - k[a]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, (c[b] - c[a]) / np.maximum(n, 1), np.nan)
+    """Centred mean over `window` samples of the finite values (NaN where none). A block at
+    a time like `_rolling_std`: the running sums carried from block to block are the same
+    sequential additions as one pass, so the values are those of one pass."""
+    x = np.asarray(x, float)
+    n, h = len(x), window // 2
+    out = np.empty(n)
+    base, total, count = 0, 0.0, 0  # running sums of the samples before `base`
+    for lo in range(0, n, ROLLING_BLOCK):
+        hi = min(n, lo + ROLLING_BLOCK)
+        top = min(hi + h, n)  # the furthest window end this block needs
+        part = x[base:top]
+        finite = np.isfinite(part)
+        c = np.cumsum(np.concatenate([[total], np.where(finite, part, 0.0)]))
+        k = np.cumsum(np.concatenate([[count], finite.astype(np.int64)]))
+        idx = np.arange(lo, hi)
+        a = np.clip(idx - h, 0, n) - base
+        b = np.clip(idx + h + 1, 0, n) - base
+        m = k[b] - k[a]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[lo:hi] = np.where(m > 0, (c[b] - c[a]) / np.maximum(m, 1), np.nan)
+        nxt = max(hi - h, 0)  # where the next block's first window starts
+        total, count, base = float(c[nxt - base]), int(k[nxt - base]), nxt
+    return out
 
 
 def _comes_back(smooth: np.ndarray, c: int, size: float, before: float, rate: float,
@@ -198,9 +221,6 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
     return issues, invalid
 
 
-ROLLING_BLOCK = 1 << 18  # samples per block of a rolling statistic (bounded temporaries)
-
-
 def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     """Std over samples [i - window // 2, i + window // 2) (clipped), NaN read as 0, from
     running sums. Computed a block at a time so its temporaries stay small; each block's
@@ -257,21 +277,26 @@ def _acc_moves(a: np.ndarray, rate: float, thr: Thresholds) -> bool:
 
 def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -> list[SensorIssue]:
     win = int(3.0 * rate)
-    stds = {}
+    # per sensor, from the larger of its inclination spreads: frozen (below the stopped
+    # spread) and moving (above the moving one); kept as masks, not as spreads, so a long
+    # session holds one byte a sample per mask
+    still, moves = {}, {}
     for sensor, names in _INCLINATION.items():
-        for nm in names:  # the larger of the sensor's inclination spreads
+        for nm in names:
             if nm in angles:
                 spread = _rolling_std(angles[nm], win)
-                stds[sensor] = spread if sensor not in stds else np.maximum(stds[sensor], spread, out=spread)
+                below, above = spread < thr.sensor_stopped_std_deg, spread > thr.sensor_moving_std_deg
+                still[sensor] = below if sensor not in still else still[sensor] & below
+                moves[sensor] = above if sensor not in moves else moves[sensor] | above
     issues = []
     n = len(t)
-    for sensor, s in stds.items():
-        others = [k for k in stds if k != sensor]
+    for sensor in still:
+        others = [k for k in still if k != sensor]
         if not others:
             continue
         # gait moves the others' inclination: only where they move is gait worth looking for
-        others_move = np.max([stds[o] for o in others], axis=0) > thr.sensor_moving_std_deg
-        frozen = (s < thr.sensor_stopped_std_deg) & others_move
+        others_move = np.logical_or.reduce([moves[o] for o in others])
+        frozen = still[sensor] & others_move
         padded = np.concatenate([[False], frozen, [False]])
         edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
         for a, b in zip(edges[::2], edges[1::2]):

@@ -124,9 +124,10 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                       neutral_posture: str | None = None,
                       sensor_rate_hz: float | None = None, calibration_spans=()) -> StabilityResult:
     t = np.asarray(t, float)
-    # one float64 copy of each angle (the Analysis keeps float32), masked in place below:
-    # a second, masked copy of every angle was the report's memory peak
-    masked = {k: np.array(v, dtype=float) for k, v in angles.items()}
+    # one float32 copy of each angle (as the Analysis keeps them), masked in place below; each
+    # analysis widens what it reads to float64 itself (a float64 copy of every angle at once
+    # was the report's memory peak)
+    masked = {k: np.array(v, dtype=np.float32) for k, v in angles.items()}
     notes: list[str] = []
     issues, invalid = detect_sensor_issues(t, masked, thresholds, acc)
     notes += [issue.sentence() for issue in issues]
@@ -152,7 +153,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
         rows = np.zeros(len(t), bool)
         for s in standing:
             rows[span_rows(t, s.start_s + 1.0, s.end_s - 1.0)] = True
-        x = masked["trunk_inclination"][rows]
+        x = np.asarray(masked["trunk_inclination"][rows], float)
         if np.isfinite(x).sum() > 100:
             ref = float(np.nanmedian(x))
 

@@ -69,7 +69,7 @@ def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None
                 return fill_nan(mag), f"{loc} acceleration"
     for name in ANGLE_PREFERENCE:
         if name in angles:
-            x = np.asarray(angles[name], float)[rows]
+            x = np.asarray(angles[name][rows], float)
             if np.isfinite(x).mean() > 0.5:
                 return fill_nan(x), name
     return None, ""
