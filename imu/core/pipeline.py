@@ -8,6 +8,7 @@ whole recording. Nothing here touches a socket, file, clock or thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -43,6 +44,19 @@ class StepOutput:
     @property
     def t(self) -> np.ndarray:
         return self.grid.t
+
+    @cached_property
+    def valid(self) -> np.ndarray:
+        """(n,) bool: every sensor had data on these grid rows (its orientation is known)."""
+        valid = np.ones(len(self.t), dtype=bool)
+        for q in self.grid.quat.values():
+            valid &= np.isfinite(q).all(axis=1)
+        return valid
+
+    @cached_property
+    def context_codes(self) -> np.ndarray:
+        """The context labels as uint8 codes (imu.core.context), one byte a row."""
+        return context_codes(self.context)
 
     def take(self, index: np.ndarray) -> "StepOutput":
         """The grid rows at `index` (angles, context and grid alike); events and samples kept."""
@@ -304,11 +318,8 @@ class AnalysisCollector:
             parts.append(values.astype(np.float32))
             self._angle_lengths[name] = self._n + n
         self._t.append(out.t)
-        self._context.append(context_codes(out.context))  # 1 byte a sample
-        valid = np.ones(n, dtype=bool)
-        for q in out.grid.quat.values():
-            valid &= np.isfinite(q).all(axis=1)
-        self._valid.append(valid)
+        self._context.append(out.context_codes)  # 1 byte a sample
+        self._valid.append(out.valid)
         self._n += n
 
     def build(self, pipeline: Pipeline, notes: list[str], annotations=None) -> Analysis:

@@ -81,8 +81,14 @@ def context_seconds(result) -> dict:
     if len(t) < 2:
         return {}
     step = float(np.median(np.diff(t)))
-    kinds, counts = np.unique(np.asarray(result.labels).astype(str), return_counts=True)
-    return {str(k): rounded(c * step, 2) for k, c in zip(kinds, counts)}
+    # by runs of one label (a day holds a few thousand), not by sorting every sample's label
+    labels = np.asarray(result.labels)
+    starts = np.concatenate([[0], np.flatnonzero(labels[1:] != labels[:-1]) + 1])
+    lengths = np.diff(np.concatenate([starts, [len(labels)]]))
+    counts: dict[str, int] = {}
+    for start, length in zip(starts.tolist(), lengths.tolist()):
+        counts[str(labels[start])] = counts.get(str(labels[start]), 0) + length
+    return {k: rounded(counts[k] * step, 2) for k in sorted(counts)}
 
 
 def _activity(segment, bouts, ungraded) -> dict:
