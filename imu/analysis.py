@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationError, CalibrationStretch, calibrate
+from imu.core.front import FrontBatch, SensorFront
 from imu.core.gait import too_slow_notes
 from imu.core.pipeline import Pipeline
 from imu.core.result import Analysis, CalibrationReport
+from imu.parallel import can_fork, iterate_in_child
 from imu.runner import Runner, RunResult
 
 CALIBRATION_LABELS = ("calibrate_neutral", "calibrate_bend")
@@ -409,11 +411,24 @@ def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
 
 
 def _items(source: Source):
-    """What a runner is fed, step by step: batches of notifications, or the timed samples."""
+    """What a runner is fed, step by step: the timed samples, or batches of notifications,
+    which a second process reads and puts through the sensor front (decode, align, orient)
+    a batch ahead of this one, where the platform can fork."""
     if source.timed is not None:
         yield source.timed
+    elif can_fork():
+        # the child's read ends with the file's integrity: known only there
+        source.integrity = yield from iterate_in_child(_front_batches, source)
     else:
         yield from source.batches()
+
+
+def _front_batches(source: Source):
+    """The source's batches through one sensor front (run in the reading process)."""
+    front = SensorFront(source.sensors)
+    for batch in source.batches():
+        yield FrontBatch(front.feed(batch), front.quality(), _last_time(batch) if batch else None)
+    return source.integrity
 
 
 def run_source(source: Source, on_step=None, *, grade: bool = True, before_grading=None) -> RunResult:

@@ -1,19 +1,23 @@
-"""Work on the second core: a function run in a forked child while this process goes on.
+"""Work on the second core: a function or a generator run in a forked child while this
+process goes on.
 
 A long report has pieces that need each other's inputs but not each other's results (its
-figures and its stability grades, say). Forking shares the parent's arrays with the child
-without copying or pickling them; only the child's result (a few hundred kilobytes of PNG,
-say) comes back, pickled, through a pipe. Where a process cannot fork (Windows), or when
-IMU_NO_FORK is set (to profile one process), the function simply runs in this one, at once.
+figures and its stability grades, say), and stages that can run a batch ahead of the next
+(reading and decoding, against gridding and tracking). Forking shares the parent's arrays
+with the child without copying or pickling them; only what the child makes comes back,
+pickled, through a pipe: one result (`in_child`), or a generator's items as they come
+(`iterate_in_child`). Where a process cannot fork (Windows), or when IMU_NO_FORK is set (to
+profile one process), the work simply runs in this one.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Generator, Iterator
 
 
 class ChildFailed(RuntimeError):
@@ -87,6 +91,72 @@ def in_child(function: Callable[..., Any], *args, **kwargs) -> Pending:
         with os.fdopen(write_fd, "wb") as pipe:
             pipe.write(data)
     except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def iterate_in_child(make: Callable[..., Iterator], *args) -> Generator[Any, None, Any]:
+    """Iterate `make(*args)` in a forked child, yielding its items here as they arrive; the
+    generator's return value is this one's. The child runs at most about one item ahead (the
+    pipe's buffer), so memory stays that of one item. Inline where forking is not possible."""
+    if not can_fork():
+        return (yield from make(*args))
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if not pid:
+        _produce(read_fd, write_fd, make, args)  # never returns
+    os.close(write_fd)
+    finished = False
+    try:
+        with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
+            while True:
+                try:
+                    kind, payload = pickle.load(pipe)
+                except EOFError:
+                    raise ChildFailed("the reading process ended without finishing") from None
+                if kind == "item":
+                    yield payload
+                elif kind == "done":
+                    finished = True
+                    return payload
+                else:
+                    finished = True
+                    raise payload
+    finally:
+        if not finished:  # the consumer stopped early (an error, Ctrl-C): the child is not needed
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os.waitpid(pid, 0)
+
+
+def _produce(read_fd: int, write_fd: int, make, args) -> None:
+    """The child's side of `iterate_in_child`: send every item, then the return value (or
+    the error), and end without returning into the caller's code."""
+    status = 0
+    try:
+        os.close(read_fd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        with os.fdopen(write_fd, "wb", buffering=1 << 20) as pipe:
+            iterator = make(*args)
+            try:
+                while True:
+                    pickle.dump(("item", next(iterator)), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            except StopIteration as stop:
+                message = ("done", stop.value)
+            except Exception as err:
+                message = ("error", err)
+            try:
+                pickle.dump(message, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # an unpicklable error: its text instead
+                text = "".join(traceback.format_exception(message[1])) if message[0] == "error" \
+                    else "the result could not be sent back"
+                pickle.dump(("error", ChildFailed(text)), pipe)
+    except BaseException:  # the parent went away (a broken pipe): nothing left to tell it
         status = 1
     finally:
         os._exit(status)

@@ -26,6 +26,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationStretch
+from imu.core.front import FrontBatch
 from imu.core.pipeline import AnalysisCollector, Pipeline, StepOutput
 from imu.core.result import Analysis, CalibrationReport
 from imu.core.grades import GRADE_EVENTS, GradeWatch, grade_events, replace_t
@@ -170,6 +171,10 @@ class Runner:
         last item's); status_t: the time sensor rates are measured at (default t)."""
         if isinstance(items, dict):
             links, out = [], self.pipeline.feed_timed(items)
+        elif isinstance(items, FrontBatch):  # read and decoded in another process
+            links = [e for i in items.pieces if isinstance(i, LinkEvent)
+                     and (e := self.status.link_event(i)) is not None]
+            out = self.pipeline.feed_front(items)
         else:
             if self._history is not None:
                 self._history.extend(items)
@@ -232,6 +237,9 @@ def _last_time(items, out: StepOutput) -> float:
     if isinstance(items, dict):
         ends = [float(s.t[-1]) for s in items.values() if len(s.t)]
         return max(ends) if ends else (float(out.t[-1]) if len(out.t) else 0.0)
+    if isinstance(items, FrontBatch):
+        return items.last_host_time_s if items.last_host_time_s is not None else (
+            float(out.t[-1]) if len(out.t) else 0.0)
     if items:
         last = items[-1]
         return float(np.max(last.host_time_s))
@@ -283,11 +291,11 @@ class SensorStatusTracker:
                 history.popleft()
             t0, seen0 = history[0]
             rate = (seen - seen0) / (t - t0) if t > t0 else 0.0
-            decoder = self.pipeline.decoders.get(loc)
-            lost = decoder.stats.lost_samples if decoder is not None else 0
+            stats = self.pipeline.front_quality()[loc].stats
+            lost = stats.lost_samples if stats is not None else 0
             total = seen + lost
             last_gap = self.gaps[loc][-1] if self.gaps[loc] else None
-            loss_gap = self._last_loss_gap(decoder, last_gap)
+            loss_gap = self._last_loss_gap(stats, last_gap)
             if loss_gap is not None and (last_gap is None or loss_gap[0] > last_gap[0]):
                 last_gap = loss_gap
             out[loc] = {"connected": self.connected[loc], "rate_hz": round(rate, 1),
@@ -297,11 +305,11 @@ class SensorStatusTracker:
         return out
 
     @staticmethod
-    def _last_loss_gap(decoder, link_gap) -> list | None:
+    def _last_loss_gap(stats, link_gap) -> list | None:
         """The latest loss (by sequence numbers) long enough to be a gap, not a link gap."""
-        if decoder is None:
+        if stats is None:
             return None
-        for start, end in reversed(decoder.stats.gaps):
+        for start, end in reversed(stats.gaps):
             if end - start < MIN_LOSS_GAP_S:
                 continue
             if link_gap is not None and start <= (link_gap[1] or math.inf) and end >= link_gap[0]:

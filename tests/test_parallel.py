@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from imu.parallel import ChildFailed, can_fork, in_child
+from imu.parallel import ChildFailed, can_fork, in_child, iterate_in_child
 
 needs_fork = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
 
@@ -56,3 +57,61 @@ def test_without_fork_the_function_runs_here(monkeypatch):
     assert pending.result() is None
     with pytest.raises(ValueError, match="inline"):
         in_child(_fail, "inline").result()
+
+
+def _counting(n: int, fail_at: int | None = None):
+    for k in range(n):
+        if k == fail_at:
+            raise ValueError(f"damaged at {k}")
+        yield np.full(50_000, k)  # each item larger than a pipe's buffer
+    return "read to the end"
+
+
+def _drain(generator):
+    items = []
+    while True:
+        try:
+            items.append(next(generator))
+        except StopIteration as stop:
+            return items, stop.value
+
+
+@needs_fork
+def test_a_generators_items_arrive_in_order_with_its_return_value():
+    items, value = _drain(iterate_in_child(_counting, 6))
+    assert [int(x[0]) for x in items] == list(range(6)) and all(len(x) == 50_000 for x in items)
+    assert value == "read to the end"
+
+
+@needs_fork
+def test_an_error_in_the_generator_arrives_after_the_items_before_it():
+    got = []
+    with pytest.raises(ValueError, match="damaged at 3"):
+        for item in iterate_in_child(_counting, 6, 3):
+            got.append(int(item[0]))
+    assert got == [0, 1, 2]
+
+
+def _children() -> set[int]:
+    """This process's children (Linux: /proc lists them per thread)."""
+    found = set()
+    for path in Path("/proc/self/task").glob("*/children"):
+        found |= {int(pid) for pid in path.read_text().split()}
+    return found
+
+
+@needs_fork
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_stopping_early_ends_the_child():
+    before = _children()
+    generator = iterate_in_child(_counting, 1000)
+    next(generator)
+    assert len(_children() - before) == 1  # the reading child runs
+    generator.close()  # it is killed and reaped, not left running
+    assert _children() == before
+
+
+def test_without_fork_the_generator_runs_here(monkeypatch):
+    monkeypatch.setenv("IMU_NO_FORK", "1")
+    items, value = _drain(iterate_in_child(_counting, 3))
+    assert len(items) == 3 and value == "read to the end"

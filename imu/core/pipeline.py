@@ -12,20 +12,18 @@ from functools import cached_property
 
 import numpy as np
 
-from imu.core.align import ClockAligner
 from imu.core.angles import AngleComputer
 from imu.core.calibrate import Calibration, CalibrationStretch, to_anatomical_earth
 from imu.core.context import CODE_UNCALIBRATED, STILL, ContextTracker, context_codes, context_labels
+from imu.core.front import FrontBatch, FrontQuality, SensorFront
 from imu.core.grid import GridFrame, GridResampler
 from imu.core.layout import thresholds_for_layout
 from imu.core.lifts import LiftTracker
-from imu.core.orient import RawOrientation
 from imu.core.posture import SlouchTracker
 from imu.core.resets import ResetTracker
 from imu.core.result import Analysis, CalibrationReport, SensorQuality
 from imu.core.sitting import SittingTracker
 from imu.profile import Thresholds
-from imu.protocols import make_decoder
 from imu.samples import DecodeStats, LinkEvent, Notification, NotificationColumns, TimedSamples
 
 
@@ -75,11 +73,8 @@ class Pipeline:
         # a layout without thoracic_flexion alerts on what it has (imu.core.layout)
         self.thr = thresholds_for_layout(thresholds or Thresholds(), sensors)
         self.sensors = sensors
-        # device None: samples arrive already decoded and timed (CSV interchange import)
-        self.decoders = {loc: make_decoder(s["device"], s.get("mode"))
-                         for loc, s in sensors.items() if s.get("device")}
-        self.aligners = {loc: ClockAligner(s.get("rate_hz")) for loc, s in sensors.items()}
-        self.orienters = {loc: RawOrientation() for loc in sensors}
+        self.front = SensorFront(sensors)  # decode, align, orient: each sensor on its own
+        self._front_quality: dict[str, FrontQuality] | None = None  # when the front runs elsewhere
         self.grid = GridResampler(list(sensors), self.thr.analysis_rate_hz,
                                   self.thr.max_interpolation_gap_s, self.thr.max_interpolation_gap_periods)
         self.context = ContextTracker(self.thr.analysis_rate_hz, self.thr.moving_min_rate_dps)
@@ -91,7 +86,6 @@ class Pipeline:
         self.samples_seen = {loc: 0 for loc in sensors}
         self.first_last = {loc: [np.inf, -np.inf] for loc in sensors}
         self.link_events: list[LinkEvent] = []
-        self.battery: dict[str, float] = {}
         self.extra_stats: dict[str, DecodeStats] = {}  # quality of pre-decoded input (CSV rows)
         self.calibration: Calibration | None = None  # the first (or only) one
         self.stretches: list[CalibrationStretch] = []
@@ -121,40 +115,18 @@ class Pipeline:
     # --- input -------------------------------------------------------------------
     def feed(self, items: list[Notification | LinkEvent | NotificationColumns]) -> StepOutput:
         """A chunk of notifications and link events in arrival order."""
-        by_sensor: dict[str, tuple[list[bytes], list[float]]] = {}
-        for item in items:
-            if isinstance(item, NotificationColumns):
-                self._flush_sensor(by_sensor)
-                self._feed_columns(item)
-                continue
-            if isinstance(item, LinkEvent):
-                self._flush_sensor(by_sensor)
-                self.link_events.append(item)
-                self.grid.set_connected(item.sensor, item.kind in ("connected", "reconnected"))
-                continue
-            if item.sensor not in self.decoders:
-                continue
-            payloads, times = by_sensor.setdefault(item.sensor, ([], []))
-            payloads.append(item.payload)
-            times.append(item.host_time_s)
-        self._flush_sensor(by_sensor)
-        return self._step(final=False)
+        return self._take(self.front.feed(items))
 
-    def _feed_columns(self, columns: NotificationColumns) -> None:
-        for loc in self.decoders:
-            mine = columns.sensor == loc
-            if len(columns) and mine.all():  # a recorded file's batches hold one sensor per columns block
-                self._flush_sensor({loc: (columns.payloads, columns.host_time_s)})
-                return
-            idx = np.flatnonzero(mine)
-            if len(idx):
-                payloads = [columns.payloads[i] for i in idx.tolist()]
-                self._flush_sensor({loc: (payloads, columns.host_time_s[idx])})
+    def feed_front(self, batch: FrontBatch) -> StepOutput:
+        """A chunk that went through a sensor front elsewhere (imu.analysis runs one in a
+        second process): the same step `feed` takes after its own front."""
+        self._front_quality = batch.quality
+        return self._take(batch.pieces)
 
     def feed_timed(self, samples: dict[str, TimedSamples]) -> StepOutput:
         """Samples already on the session timeline (CSV interchange import)."""
         for loc, s in samples.items():
-            self._push(loc, s)
+            self._push(loc, self.front.orient(loc, s))
         return self._step(final=False)
 
     def finish(self) -> StepOutput:
@@ -163,17 +135,29 @@ class Pipeline:
         out.events += self.lifts.finish() + self.sitting.finish() + self.resets.finish()
         return out
 
-    def _flush_sensor(self, by_sensor) -> None:
-        for loc, (payloads, times) in by_sensor.items():
-            block = self.decoders[loc].decode(payloads, np.asarray(times))
-            if block.battery_pct is not None:
-                self.battery[loc] = block.battery_pct
-            if len(block):
-                self._push(loc, self.aligners[loc].align(block))
-        by_sensor.clear()
+    # the front's parts, as dashboards and the status line read them
+    @property
+    def decoders(self) -> dict:
+        return self.front.decoders
+
+    @property
+    def battery(self) -> dict[str, float]:
+        return {loc: q.battery_pct for loc, q in self.front_quality().items() if q.battery_pct is not None}
+
+    def front_quality(self) -> dict[str, FrontQuality]:
+        return self._front_quality if self._front_quality is not None else self.front.quality()
+
+    def _take(self, pieces) -> StepOutput:
+        for piece in pieces:
+            if isinstance(piece, LinkEvent):
+                self.link_events.append(piece)
+                self.grid.set_connected(piece.sensor, piece.kind in ("connected", "reconnected"))
+            else:
+                self._push(*piece)
+        return self._step(final=False)
 
     def _push(self, loc: str, samples: TimedSamples) -> None:
-        samples = self.orienters[loc].fill(samples)
+        """Oriented samples of one sensor onto the grid."""
         if len(samples):
             self._oriented.setdefault(loc, []).append(samples)
             self.samples_seen[loc] += len(samples)
@@ -281,15 +265,10 @@ class Pipeline:
             first, last = self.first_last[loc]
             count = self.samples_seen[loc]
             rate = (count - 1) / (last - first) if count > 1 and last > first else 0.0
-            aligner = self.aligners[loc]
-            decoder = self.decoders.get(loc)
-            stats = decoder.stats if decoder is not None else self.extra_stats.get(loc, DecodeStats())
-            battery = self.battery.get(loc)
-            out[loc] = SensorQuality(
-                loc, spec.get("device") or "csv", round(rate, 2), count, stats,
-                aligner.residual_ms, aligner.drift_ppm if aligner.residual_ms is not None else None,
-                battery,
-            )
+            front = self.front_quality()[loc]
+            stats = front.stats if front.stats is not None else self.extra_stats.get(loc, DecodeStats())
+            out[loc] = SensorQuality(loc, spec.get("device") or "csv", round(rate, 2), count, stats,
+                                     front.residual_ms, front.drift_ppm, front.battery_pct)
         return out
 
 

@@ -1,0 +1,79 @@
+"""A report's reading and decoding in a second process gives exactly what one process gives.
+
+The sensor front (decode, align, orient) runs a batch ahead in a forked child; the parent
+grids, measures and tracks. Both ways must give identical angles, events and data quality,
+link gaps and losses included, and the child's errors must reach the user as themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imu.analysis import open_source, run_source
+from imu.parallel import can_fork
+from test_replay_support import session_file, session_file_with_gap
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
+
+
+def _run(path):
+    """The run's result, with every event its updates carried (link gaps included)."""
+    events = []
+    result = run_source(open_source(path), on_step=lambda update: events.extend(update.events))
+    result.all_events = events
+    return result
+
+
+def _both(path, monkeypatch):
+    forked = _run(path)
+    with monkeypatch.context() as m:
+        m.setenv("IMU_NO_FORK", "1")
+        alone = _run(path)
+    return forked, alone
+
+
+def _assert_same(forked, alone):
+    a, b = forked.analysis, alone.analysis
+    assert np.array_equal(a.t, b.t)
+    assert a.angles.keys() == b.angles.keys()
+    for name in a.angles:
+        assert np.array_equal(a.angles[name], b.angles[name], equal_nan=True), name
+    assert np.array_equal(a.valid, b.valid) and np.array_equal(a.context, b.context)
+    assert a.events == b.events and a.episodes == b.episodes
+    assert a.sensors == b.sensors  # rates, counts, decode stats, clock residual, battery
+    assert a.notes == b.notes
+    assert forked.grades == alone.grades
+    assert forked.all_events == alone.all_events
+    for loc in forked.acc:
+        assert np.array_equal(forked.acc[loc], alone.acc[loc], equal_nan=True)
+
+
+def test_a_lossy_session_with_a_link_gap_reads_the_same_in_two_processes(tmp_path, monkeypatch):
+    path, _ = session_file_with_gap(tmp_path, "lumbar", (120.0, 150.0), duration_s=300.0)
+    forked, alone = _both(path, monkeypatch)
+    _assert_same(forked, alone)
+    lumbar = forked.analysis.sensors["lumbar"]
+    assert lumbar.stats.lost_samples > 0 or lumbar.stats.gaps  # the comparison covered losses
+    gaps = [e for e in forked.all_events if e["event"] in ("gap", "reconnect")]
+    assert [(e["event"], e["t"]) for e in gaps] == [("gap", 120.0), ("reconnect", 150.0)]
+
+
+def test_a_carry_session_gives_the_same_grades_in_two_processes(tmp_path, monkeypatch):
+    path, _ = session_file(tmp_path, "carries", None, 2, loss_rate=0.02)
+    forked, alone = _both(path, monkeypatch)
+    _assert_same(forked, alone)
+    assert forked.analysis.sensors["thoracic"].stats.lost_samples > 0
+
+
+def test_damage_found_by_the_reading_process_is_reported(tmp_path, monkeypatch):
+    import sqlite3
+
+    path, _ = session_file(tmp_path, "desk", 120.0, 3)
+    with sqlite3.connect(path) as db:  # rows appended with a text payload: damaged rows
+        for k in range(5):
+            db.execute("INSERT INTO notifications (sensor_id, host_time, payload) VALUES (1, ?, 'x')",
+                       (100.0 + k,))
+    forked, alone = _both(path, monkeypatch)
+    _assert_same(forked, alone)
+    assert any("damaged" in note for note in forked.analysis.notes)
