@@ -282,12 +282,10 @@ def first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int:
     chunk = 1024
     i = begin
     while i < x.size:
-        segment = x[i: i + chunk]
-        with np.errstate(invalid="ignore"):
-            outside = ~(np.abs(segment - anchor) <= band)
-        if outside.any():
-            return i + int(np.argmax(outside))
-        i += segment.size
+        inside = np.abs(x[i: i + chunk] - anchor) <= band  # NaN: not inside
+        if not inside.all():
+            return i + int(np.argmin(inside))
+        i += inside.size
         chunk *= 2  # long bouts cost O(length), short ones a single small slice
     return x.size
 
