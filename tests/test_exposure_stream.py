@@ -1,5 +1,7 @@
 """The streaming exposure accumulator against angle_summary of the whole session."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -89,8 +91,9 @@ def test_random_chunks_give_the_offline_summary(seed):
 
     accumulator = ExposureAccumulator(thresholds, dt)
     collected = {name: np.full(n, np.nan, np.float32) for name in angles}
-    start = 0
+    start, step_starts = 0, []
     while start < n:
+        step_starts.append(t[start])
         stop = min(n, start + int(rng.integers(1, 5001)))
         step = {name: x[start:stop] for name, x in angles.items()
                 if not (name == "lumbar_inclination" and stop <= n // 3)
@@ -105,6 +108,10 @@ def test_random_chunks_give_the_offline_summary(seed):
     assert len(offline) == len(angles)
     assert sum(e.static.count for e in offline.values() if e.static is not None) > 50
     assert offline["lumbar_inclination"].coverage_pct < 67.0
+    crossing = sum(np.count_nonzero(np.searchsorted(step_starts, e.static.start_s, side="right")
+                                    < np.searchsorted(step_starts, e.static.end_s - dt / 2, side="right"))
+                   for e in offline.values() if e.static is not None)
+    assert crossing > 20  # bouts that began in one step and went on into another
     assert_same_exposure(accumulator.result(), offline)
 
 
@@ -163,6 +170,13 @@ def test_memory_does_not_grow_with_the_session():
     assert state.bouts.tail_x.size < accumulator.need
 
 
+def test_values_too_spread_to_be_angles_are_refused():
+    accumulator = ExposureAccumulator(Thresholds(), 0.01)
+    accumulator.add(np.arange(3) * 0.01, {"trunk_inclination": np.array([10.0, -100.0, 40.0])}, np.ones(3, bool))
+    with pytest.raises(ValueError, match="spans"):
+        accumulator.add(np.arange(3, 5) * 0.01, {"trunk_inclination": np.array([900.0, 0.0])}, np.ones(2, bool))
+
+
 def test_a_simulated_session_streamed_step_by_step(tmp_path):
     """The steps of a real run through the runner, accumulated, against its Analysis."""
     from imu.analysis import open_source, run_source
@@ -190,6 +204,5 @@ def test_a_simulated_session_streamed_step_by_step(tmp_path):
     assert abs(1.0 / thresholds.analysis_rate_hz - grid_step(analysis.t)) < 1e-12
     for exposure in offline.values():
         assert streamed[exposure.name].valid_s == pytest.approx(exposure.valid_s, rel=1e-12)
-    exact = {name: e.__class__(**{**e.__dict__, "valid_s": streamed[name].valid_s})
-             for name, e in offline.items()}
+    exact = {name: replace(e, valid_s=streamed[name].valid_s) for name, e in offline.items()}
     assert_same_exposure(streamed, exact)

@@ -3,15 +3,17 @@
 `ExposureAccumulator` gives what `imu.core.exposure.angle_summary` gives for the Analysis a
 streaming pass collects (imu.core.pipeline.AnalysisCollector), without keeping the
 session's arrays: per angle it keeps a histogram of 0.01-degree bins (its size set by the
-range the angle covers, 36,000 bins for a full circle), the zone counts, the static bout
-found so far and at most one bout's minimum of samples not yet decided.
+range the angle covers, 36,000 bins for a full circle), the zone counts, the static bouts
+found so far (the one thing that grows), the open bout's first sample, and fewer than a
+bout's minimum of samples whose start is not decided yet.
 
 Exact, as the offline computation gives them: valid time, coverage, zone percentages,
 minimum, maximum, the whole-degree histogram and the static bouts (the same samples; their
 ends are start + samples * dt, so equal when dt is `grid_step` of the whole time axis).
 Approximate: P10, P50 and P90, read off the fine histogram with each order statistic taken
 at its bin's centre, so each is within PERCENTILE_ERROR_DEG (0.005 deg) of numpy's linear
-interpolation, and P90-P10 within twice that.
+interpolation, and P90-P10 within twice that. (Values go through float32, as the collected
+Analysis keeps them; a float32 times 100 is exact in float64, so a value's bin is exact.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from imu.core.exposure import (
 
 BINS_PER_DEGREE = 100  # percentile histogram resolution: 0.01 deg
 PERCENTILE_ERROR_DEG = 0.5 / BINS_PER_DEGREE  # an order statistic is at most half a bin from its bin's centre
+MAX_SPAN_DEG = 720  # angles are within +-180 deg; a wider spread is not an angle (and would not fit)
 
 
 class ExposureAccumulator:
@@ -115,6 +118,9 @@ class _AngleState:
             start, stop = min(start, self.fine_lo), max(stop, self.fine_lo + self.fine.size)
             if start == self.fine_lo and stop == self.fine_lo + self.fine.size:
                 return
+        if stop - start > MAX_SPAN_DEG * BINS_PER_DEGREE:
+            raise ValueError(f"angle {self.name!r} spans {(stop - start) // BINS_PER_DEGREE} deg; "
+                             f"angles in degrees span at most {MAX_SPAN_DEG}")
         wider = np.zeros(stop - start, np.int64)
         wider[self.fine_lo - start: self.fine_lo - start + self.fine.size] = self.fine
         self.fine_lo, self.fine = start, wider
