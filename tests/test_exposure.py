@@ -197,3 +197,27 @@ def test_angle_summary_refuses_misshaped_angles():
     t = np.arange(10) / 10.0
     with pytest.raises(ValueError, match="thoracic_flexion"):
         angle_summary(_analysis({"thoracic_flexion": np.zeros(9)}, np.ones(10, bool), t))
+
+
+def test_degree_histogram_counts_valid_samples_per_whole_degree_like_np_histogram():
+    rng = np.random.default_rng(11)
+    t = np.arange(5000) / 100.0
+    flexion = np.concatenate([rng.normal(25, 12, 4000), np.arange(-3.0, 7.0, 0.01)])  # whole degrees too
+    flexion[rng.integers(0, 5000, 300)] = np.nan
+    valid = np.ones(5000, bool)
+    valid[100:400] = False
+    flexion[150:250] = 500.0  # invalid: no bin for it
+    lateral = np.full(5000, -7.5)
+    summary = angle_summary(_analysis({"thoracic_flexion": flexion, "thoracic_lateral_bend": lateral},
+                                      valid, t))
+    used = flexion[valid & np.isfinite(flexion)]
+    edges = np.arange(np.floor(used.min()), np.floor(used.max()) + 2)
+    want, _ = np.histogram(used, bins=edges)
+    histogram = summary["thoracic_flexion"].histogram
+    assert histogram.lo_deg == int(np.floor(used.min()))
+    assert histogram.counts.dtype == np.int64
+    np.testing.assert_array_equal(histogram.counts, want)
+    assert histogram.counts[0] > 0 and histogram.counts[-1] > 0  # trimmed to the filled bins
+    assert int(histogram.counts.sum()) == used.size
+    constant = summary["thoracic_lateral_bend"].histogram
+    assert constant.lo_deg == -8 and constant.counts.tolist() == [5000 - 300]

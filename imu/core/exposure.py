@@ -19,6 +19,8 @@ docs/trunk-science.md (exposure standards and their sources):
   exactly on an edge belongs to the lower class (20.0 is neutral, 60.0 intermediate).
   Axial rotation has no zones: it is a short-window quantity, and no static bouts either.
 - Percentiles P10, P50, P90 (linear interpolation), P90-P10, min and max.
+- Distribution: counts per whole degree, bin i holding lo + i <= value < lo + i + 1
+  (`DegreeHistogram`, trimmed to the first..last non-empty bin).
 - Static bout (EN 1005-1, "within +-1.5 deg for 4 s or more"), read precisely as: a run of
   consecutive valid samples that all lie within +-band of the run's first sample, lasting at
   least `static_min_s`. Runs are found greedily from the start of the recording: a bout
@@ -70,6 +72,12 @@ class StaticBouts:
 
 
 @dataclass(frozen=True)
+class DegreeHistogram:
+    lo_deg: int  # left edge of the first 1-degree bin
+    counts: np.ndarray  # (k,) int64: valid finite samples with lo_deg + i <= value < lo_deg + i + 1
+
+
+@dataclass(frozen=True)
 class AngleExposure:
     name: str
     valid_s: float  # time with a valid, finite value
@@ -78,6 +86,7 @@ class AngleExposure:
     zones_pct: dict[str, float] | None  # zone label -> % of valid time; None for rotation
     static: StaticBouts | None  # None for rotation: a high-passed heading is not a posture
     zone_scheme: ZoneScheme | None = None  # the classes behind zones_pct
+    histogram: DegreeHistogram | None = None  # the valid samples per whole degree
 
 
 ZONE_CLASSES = ("extension", "neutral", "intermediate", "awkward")
@@ -117,14 +126,21 @@ class ZoneScheme:
         out[finite] = k
         return out
 
+    def counts(self, values: np.ndarray) -> np.ndarray:
+        """Finite samples per class label (int64, in the order of `labels`)."""
+        k = self.classify(values)
+        return np.bincount(k[k >= 0], minlength=len(self.labels))
+
     def percent(self, values: np.ndarray) -> dict[str, float]:
         """Percent of the finite samples per class label (all NaN when none is finite)."""
-        k = self.classify(values)
-        k = k[k >= 0]
-        if k.size == 0:
+        return self.percent_of(self.counts(values))
+
+    def percent_of(self, counts: np.ndarray) -> dict[str, float]:
+        """`counts` (per class label) as percent of their total (all NaN when it is 0)."""
+        total = int(counts.sum())
+        if total == 0:
             return {label: math.nan for label in self.labels}
-        counts = np.bincount(k, minlength=len(self.labels))
-        return {label: 100.0 * c / k.size for label, c in zip(self.labels, counts)}
+        return {label: 100.0 * c / total for label, c in zip(self.labels, counts)}
 
 
 INCLINATION_ANGLES = ("trunk_inclination", "lumbar_inclination")
@@ -169,9 +185,26 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
     x = x[np.isfinite(x)]
     if x.size == 0:
         return dict.fromkeys(("p10", "p50", "p90", "p90_p10", "min", "max"), math.nan)
-    p10, p50, p90 = np.percentile(x, [10.0, 50.0, 90.0])
+    p10, p50, p90 = np.percentile(x, PERCENTILES)
+    return percentile_dict(p10, p50, p90, x.min(), x.max())
+
+
+PERCENTILES = (10.0, 50.0, 90.0)
+
+
+def percentile_dict(p10, p50, p90, low, high) -> dict[str, float]:
     return {"p10": float(p10), "p50": float(p50), "p90": float(p90),
-            "p90_p10": float(p90 - p10), "min": float(x.min()), "max": float(x.max())}
+            "p90_p10": float(p90 - p10), "min": float(low), "max": float(high)}
+
+
+def degree_histogram(values: np.ndarray) -> DegreeHistogram:
+    """Counts of the finite samples per whole degree (bin = floor(value))."""
+    x = np.asarray(values, dtype=float)
+    bins = np.floor(x[np.isfinite(x)]).astype(np.int64)
+    if bins.size == 0:
+        return DegreeHistogram(0, np.zeros(0, np.int64))
+    lo = int(bins.min())
+    return DegreeHistogram(lo, np.bincount(bins - lo).astype(np.int64))
 
 
 def grid_step(t: np.ndarray) -> float:
@@ -199,13 +232,28 @@ def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: floa
         raise ValueError(f"values {x.shape} and time {t.shape} differ in shape")
     if band_deg < 0 or min_s <= 0:
         raise ValueError("static band must be >= 0 deg and minimum duration > 0 s")
-    empty = StaticBouts(np.empty(0), np.empty(0))
     if x.size < 2:
-        return empty
+        return StaticBouts(np.empty(0), np.empty(0))
     dt = grid_step(t) if dt is None else dt
-    need = max(1, math.ceil(min_s / dt - 1e-9))  # samples a bout must span
+    first, ends = greedy_bouts(x, bout_samples(min_s, dt), band_deg)
+    if not first:
+        return StaticBouts(np.empty(0), np.empty(0))
+    lengths = np.asarray(ends) - first
+    start_s = t[first]
+    return StaticBouts(start_s, start_s + lengths * dt)
+
+
+def bout_samples(min_s: float, dt: float) -> int:
+    """Samples a static bout must span at least."""
+    return max(1, math.ceil(min_s / dt - 1e-9))
+
+
+def greedy_bouts(x: np.ndarray, need: int, band_deg: float) -> tuple[list[int], list[int]]:
+    """Static bouts of x as (first sample, end sample) index lists; NaN ends a bout, and a
+    bout still in its band at the last sample ends at len(x). A start later than
+    len(x) - need is never taken: it cannot be told yet whether it begins a bout."""
     if x.size < need:
-        return empty
+        return [], []
     missing = ~np.isfinite(x)
     # forward window [i, i + need): origin -(need // 2) aligns scipy's window to start at i
     upper = maximum_filter1d(np.where(missing, np.inf, x), need, origin=-(need // 2))
@@ -222,29 +270,22 @@ def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: floa
         if k == starts.size:
             break
         start = int(starts[k])
-        end = _first_outside(x, start + need, x[start], band_deg)
+        end = first_outside(x, start + need, x[start], band_deg)
         bout_starts.append(start)
         bout_ends.append(end)
         position = end
-    if not bout_starts:
-        return empty
-    first = np.asarray(bout_starts)
-    lengths = np.asarray(bout_ends) - first
-    start_s = t[first]
-    return StaticBouts(start_s, start_s + lengths * dt)
+    return bout_starts, bout_ends
 
 
-def _first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int:
+def first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int:
     """Index of the first sample from `begin` outside anchor +- band (or NaN); len(x) if none."""
     chunk = 1024
     i = begin
     while i < x.size:
-        segment = x[i: i + chunk]
-        with np.errstate(invalid="ignore"):
-            outside = ~(np.abs(segment - anchor) <= band)
-        if outside.any():
-            return i + int(np.argmax(outside))
-        i += segment.size
+        inside = np.abs(x[i: i + chunk] - anchor) <= band  # NaN: not inside
+        if not inside.all():
+            return i + int(np.argmin(inside))
+        i += inside.size
         chunk *= 2  # long bouts cost O(length), short ones a single small slice
     return x.size
 
@@ -314,6 +355,7 @@ def angle_exposure(name: str, t: np.ndarray, values: np.ndarray, valid: np.ndarr
         static=None if angle_kind(name) == "rotation" else static_bouts(
             t, x, thresholds.static_band_deg, thresholds.static_min_s, dt),
         zone_scheme=scheme,
+        histogram=degree_histogram(x),
     )
 
 
@@ -323,10 +365,9 @@ def angle_summary(analysis: Analysis) -> dict[str, AngleExposure]:
     valid = np.asarray(analysis.valid, dtype=bool)
     if valid.shape != t.shape:
         raise ValueError(f"valid mask {valid.shape} does not match the time axis {t.shape}")
-    order = {name: i for i, name in enumerate(ANGLE_NAMES)}
     dt = grid_step(t) if t.size >= 2 else None  # once: a pass over the whole time axis
     out = {}
-    for name in sorted(analysis.angles, key=lambda n: (order.get(n, len(order)), n)):
+    for name in angle_order(analysis.angles):
         values = analysis.angles[name]
         values = np.asarray(values, dtype=float)
         if values.shape != t.shape:
@@ -335,6 +376,12 @@ def angle_summary(analysis: Analysis) -> dict[str, AngleExposure]:
             continue
         out[name] = angle_exposure(name, t, values, valid, analysis.thresholds, dt)
     return out
+
+
+def angle_order(names) -> list[str]:
+    """Angle names in the order of docs/architecture.md section 3, unknown names last by name."""
+    order = {name: i for i, name in enumerate(ANGLE_NAMES)}
+    return sorted(names, key=lambda n: (order.get(n, len(order)), n))
 
 
 def _check_edges(edges) -> tuple[float, float]:
