@@ -439,7 +439,7 @@ def run_source(source: Source, on_step=None, *, grade: bool = True, before_gradi
     the finished, not yet graded RunResult (the report starts its figures on the second core
     then: they do not need the grades, and grading is the longest step after the pass)."""
     plan = find_calibrations(source)
-    runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False)
+    runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False, summarize=True)
     for items in _items(source):
         update = runner.feed(items)
         if on_step is not None:

@@ -26,6 +26,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationStretch
+from imu.core.exposure_stream import ExposureAccumulator
 from imu.core.front import FrontBatch
 from imu.core.pipeline import AnalysisCollector, Pipeline, StepOutput
 from imu.core.result import Analysis, CalibrationReport
@@ -108,10 +109,14 @@ class RunResult:
     stability: StabilityResult | None  # runs, carries, holds of the whole session; None if not graded
     grades: list[dict] = field(default_factory=list)  # the final carry_graded / run_graded events
     acc: dict[str, np.ndarray] | None = None  # grid acceleration per sensor, when kept
+    accumulated: dict | None = None  # exposure accumulated during the run (summarize)
 
     @cached_property
     def exposures(self):
-        """Exposure zones, percentiles and static bouts per angle (what the report shows)."""
+        """Exposure zones, percentiles and static bouts per angle (what the report shows):
+        accumulated step by step when the runner summarized, else from the Analysis."""
+        if self.accumulated is not None:
+            return self.accumulated
         from imu.core.exposure import angle_summary
 
         return angle_summary(self.analysis)
@@ -128,18 +133,21 @@ class Runner:
                  calibration: Calibration | list[CalibrationStretch] | None = None, *,
                  annotations=(), extra_stats: dict[str, DecodeStats] | None = None,
                  collect: bool = True, keep_acc: bool = False, provisional_grades: bool = True,
-                 keep_history: bool = False):
+                 keep_history: bool = False, summarize: bool = False):
         """sensors, thresholds, calibration: as for `Pipeline`. annotations: (start_s, end_s,
         label) spans known so far (carries are graded from them; live adds more with
         `annotate`). collect: keep every step for the session's Analysis (replay, report).
         keep_acc: keep the grid acceleration too (the final grades need it). provisional_grades:
         grade carries and runs while the session goes on. keep_history: keep the items fed
-        until a calibration arrives, to feed them again to the calibrated pipeline (live)."""
+        until a calibration arrives, to feed them again to the calibrated pipeline (live).
+        summarize: accumulate the exposure (zones, percentiles, static bouts) and the report
+        figures' envelope step by step, in memory that does not grow with the session."""
         self.sensors, self.thresholds = sensors, thresholds or Thresholds()
         self.annotations = list(annotations)
         self._extra_stats = extra_stats
         self._collect, self._keep_acc = collect, keep_acc
         self._provisional = provisional_grades
+        self._summarize = summarize
         self._history: list | None = [] if keep_history else None
         self.status: SensorStatusTracker | None = None
         self._start(calibration)
@@ -154,6 +162,8 @@ class Runner:
             self.status.connected, self.status.gaps = old.connected, old.gaps
         self.collector = AnalysisCollector() if self._collect else None
         self.acc = AccCollector() if self._keep_acc else None
+        step = 1.0 / self.pipeline.grid.rate_hz
+        self.exposure = ExposureAccumulator(self.pipeline.thr, step) if self._summarize else None
         self.watch = GradeWatch(self.pipeline, self.annotations) if self._provisional else None
 
     @property
@@ -209,7 +219,8 @@ class Runner:
         analysis = self.collector.build(self.pipeline, notes, self.annotations)
         if calibration is not None:
             analysis.calibration = calibration
-        result = RunResult(update, analysis, None, acc=self.acc.acc if self.acc is not None else None)
+        result = RunResult(update, analysis, None, acc=self.acc.acc if self.acc is not None else None,
+                           accumulated=self.exposure.result() if self.exposure is not None else None)
         return self.grade(result) if grade else result
 
     def grade(self, result: RunResult) -> RunResult:
@@ -228,6 +239,8 @@ class Runner:
             self.collector.add(out)
         if self.acc is not None:
             self.acc(out)
+        if self.exposure is not None and len(out.t):
+            self.exposure.add(out.t, out.angles, out.valid)
         graded = self.watch.add(out) if self.watch is not None else []
         events = sorted(links + out.events + graded, key=lambda e: e["t"])
         return StepUpdate(out, events, out.samples, self.status.status(status_t), t)

@@ -206,3 +206,6 @@ def test_a_simulated_session_streamed_step_by_step(tmp_path):
         assert streamed[exposure.name].valid_s == pytest.approx(exposure.valid_s, rel=1e-12)
     exact = {name: replace(e, valid_s=streamed[name].valid_s) for name, e in offline.items()}
     assert_same_exposure(streamed, exact)
+    # the runner behind a report accumulates the same, step by step
+    assert_same_exposure(result.exposures, exact)
+    assert all(result.exposures[name].valid_s == streamed[name].valid_s for name in streamed)
