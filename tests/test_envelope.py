@@ -200,6 +200,9 @@ def test_bad_input_is_refused():
         envelope.add(np.arange(5) * DT, {}, np.ones(5, bool), np.zeros(5, np.uint8))
     with pytest.raises(ValueError):
         envelope.add(np.array([1.0]), {}, np.ones(1, bool), np.array([9], np.uint8))
+    with pytest.raises(ValueError):  # refused whole: nothing of it is counted
+        envelope.add(np.array([1.0, 1.01]), {"a": np.ones(3)}, np.ones(2, bool), np.zeros(2, np.uint8))
+    assert envelope.sample_count == 10 and envelope.angle_names == []
     with pytest.raises(ValueError):
         SessionEnvelope(0.0)
 

@@ -104,11 +104,14 @@ class SessionEnvelope:
             return
         if codes.min() < 0 or codes.max() >= len(CONTEXT_LABELS):
             raise ValueError(f"context codes must lie in 0..{len(CONTEXT_LABELS) - 1}")
-        if self.t0 is None:
-            self.t0 = float(t[0])
-        steps = np.rint((t - self.t0) / self.dt).astype(np.int64)
+        for name, values in angles.items():  # all checks before anything changes
+            if np.shape(values) != t.shape:
+                raise ValueError(f"angle {name!r} has shape {np.shape(values)}, time {t.shape}")
+        t0 = float(t[0]) if self.t0 is None else self.t0
+        steps = np.rint((t - t0) / self.dt).astype(np.int64)
         if steps[0] <= self._last_step or np.any(np.diff(steps) <= 0):
             raise ValueError("sample times must increase by at least a grid step, across steps too")
+        self.t0 = t0
         while steps[-1] // self.steps_per_bin >= self.max_bins:
             self._coarsen()
         bins = steps // self.steps_per_bin
@@ -118,24 +121,20 @@ class SessionEnvelope:
         # pieces: runs of samples in one bin (bins are non-decreasing)
         starts = np.concatenate([[0], np.flatnonzero(np.diff(bins)) + 1])
         ends = np.concatenate([starts[1:], [n]])
-        where = local[starts]
+        into = bins[starts]
 
         self._samples[rows] += np.bincount(local, minlength=span)
         self._valid[rows] += np.bincount(local[valid], minlength=span)
         kinds = len(CONTEXT_LABELS)
         self._context[rows] += np.bincount(local * kinds + codes,
                                            minlength=span * kinds).reshape(span, kinds)
-        into = base + where
         self._first_t[into] = np.fmin(self._first_t[into], t[starts])
         self._last_bin_t[into] = np.fmax(self._last_bin_t[into], t[ends - 1])
         for name, values in angles.items():
-            values = np.asarray(values)
-            if values.shape != t.shape:
-                raise ValueError(f"angle {name!r} has shape {values.shape}, time {t.shape}")
             if name not in self._low:  # an angle that appears late: nothing before
                 self._low[name] = np.full(self._samples.size, np.nan, dtype=np.float32)
                 self._high[name] = np.full(self._samples.size, np.nan, dtype=np.float32)
-            y = np.where(valid, values.astype(np.float32), np.float32(np.nan))
+            y = np.where(valid, np.asarray(values, dtype=np.float32), np.float32(np.nan))
             low, high = self._low[name], self._high[name]
             low[into] = np.fmin(low[into], np.fmin.reduceat(y, starts))
             high[into] = np.fmax(high[into], np.fmax.reduceat(y, starts))
