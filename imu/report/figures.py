@@ -1,7 +1,9 @@
 """Report figures as PNG bytes, drawn with matplotlib's Agg canvas (no pyplot, no window).
 
-Long sessions are decimated before plotting: each pixel column keeps the minimum and the
-maximum of its samples, so a one-sample spike in an eight-hour trace still shows.
+The trace and timeline figures draw from the session's envelope (imu.core.envelope), not from
+its whole arrays: each pixel column keeps the minimum and the maximum of its samples, so a
+one-sample spike in an eight-hour trace still shows. The distributions draw from each angle's
+1-degree histogram.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from imu.core.envelope import SessionEnvelope, minmax_columns
 from imu.core.exposure import AngleExposure, episode_end, slouch_bins, zone_scheme
 from imu.core.result import Analysis
 
@@ -44,12 +47,7 @@ def minmax_decimate(t: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndar
         raise ValueError("columns must be at least 1")
     if y.size <= 2 * columns:
         return t, y
-    edges = np.linspace(0, y.size, columns + 1).astype(np.int64)
-    first, last = edges[:-1], edges[1:] - 1
-    low = np.fmin.reduceat(y, first)
-    high = np.fmax.reduceat(y, first)
-    middle = 0.5 * (t[first] + t[last])
-    return np.repeat(middle, 2), np.column_stack([low, high]).ravel()
+    return minmax_columns(t, t, y, y, columns)
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -106,16 +104,15 @@ def _shade_episodes(ax, analysis: Analysis, scale: float) -> None:
     ax.broken_barh(spans, (0.9, 0.1), transform=across, facecolor=SLOUCH_COLOUR, linewidth=0)
 
 
-def trace_figure(analysis: Analysis, names: list[str]) -> bytes:
-    """Angle traces over time: each angle's zone bands behind, slouch episodes hatched."""
-    t = np.asarray(analysis.t, dtype=float)
-    valid = np.asarray(analysis.valid, dtype=bool)
+def trace_figure(analysis: Analysis, names: list[str], envelope: SessionEnvelope) -> bytes:
+    """Angle traces over time: each angle's zone bands behind, slouch episodes hatched.
+
+    The traces come from the envelope; the analysis gives episodes, thresholds and duration."""
     scale, unit = time_unit(analysis.duration_s)
     fig = Figure(figsize=(TRACE_COLUMNS / DPI, 0.4 + 1.7 * len(names)))
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, names):
-        y = np.where(valid, np.asarray(analysis.angles[name], dtype=float), np.nan)
-        tx, ty = minmax_decimate(t, y, TRACE_COLUMNS)
+        tx, ty = envelope.trace(name, TRACE_COLUMNS)
         _zone_bands(ax, name, analysis.thresholds)
         _shade_episodes(ax, analysis, scale)
         ax.plot(tx / scale, ty, color="#1f3b73", lw=0.7)
@@ -127,39 +124,27 @@ def trace_figure(analysis: Analysis, names: list[str]) -> bytes:
         ax.tick_params(labelsize=8)
         ax.grid(axis="x", color="white", lw=0.6)
     axes[-1].set_xlabel(f"session time ({unit})")
-    axes[0].set_xlim(t[0] / scale, max(t[-1], analysis.duration_s) / scale)
+    start = envelope.first_s if envelope.sample_count else 0.0
+    end = max(envelope.last_s if envelope.sample_count else 0.0, analysis.duration_s)
+    axes[0].set_xlim(start / scale, end / scale)
     _margins(fig, left=1.0, bottom=0.55, top=0.15, hspace=0.12)
     return png_bytes(fig)
 
 
-def _runs(labels: np.ndarray) -> list[tuple[int, int, str]]:
-    """(first, last + 1, label) of each run of equal labels."""
-    if labels.size == 0:
-        return []
-    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [labels.size]])
-    return [(int(a), int(b), str(labels[a])) for a, b in zip(starts, ends)]
+def timeline_figure(analysis: Analysis, envelope: SessionEnvelope) -> bytes:
+    """The session at a glance: activity, slouch episodes, alerts, on one time axis.
 
-
-def timeline_figure(analysis: Analysis) -> bytes:
-    """The session at a glance: activity, slouch episodes, alerts, on one time axis."""
-    t = np.asarray(analysis.t, dtype=float)
+    The activity comes from the envelope; episodes, alerts and duration from the analysis."""
     scale, unit = time_unit(analysis.duration_s)
-    end = max(float(t[-1]) if t.size else 0.0, analysis.duration_s)
+    end = max(envelope.last_s if envelope.sample_count else 0.0, analysis.duration_s)
     fig = Figure(figsize=(10, 1.9))
     ax = fig.subplots()
-    context = np.asarray(analysis.context)
-    seen = {}
-    if context.size == t.size and t.size:
-        step = max(1, t.size // 4000)  # a run shorter than a pixel cannot be seen anyway
-        labels, times = context[::step].astype(str), t[::step]
-        for a, b, label in _runs(labels):
-            stop = times[b] if b < times.size else end
-            colour = CONTEXT_COLOURS.get(label, "#bbbbbb")
-            ax.broken_barh([(times[a] / scale, (stop - times[a]) / scale)], (2.1, 0.8),
-                           color=colour, lw=0)
-            seen.setdefault(label, colour)
+    spans_by_label: dict[str, list] = {}  # one collection per label, in order of appearance
+    for start, stop, label in envelope.context_runs(4000):  # finer runs than pixels are unseen
+        spans_by_label.setdefault(label, []).append((start / scale, (stop - start) / scale))
+    seen = {label: CONTEXT_COLOURS.get(label, "#bbbbbb") for label in spans_by_label}
+    for label, spans in spans_by_label.items():
+        ax.broken_barh(spans, (2.1, 0.8), color=seen[label], lw=0)
     spans = [(ep.start_s / scale, (episode_end(ep, analysis.duration_s) - ep.start_s) / scale)
              for ep in analysis.episodes]
     ax.broken_barh(spans, (1.1, 0.8), color=SLOUCH_COLOUR, lw=0)
@@ -205,22 +190,54 @@ def zone_figure(exposures: dict[str, AngleExposure]) -> bytes:
     return png_bytes(fig)
 
 
-def distribution_figure(analysis: Analysis, exposures: dict[str, AngleExposure]) -> bytes:
-    """Histogram of each angle (% of measured time per degree) with P10 / P50 / P90 marked."""
+DISTRIBUTION_MAX_BINS = 180  # 1-degree bins up to a 180-degree span, wider beyond
+DISTRIBUTION_MIN_BINS = 10  # around a constant angle
+
+
+def _histogram_of(analysis: Analysis, name: str) -> tuple[int, np.ndarray]:
+    """(lo_deg, counts) of 1-degree bins from the analysis arrays, for an exposure made before
+    exposures carried their histogram (the same shape as DegreeHistogram)."""
+    y = np.asarray(analysis.angles[name], dtype=float)[np.asarray(analysis.valid, dtype=bool)]
+    degree = np.floor(y[np.isfinite(y)]).astype(np.int64)
+    lo = int(degree.min()) if degree.size else 0
+    return lo, np.bincount(degree - lo)
+
+
+def degree_bars(lo_deg: int, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(percent per bar, edges) of a 1-degree histogram drawn as at least ten and at most 180
+    bars: adjacent degrees are merged by a whole factor when the span is wider than 180."""
+    counts = np.asarray(counts, dtype=np.int64)
+    factor = max(1, -(-counts.size // DISTRIBUTION_MAX_BINS))
+    bars = max(DISTRIBUTION_MIN_BINS, -(-counts.size // factor))
+    padded = np.zeros(bars * factor, dtype=np.int64)
+    padded[:counts.size] = counts
+    merged = padded.reshape(bars, factor).sum(axis=1)
+    total = counts.sum()
+    percent = 100.0 * merged / total if total else merged.astype(float)
+    return percent, lo_deg + factor * np.arange(bars + 1)
+
+
+def distribution_figure(exposures: dict[str, AngleExposure], analysis: Analysis | None = None
+                        ) -> bytes:
+    """Histogram of each angle (% of measured time per degree) with P10 / P50 / P90 marked.
+
+    Drawn from each exposure's 1-degree histogram (`histogram`: lo_deg, counts); analysis is
+    read only for an exposure without one."""
     names = list(exposures)
     columns = 2 if len(names) > 1 else 1
     rows = -(-len(names) // columns)
     fig = Figure(figsize=(10, 0.4 + 2.3 * rows))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
-    valid = np.asarray(analysis.valid, dtype=bool)
     for ax, name in zip(axes, names):
-        y = np.asarray(analysis.angles[name], dtype=float)[valid]
-        y = y[np.isfinite(y)]
-        lo, hi = np.floor(y.min()), np.ceil(y.max())
-        hi = max(hi, lo + 10)  # at least ten 1-degree bins around a constant angle
-        bins = int(min(180, hi - lo))  # 1 degree wide up to a 180-degree span
-        counts, edges = np.histogram(y, bins=bins, range=(lo, hi))
-        ax.stairs(100.0 * counts / y.size, edges, fill=True, color="#9db4d8")
+        histogram = getattr(exposures[name], "histogram", None)
+        if histogram is not None:
+            lo_deg, counts = histogram.lo_deg, histogram.counts
+        elif analysis is not None:
+            lo_deg, counts = _histogram_of(analysis, name)
+        else:
+            raise ValueError(f"exposure {name!r} has no histogram and no analysis was given")
+        percent, edges = degree_bars(lo_deg, counts)
+        ax.stairs(percent, edges, fill=True, color="#9db4d8")
         p = exposures[name].percentiles
         for key, (colour, label) in PERCENTILE_STYLE.items():
             ax.axvline(p[key], color=colour, lw=1.2, label=f"{label} {p[key]:.1f}")

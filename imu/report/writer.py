@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from imu.atomic import replacing_dir
+from imu.core.envelope import SessionEnvelope
 from imu.core.exposure import angle_summary
 from imu.core.result import Analysis
 from imu.core.stability import StabilityResult, stability_from_analysis
@@ -68,7 +69,8 @@ def prepare_output_dir(out: Path) -> Path:
 def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
                  acc: dict | None = None, profile: str | None = None,
                  progress=None, *, stability: StabilityResult | None = None,
-                 exposures: dict | None = None) -> dict[str, Path]:
+                 exposures: dict | None = None,
+                 envelope: SessionEnvelope | None = None) -> dict[str, Path]:
     """Write the three report files into out_dir (created if needed); returns their paths.
 
     source: {"kind": ..., "file": ...} as for `build_summary`. stability, exposures: the
@@ -76,7 +78,8 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     what live and replay were given; computed here when absent, with acc (the grid
     acceleration per sensor, which sharpens activity and stride detection).
     profile: the person (else the one the session file names). progress: called with a short
-    text before each stage (long sessions take a while).
+    text before each stage (long sessions take a while). envelope: the session's figure summary
+    (imu.core.envelope), gathered from the analysis arrays when absent.
     """
     say = progress or (lambda text: None)
     out = prepare_output_dir(Path(out_dir))
@@ -100,13 +103,16 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
 
     say("figures")
     plotted = list(exposures)
+    if envelope is None:
+        envelope = SessionEnvelope.from_arrays(analysis.t, analysis.angles, analysis.valid,
+                                               analysis.context)
     images = {
-        "timeline": figures.timeline_figure(analysis),
+        "timeline": figures.timeline_figure(analysis, envelope),
         "rate": figures.slouch_rate_figure(analysis),
-        "traces": figures.trace_figure(analysis, plotted) if plotted else None,
+        "traces": figures.trace_figure(analysis, plotted, envelope) if plotted else None,
         "zones": figures.zone_figure(exposures) if any(
             e.zones_pct is not None for e in exposures.values()) else None,
-        "distributions": figures.distribution_figure(analysis, exposures) if plotted else None,
+        "distributions": figures.distribution_figure(exposures, analysis) if plotted else None,
     }
     extra = render_stability_section(
         summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
