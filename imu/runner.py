@@ -26,6 +26,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationStretch
+from imu.core.envelope import SessionEnvelope
 from imu.core.exposure_stream import ExposureAccumulator
 from imu.core.front import FrontBatch
 from imu.core.pipeline import AnalysisCollector, Pipeline, StepOutput
@@ -110,6 +111,7 @@ class RunResult:
     grades: list[dict] = field(default_factory=list)  # the final carry_graded / run_graded events
     acc: dict[str, np.ndarray] | None = None  # grid acceleration per sensor, when kept
     accumulated: dict | None = None  # exposure accumulated during the run (summarize)
+    envelope: SessionEnvelope | None = None  # the figures' per-bin summary, gathered likewise
 
     @cached_property
     def exposures(self):
@@ -164,6 +166,7 @@ class Runner:
         self.acc = AccCollector() if self._keep_acc else None
         step = 1.0 / self.pipeline.grid.rate_hz
         self.exposure = ExposureAccumulator(self.pipeline.thr, step) if self._summarize else None
+        self.envelope = SessionEnvelope(step) if self._summarize else None
         self.watch = GradeWatch(self.pipeline, self.annotations) if self._provisional else None
 
     @property
@@ -220,7 +223,8 @@ class Runner:
         if calibration is not None:
             analysis.calibration = calibration
         result = RunResult(update, analysis, None, acc=self.acc.acc if self.acc is not None else None,
-                           accumulated=self.exposure.result() if self.exposure is not None else None)
+                           accumulated=self.exposure.result() if self.exposure is not None else None,
+                           envelope=self.envelope)
         return self.grade(result) if grade else result
 
     def grade(self, result: RunResult) -> RunResult:
@@ -241,6 +245,7 @@ class Runner:
             self.acc(out)
         if self.exposure is not None and len(out.t):
             self.exposure.add(out.t, out.angles, out.valid)
+            self.envelope.add(out.t, out.angles, out.valid, out.context_codes)
         graded = self.watch.add(out) if self.watch is not None else []
         events = sorted(links + out.events + graded, key=lambda e: e["t"])
         return StepUpdate(out, events, out.samples, self.status.status(status_t), t)

@@ -302,7 +302,5 @@ def test_figures_of_a_simulated_session_are_png(simulated, tmp_path):
     distributions = distribution_figure(with_histograms)
     for png in (trace, timeline, distributions):
         assert png.startswith(PNG) and len(png) > 5000
-    # without a histogram the exposure's analysis is read: the same picture
-    assert distribution_figure(exposures, analysis) == distributions
-    with pytest.raises(ValueError):
-        distribution_figure(exposures)
+    # the exposures' own histograms (angle_summary's) draw the same picture
+    assert distribution_figure(exposures) == distributions

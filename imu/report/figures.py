@@ -194,15 +194,6 @@ DISTRIBUTION_MAX_BINS = 180  # 1-degree bins up to a 180-degree span, wider beyo
 DISTRIBUTION_MIN_BINS = 10  # around a constant angle
 
 
-def _histogram_of(analysis: Analysis, name: str) -> tuple[int, np.ndarray]:
-    """(lo_deg, counts) of 1-degree bins from the analysis arrays, for an exposure made before
-    exposures carried their histogram (the same shape as DegreeHistogram)."""
-    y = np.asarray(analysis.angles[name], dtype=float)[np.asarray(analysis.valid, dtype=bool)]
-    degree = np.floor(y[np.isfinite(y)]).astype(np.int64)
-    lo = int(degree.min()) if degree.size else 0
-    return lo, np.bincount(degree - lo)
-
-
 def degree_bars(lo_deg: int, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(percent per bar, edges) of a 1-degree histogram drawn as at least ten and at most 180
     bars: adjacent degrees are merged by a whole factor when the span is wider than 180."""
@@ -217,25 +208,17 @@ def degree_bars(lo_deg: int, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return percent, lo_deg + factor * np.arange(bars + 1)
 
 
-def distribution_figure(exposures: dict[str, AngleExposure], analysis: Analysis | None = None
-                        ) -> bytes:
-    """Histogram of each angle (% of measured time per degree) with P10 / P50 / P90 marked.
-
-    Drawn from each exposure's 1-degree histogram (`histogram`: lo_deg, counts); analysis is
-    read only for an exposure without one."""
+def distribution_figure(exposures: dict[str, AngleExposure]) -> bytes:
+    """Histogram of each angle (% of measured time per degree) with P10 / P50 / P90 marked,
+    drawn from each exposure's 1-degree histogram."""
     names = list(exposures)
     columns = 2 if len(names) > 1 else 1
     rows = -(-len(names) // columns)
     fig = Figure(figsize=(10, 0.4 + 2.3 * rows))
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     for ax, name in zip(axes, names):
-        histogram = getattr(exposures[name], "histogram", None)
-        if histogram is not None:
-            lo_deg, counts = histogram.lo_deg, histogram.counts
-        elif analysis is not None:
-            lo_deg, counts = _histogram_of(analysis, name)
-        else:
-            raise ValueError(f"exposure {name!r} has no histogram and no analysis was given")
+        histogram = exposures[name].histogram
+        lo_deg, counts = histogram.lo_deg, histogram.counts
         percent, edges = degree_bars(lo_deg, counts)
         ax.stairs(percent, edges, fill=True, color="#9db4d8")
         p = exposures[name].percentiles

@@ -14,9 +14,10 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
     """Analyse a recording and write its report; a progress bar on a terminal unless quiet.
     Returns the written paths by file name ("summary.json", "events.csv", "report.html")."""
     from imu.analysis import open_source, run_source
+    from imu.parallel import in_child
     from imu.progress import progress
     from imu.report.overview import session_facts
-    from imu.report.writer import prepare_output_dir, write_report
+    from imu.report.writer import prepare_output_dir, session_figures, write_report
     from imu.timefmt import clock
 
     prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
@@ -28,8 +29,17 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
             if len(update.out.t):
                 bar.advance_to(float(update.out.t[-1]))
 
-        result = run_source(source, on_step=on_step)  # the runner grades runs and carries
+        drawing = []
+
+        def draw_figures(result) -> None:
+            # the figures need no grades: a second process draws them while this one grades
+            drawing.append(in_child(session_figures, result.analysis, result.exposures, result.envelope))
+            bar.set_total(None)
+            bar.stage("trunk stability and figures")
+
+        result = run_source(source, on_step=on_step, before_grading=draw_figures)
         bar.set_total(None)
         return write_report(result.analysis, Path(out_dir), source.describe(), profile=profile,
                             progress=bar.stage, stability=result.stability,
-                            exposures=result.exposures)
+                            exposures=result.exposures, envelope=result.envelope,
+                            images=drawing[0].result() if drawing else None)

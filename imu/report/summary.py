@@ -55,7 +55,8 @@ DEFINITIONS = {
               "sagittal_zones_deg, ISO 11226; thoracic_flexion: curvature_zones_deg; lumbar_flexion: "
               "none); a value on an edge falls in the lower class; lateral classes use the absolute "
               "angle (lateral_zones_deg)"),
-    "percentiles": "P10, P50, P90 with linear interpolation over valid samples",
+    "percentiles": "P10, P50, P90 with linear interpolation over valid samples, from a 0.01-degree "
+                   "histogram gathered during the pass (within 0.005 deg)",
     "static_bout": ("consecutive valid samples all within +-static_band_deg of the bout's "
                     "first sample for at least static_min_s; found greedily from the start"),
     "slouch_per_hour": "counted episodes divided by the session duration in hours",

@@ -69,8 +69,8 @@ def prepare_output_dir(out: Path) -> Path:
 def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
                  acc: dict | None = None, profile: str | None = None,
                  progress=None, *, stability: StabilityResult | None = None,
-                 exposures: dict | None = None,
-                 envelope: SessionEnvelope | None = None) -> dict[str, Path]:
+                 exposures: dict | None = None, envelope: SessionEnvelope | None = None,
+                 images: dict[str, bytes | None] | None = None) -> dict[str, Path]:
     """Write the three report files into out_dir (created if needed); returns their paths.
 
     source: {"kind": ..., "file": ...} as for `build_summary`. stability, exposures: the
@@ -79,7 +79,8 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     acceleration per sensor, which sharpens activity and stride detection).
     profile: the person (else the one the session file names). progress: called with a short
     text before each stage (long sessions take a while). envelope: the session's figure summary
-    (imu.core.envelope), gathered from the analysis arrays when absent.
+    (imu.core.envelope), gathered from the analysis arrays when absent. images: the session
+    figures already drawn (`session_figures`, e.g. in another process while grading ran).
     """
     say = progress or (lambda text: None)
     out = prepare_output_dir(Path(out_dir))
@@ -102,18 +103,8 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     well, work = plain_summary(summary, comparison)
 
     say("figures")
-    plotted = list(exposures)
-    if envelope is None:
-        envelope = SessionEnvelope.from_arrays(analysis.t, analysis.angles, analysis.valid,
-                                               analysis.context)
-    images = {
-        "timeline": figures.timeline_figure(analysis, envelope),
-        "rate": figures.slouch_rate_figure(analysis),
-        "traces": figures.trace_figure(analysis, plotted, envelope) if plotted else None,
-        "zones": figures.zone_figure(exposures) if any(
-            e.zones_pct is not None for e in exposures.values()) else None,
-        "distributions": figures.distribution_figure(exposures, analysis) if plotted else None,
-    }
+    if images is None:
+        images = session_figures(analysis, exposures, envelope)
     extra = render_stability_section(
         summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
     extra += render_training_section(summary)
@@ -134,6 +125,26 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     except OSError as err:
         raise ReportOutputError(output_problem(Path(err.filename or out), err)) from None
     return {name: out / name for name in ("summary.json", "events.csv", "report.html")}
+
+def session_figures(analysis: Analysis, exposures: dict, envelope: SessionEnvelope | None = None
+                    ) -> dict[str, bytes | None]:
+    """The session's figures as PNG bytes by name: the activity timeline, the slouch rate,
+    the angle traces, the exposure zones and the angle distributions. None of them needs the
+    stability grades, so a report can draw them while it grades. envelope: gathered from the
+    analysis arrays when absent."""
+    plotted = list(exposures)
+    if envelope is None:
+        envelope = SessionEnvelope.from_arrays(analysis.t, analysis.angles, analysis.valid,
+                                               analysis.context)
+    return {
+        "timeline": figures.timeline_figure(analysis, envelope),
+        "rate": figures.slouch_rate_figure(analysis),
+        "traces": figures.trace_figure(analysis, plotted, envelope) if plotted else None,
+        "zones": figures.zone_figure(exposures) if any(
+            e.zones_pct is not None for e in exposures.values()) else None,
+        "distributions": figures.distribution_figure(exposures) if plotted else None,
+    }
+
 
 def _history(summary: dict, facts, source: dict):
     """(comparison or None, a sentence on where it came from); records this session."""
