@@ -1,0 +1,46 @@
+"""Fast paths give exactly what the general code gives (bit for bit, NaN included)."""
+
+import numpy as np
+
+from imu import quat as Q
+from imu.core.grid import GridResampler
+from imu.samples import TimedSamples
+
+
+def _random_stream(rng, n=4000, rate=100.0, with_acc=True):
+    t = np.cumsum(rng.uniform(0.5, 1.5, n) / rate)
+    t[::97] = np.round(t[::97] * rate) / rate  # some samples exactly on a grid time
+    quat = Q.normalize(rng.normal(size=(n, 4)))
+    quat[rng.random(n) < 0.01] = np.nan  # vibrating samples
+    acc = rng.normal(size=(n, 3)) if with_acc else None
+    return TimedSamples(t, quat, acc)
+
+
+def test_grid_interpolation_inside_equals_the_masked_path_bit_for_bit():
+    rng = np.random.default_rng(3)
+    samples = _random_stream(rng)
+    grid = GridResampler(["a"], 100.0, max_gap_s=0.1)
+    grid.push("a", samples)
+    buf = grid._buffers["a"]
+    inside = np.arange(np.ceil(samples.t[0] * 100) + 1, np.floor(samples.t[-1] * 100)) / 100.0
+    # one grid time before the first sample sends the same rows through the masked path
+    widened = np.concatenate([[samples.t[0] - 0.5], inside])
+    fast_q, fast_a = grid._interpolate(buf, inside)
+    slow_q, slow_a = grid._interpolate(buf, widened)
+    assert np.isnan(slow_q[0]).all()
+    exact = np.isin(inside, samples.t)
+    assert exact.sum() > 10  # the exact-hit branch is exercised
+    assert np.isnan(fast_q).any(axis=1).sum() > 10  # and NaN samples are carried
+    np.testing.assert_array_equal(fast_q.view(np.uint64), slow_q[1:].view(np.uint64))
+    np.testing.assert_array_equal(fast_a.view(np.uint64), slow_a[1:].view(np.uint64))
+    np.testing.assert_array_equal(fast_q[exact], samples.quat[np.searchsorted(samples.t, inside[exact])])
+
+
+def test_grid_fast_path_is_not_taken_across_an_unbridged_gap():
+    t = np.concatenate([np.arange(0, 1, 0.01), np.arange(1.5, 2.5, 0.01)])
+    grid = GridResampler(["a"], 100.0, max_gap_s=0.1)
+    grid.push("a", TimedSamples(t, np.tile(Q.IDENTITY, (len(t), 1))))
+    frame = grid.pull(final=True)
+    missing = np.isnan(frame.quat["a"][:, 0])
+    assert missing[(frame.t > 1.0) & (frame.t < 1.5)].all()
+    assert not missing[(frame.t < 0.99) | (frame.t > 1.5)].any()
