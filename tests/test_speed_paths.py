@@ -44,3 +44,22 @@ def test_grid_fast_path_is_not_taken_across_an_unbridged_gap():
     missing = np.isnan(frame.quat["a"][:, 0])
     assert missing[(frame.t > 1.0) & (frame.t < 1.5)].all()
     assert not missing[(frame.t < 0.99) | (frame.t > 1.5)].any()
+
+
+def test_anatomy_constants_are_their_matrices_bit_for_bit():
+    from imu import anatomy as A
+
+    for constant, matrix in ((A.SENSOR_EARTH_TO_E, [[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]]),
+                             (A.NOMINAL_SENSOR_IN_SEGMENT, [[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]])):
+        expected = Q.from_matrix(np.array(matrix))
+        np.testing.assert_array_equal(constant.view(np.uint64), expected.view(np.uint64))
+
+
+def test_importing_the_quaternion_and_anatomy_helpers_does_not_load_scipy_spatial():
+    import subprocess
+    import sys
+
+    code = ("import sys, imu.quat, imu.anatomy, imu.protocols.witmotion; "
+            "print('scipy.spatial' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

@@ -11,7 +11,6 @@ alerts.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 from imu import anatomy as A
 from imu import quat as Q
@@ -38,6 +37,8 @@ class _HeadingTracker:
         self.state = np.array([np.cos(rad), np.sin(rad)])
 
     def update(self, heading_deg: np.ndarray) -> np.ndarray:
+        from scipy.signal import lfilter  # slow to import: not needed until angles are computed
+
         out = np.full(len(heading_deg), np.nan)
         valid = np.isfinite(heading_deg)
         rad = np.radians(heading_deg)
