@@ -63,3 +63,81 @@ def test_importing_the_quaternion_and_anatomy_helpers_does_not_load_scipy_spatia
             "print('scipy.spatial' in sys.modules)")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def _step(t0: int, n: int, names: tuple[str, ...]):
+    from imu.core.context import CODE_STILL, context_labels
+    from imu.core.grid import GridFrame
+    from imu.core.pipeline import StepOutput
+
+    t = (t0 + np.arange(n)) / 100.0
+    quat = np.tile(Q.IDENTITY, (n, 1))
+    quat[::7] = np.nan
+    angles = {name: np.sin(t * (k + 1)) for k, name in enumerate(names)}
+    return StepOutput(GridFrame(t, {"thoracic": quat}, {}), angles, context_labels(np.full(n, CODE_STILL)))
+
+
+def _collect(steps):
+    from imu.core.pipeline import AnalysisCollector
+
+    collector = AnalysisCollector()
+    for step in steps:
+        collector.add(step)
+    return collector
+
+
+def test_analysis_collector_builds_what_joining_the_steps_gives():
+    from imu.core.pipeline import Pipeline
+
+    pipeline = Pipeline({"thoracic": {"device": None}})
+    # "late" appears in the second step, "early" is gone after the second
+    steps = [_step(0, 50, ("a", "early")), _step(50, 30, ("a", "early", "late")), _step(80, 40, ("a", "late"))]
+    collector = _collect(steps)
+    analysis = collector.build(pipeline, [])
+    nan = np.full
+    expected = {
+        "a": np.concatenate([s.angles["a"] for s in steps]).astype(np.float32),
+        "early": np.concatenate([steps[0].angles["early"], steps[1].angles["early"], nan(40, np.nan)]).astype(np.float32),
+        "late": np.concatenate([nan(50, np.nan), steps[1].angles["late"], steps[2].angles["late"]]).astype(np.float32),
+    }
+    assert analysis.angles.keys() == expected.keys()
+    for name, values in expected.items():
+        assert analysis.angles[name].dtype == np.float32
+        np.testing.assert_array_equal(analysis.angles[name], values)
+    np.testing.assert_array_equal(analysis.t, np.concatenate([s.t for s in steps]))
+    np.testing.assert_array_equal(analysis.valid, np.concatenate([np.isfinite(s.grid.quat["thoracic"]).all(axis=1)
+                                                                  for s in steps]))
+    assert list(analysis.context) == ["still"] * 120
+    # a second build, and one after more steps, go on from the first
+    again = collector.build(pipeline, [])
+    for name, values in expected.items():
+        np.testing.assert_array_equal(again.angles[name], values)
+        assert again.angles[name] is not analysis.angles[name]
+    collector.add(_step(120, 10, ("a",)))
+    more = collector.build(pipeline, [])
+    np.testing.assert_array_equal(more.angles["late"][:120], expected["late"])
+    assert np.isnan(more.angles["late"][120:]).all() and len(more.t) == 130
+
+
+def test_analysis_collector_build_holds_one_angle_twice_at_most():
+    import tracemalloc
+
+    from imu.core.pipeline import Pipeline
+
+    pipeline = Pipeline({"thoracic": {"device": None}})
+    names = tuple(f"angle_{k}" for k in range(6))
+    steps = [_step(k * 20_000, 20_000, names) for k in range(10)]
+    tracemalloc.start()
+    try:
+        collector = _collect(steps)
+        del steps
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        analysis = collector.build(pipeline, [])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_angle = analysis.angles["angle_0"].nbytes
+    labels = 2 * analysis.context.nbytes  # the label array, and the index its codes become
+    # joining everything while the parts are held would add six angles, t and the rest
+    assert peak - before < one_angle + labels + one_angle // 2
