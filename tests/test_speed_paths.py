@@ -141,3 +141,77 @@ def test_analysis_collector_build_holds_one_angle_twice_at_most():
     labels = 2 * analysis.context.nbytes  # the label array, and the index its codes become
     # joining everything while the parts are held would add six angles, t and the rest
     assert peak - before < one_angle + labels + one_angle // 2
+
+
+def test_stream_decoder_gives_what_frame_by_frame_decoding_gives_bit_for_bit():
+    from imu.protocols import imu_fw
+
+    rng = np.random.default_rng(5)
+    frames, per_frame = 40, 8
+    quat = Q.normalize(rng.normal(size=(frames, per_frame, 4)))
+    acc, gyro = rng.normal(size=(frames, per_frame, 3)) * 3, rng.normal(size=(frames, per_frame, 3)) * 200
+    payloads = imu_fw.encode_samples_batch(np.arange(frames), np.arange(frames) * 80_000, 10_000, quat, acc, gyro,
+                                           np.full(frames, 80), 0)
+    block = imu_fw.StreamDecoder().decode(payloads, np.arange(frames) * 0.08 + 0.1)
+    one_by_one = [imu_fw.decode_frame(p) for p in payloads]
+    for name in ("acc", "gyro"):
+        expected = np.concatenate([getattr(f, name) for f in one_by_one])
+        np.testing.assert_array_equal(getattr(block, name).view(np.uint64), expected.view(np.uint64))
+    q = np.concatenate([f.quat for f in one_by_one])  # the decoder renormalises what it keeps
+    expected = q / np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
+    np.testing.assert_array_equal(block.quat.view(np.uint64), expected.view(np.uint64))
+
+
+def _drop_bad_reference(block, stats, quat_expected=False):
+    """drop_bad_samples as first written: every row-wise check on every block."""
+    norms = np.sqrt(np.einsum("ij,ij->i", block.quat, block.quat))
+    absent = np.isnan(norms) & np.all(np.isnan(block.quat), axis=1) & (not quat_expected)
+    bad = ~absent & ~(np.abs(norms - 1.0) <= 0.05)
+    for arr in (block.acc, block.gyro):
+        if arr is not None:
+            bad |= ~np.isfinite(arr).all(axis=1)
+    stats.samples += int(len(bad) - bad.sum())
+    if bad.any():
+        stats.bad_samples += int(bad.sum())
+        block = block.take(~bad)
+        absent, norms = absent[~bad], norms[~bad]
+    if len(block) and not absent.all():
+        block.quat = block.quat / np.where(absent, 1.0, norms)[:, None]
+    return block
+
+
+def test_drop_bad_samples_equals_the_row_wise_reference():
+    from dataclasses import replace
+
+    from imu.protocols.common import drop_bad_samples
+    from imu.samples import DecodeStats, SampleBlock
+
+    rng = np.random.default_rng(11)
+    n = 500
+
+    def block(damage: str):
+        quat = Q.normalize(rng.normal(size=(n, 4))) * rng.uniform(0.98, 1.02, (n, 1))
+        acc, gyro = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+        if "absent" in damage:
+            quat[::9] = np.nan
+        if "partial" in damage:
+            quat[3::11, 2] = np.nan
+        if "scaled" in damage:
+            quat[5::13] *= 1.2
+        if "acc" in damage:
+            acc[7::17, 1] = np.inf
+        if "gyro" in damage:
+            gyro[2::19, 0] = np.nan
+        t = np.arange(n) / 100.0
+        return SampleBlock(t, t, np.arange(n), quat, acc, None if "no gyro" in damage else gyro)
+
+    for damage in ("", "absent", "partial", "scaled", "acc", "gyro", "absent partial scaled acc gyro",
+                   "absent no gyro"):
+        for quat_expected in (False, True):
+            original = block(damage)
+            got_stats, want_stats = DecodeStats(), DecodeStats()
+            got = drop_bad_samples(replace(original), got_stats, quat_expected)
+            want = _drop_bad_reference(replace(original), want_stats, quat_expected)
+            assert (got_stats.samples, got_stats.bad_samples) == (want_stats.samples, want_stats.bad_samples)
+            for name in ("device_time_s", "quat", "acc"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
