@@ -91,7 +91,12 @@ def from_axis_angle(axis: np.ndarray, angle_deg: np.ndarray) -> np.ndarray:
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation angle taking a to b, in degrees."""
-    d = np.abs(np.sum(normalize(a) * normalize(b), axis=-1))
+    return angle_between_unit(normalize(a), normalize(b))
+
+
+def angle_between_unit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`angle_between` of quaternions already normalised (by `normalize`), in degrees."""
+    d = np.abs(np.sum(a * b, axis=-1))
     return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
 
 

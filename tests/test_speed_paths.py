@@ -215,3 +215,24 @@ def test_drop_bad_samples_equals_the_row_wise_reference():
             assert (got_stats.samples, got_stats.bad_samples) == (want_stats.samples, want_stats.bad_samples)
             for name in ("device_time_s", "quat", "acc"):
                 np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_inclination_and_the_context_speed_equal_their_general_forms_bit_for_bit():
+    from imu import anatomy as A
+    from imu.core.context import lagged_angular_speed
+
+    rng = np.random.default_rng(2)
+    q = Q.normalize(rng.normal(size=(300, 4))) * rng.uniform(0.999, 1.001, (300, 1))
+    q[17] = np.nan
+    heading = A.heading_deg(q)
+    expected = A.joint_angles(A.remove_heading(q))[:, :2]
+    for got in (A.inclination(q), A.inclination(q, heading)):
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    for previous in (q[:0], q[:10], q[:25], q[:40]):  # none, less than the lag, the lag, more
+        joined = np.concatenate([previous, q[40:]])
+        idx = np.arange(len(previous), len(joined))
+        earlier = np.maximum(idx - 25, 0)
+        want = Q.angle_between(joined[earlier], joined[idx]) / (np.maximum(idx - earlier, 1) / 100.0)
+        got = lagged_angular_speed(previous, q[40:], 100.0)
+        np.testing.assert_array_equal(got, want)

@@ -75,15 +75,22 @@ class AngleComputer:
     def compute(self, frame: GridFrame, seg: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Angles of a grid frame; seg: its `segments`, when the caller has them already."""
         seg = self.segments(frame) if seg is None else seg
+        headings: dict[str, np.ndarray] = {}  # each segment's heading, computed once
+
+        def heading(loc: str) -> np.ndarray:
+            if loc not in headings:
+                headings[loc] = A.heading_deg(seg[loc])
+            return headings[loc]
+
         angles: dict[str, np.ndarray] = {}
         for names, loc in INCLINATIONS:
             if loc in seg:
-                tilt = A.inclination(seg[loc])
+                tilt = A.inclination(seg[loc], heading(loc))
                 angles[names[0]], angles[names[1]] = tilt[:, 0], tilt[:, 1]
         for name, distal, proximal in JOINTS:
             if name not in self._trackers or distal not in seg or proximal not in seg:
                 continue
-            relative_heading = A.heading_deg(seg[distal]) - A.heading_deg(seg[proximal])
+            relative_heading = heading(distal) - heading(proximal)
             relative_heading = (relative_heading + 180.0) % 360.0 - 180.0
             slow = self._trackers[name].update(relative_heading)
             proximal_aligned = Q.multiply(A.heading_quat(np.nan_to_num(slow)), seg[proximal])
