@@ -20,14 +20,17 @@ import numpy as np
 
 from imu import quat as Q
 
-# rotation taking sensor-earth (z up) coordinates to E (y up): E.x = x, E.y = z, E.z = -y
-# (as written, these two are Q.from_matrix of the matrices in their comments, bit for bit:
-# computing them at import would load scipy.spatial for every program that imports this)
-SENSOR_EARTH_TO_E = np.array([0.7071067811865475, -0.7071067811865475, -0.0, -0.0])  # [[1,0,0],[0,0,1],[0,-1,0]]
+# The two rotations below are written out as Q.from_matrix gives them, bit for bit (a test
+# checks): computing them at import would load scipy.spatial for every program that imports this.
+
+# rotation taking sensor-earth (z up) coordinates to E (y up): E.x = x, E.y = z, E.z = -y;
+# Q.from_matrix([[1, 0, 0], [0, 0, 1], [0, -1, 0]])
+SENSOR_EARTH_TO_E = np.array([0.7071067811865475, -0.7071067811865475, -0.0, -0.0])
 
 # nominal mounting (firmware_notes/placement.md): sensor x -> right, y -> superior,
-# z -> posterior (out of the back). Columns: sensor axes in segment coordinates.
-NOMINAL_SENSOR_IN_SEGMENT = np.array([0.7071067811865475, -0.0, -0.7071067811865475, -0.0])  # [[0,0,-1],[0,1,0],[1,0,0]]
+# z -> posterior (out of the back). Columns: sensor axes in segment coordinates;
+# Q.from_matrix([[0, 0, -1], [0, 1, 0], [1, 0, 0]])
+NOMINAL_SENSOR_IN_SEGMENT = np.array([0.7071067811865475, -0.0, -0.7071067811865475, -0.0])
 
 UP = np.array([0.0, 1.0, 0.0])
 
