@@ -20,12 +20,17 @@ import numpy as np
 
 from imu import quat as Q
 
-# rotation taking sensor-earth (z up) coordinates to E (y up): E.x = x, E.y = z, E.z = -y
-SENSOR_EARTH_TO_E = Q.from_matrix(np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]]))
+# The two rotations below are written out as Q.from_matrix gives them, bit for bit (a test
+# checks): computing them at import would load scipy.spatial for every program that imports this.
+
+# rotation taking sensor-earth (z up) coordinates to E (y up): E.x = x, E.y = z, E.z = -y;
+# Q.from_matrix([[1, 0, 0], [0, 0, 1], [0, -1, 0]])
+SENSOR_EARTH_TO_E = np.array([0.7071067811865475, -0.7071067811865475, -0.0, -0.0])
 
 # nominal mounting (firmware_notes/placement.md): sensor x -> right, y -> superior,
-# z -> posterior (out of the back). Columns: sensor axes in segment coordinates.
-NOMINAL_SENSOR_IN_SEGMENT = Q.from_matrix(np.array([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]]))
+# z -> posterior (out of the back). Columns: sensor axes in segment coordinates;
+# Q.from_matrix([[0, 0, -1], [0, 1, 0], [1, 0, 0]])
+NOMINAL_SENSOR_IN_SEGMENT = np.array([0.7071067811865475, -0.0, -0.7071067811865475, -0.0])
 
 UP = np.array([0.0, 1.0, 0.0])
 
@@ -49,15 +54,22 @@ def joint_rotation(flexion, lateral_bend, axial_rotation) -> np.ndarray:
 
 def joint_angles(q_rel: np.ndarray) -> np.ndarray:
     """(..., 3) flexion, lateral bend, axial rotation in degrees from a relative quaternion."""
+    return _zxy_angles(q_rel, axial=True)
+
+
+def _zxy_angles(q_rel: np.ndarray, axial: bool) -> np.ndarray:
+    """The Z-X-Y decomposition: flexion and lateral bend, then axial rotation if asked."""
     w, x, y, z = np.moveaxis(np.asarray(q_rel, dtype=float), -1, 0)
     # the five rotation-matrix entries the Z-X-Y decomposition needs
     m01, m11 = 2 * (x * y - w * z), 1 - 2 * (x * x + z * z)
     m21 = 2 * (y * z + w * x)
-    m20, m22 = 2 * (x * z - w * y), 1 - 2 * (x * x + y * y)
     lateral = np.degrees(np.arcsin(np.clip(m21, -1.0, 1.0)))
     flexion = -np.degrees(np.arctan2(-m01, m11))
-    axial = -np.degrees(np.arctan2(-m20, m22))
-    return np.stack([flexion, lateral, axial], axis=-1)
+    if not axial:
+        return np.stack([flexion, lateral], axis=-1)
+    m20, m22 = 2 * (x * z - w * y), 1 - 2 * (x * x + y * y)
+    axial_rotation = -np.degrees(np.arctan2(-m20, m22))
+    return np.stack([flexion, lateral, axial_rotation], axis=-1)
 
 
 def heading_deg(q_seg_e: np.ndarray) -> np.ndarray:
@@ -70,11 +82,16 @@ def heading_quat(angle_deg: np.ndarray) -> np.ndarray:
     return _axis_quat(1, angle_deg)
 
 
-def remove_heading(q_seg_e: np.ndarray) -> np.ndarray:
-    """The swing part of a segment orientation: its tilt against gravity, heading removed."""
-    return Q.multiply(heading_quat(-heading_deg(q_seg_e)), q_seg_e)
+def remove_heading(q_seg_e: np.ndarray, heading: np.ndarray | None = None) -> np.ndarray:
+    """The swing part of a segment orientation: its tilt against gravity, heading removed.
+
+    heading: `heading_deg(q_seg_e)`, when the caller has it already."""
+    heading = heading_deg(q_seg_e) if heading is None else heading
+    return Q.multiply(heading_quat(-heading), q_seg_e)
 
 
-def inclination(q_seg_e: np.ndarray) -> np.ndarray:
-    """(..., 2) sagittal and lateral inclination of segments against gravity, degrees."""
-    return joint_angles(remove_heading(q_seg_e))[..., :2]
+def inclination(q_seg_e: np.ndarray, heading: np.ndarray | None = None) -> np.ndarray:
+    """(..., 2) sagittal and lateral inclination of segments against gravity, degrees.
+
+    heading: `heading_deg(q_seg_e)`, when the caller has it already."""
+    return _zxy_angles(remove_heading(q_seg_e, heading), axial=False)

@@ -6,8 +6,12 @@ where that order is converted. All functions accept one quaternion (4,) or a sta
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.spatial.transform import Rotation
+
+if TYPE_CHECKING:  # scipy.spatial costs half a second to import: only the functions below need it
+    from scipy.spatial.transform import Rotation
 
 IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
 
@@ -47,6 +51,8 @@ def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def to_rotation(q: np.ndarray) -> Rotation:
+    from scipy.spatial.transform import Rotation
+
     q = np.asarray(q, dtype=float)
     return Rotation.from_quat(np.roll(q, -1, axis=-1))
 
@@ -58,6 +64,8 @@ def from_rotation(r: Rotation) -> np.ndarray:
 
 
 def from_matrix(m: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
     return from_rotation(Rotation.from_matrix(m))
 
 
@@ -83,7 +91,12 @@ def from_axis_angle(axis: np.ndarray, angle_deg: np.ndarray) -> np.ndarray:
 
 def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation angle taking a to b, in degrees."""
-    d = np.abs(np.sum(normalize(a) * normalize(b), axis=-1))
+    return angle_between_unit(normalize(a), normalize(b))
+
+
+def angle_between_unit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`angle_between` of quaternions already normalised (by `normalize`), in degrees."""
+    d = np.abs(np.sum(a * b, axis=-1))
     return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
 
 

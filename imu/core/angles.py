@@ -11,7 +11,6 @@ alerts.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 from imu import anatomy as A
 from imu import quat as Q
@@ -38,6 +37,8 @@ class _HeadingTracker:
         self.state = np.array([np.cos(rad), np.sin(rad)])
 
     def update(self, heading_deg: np.ndarray) -> np.ndarray:
+        from scipy.signal import lfilter  # slow to import: not needed until angles are computed
+
         out = np.full(len(heading_deg), np.nan)
         valid = np.isfinite(heading_deg)
         rad = np.radians(heading_deg)
@@ -74,15 +75,22 @@ class AngleComputer:
     def compute(self, frame: GridFrame, seg: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Angles of a grid frame; seg: its `segments`, when the caller has them already."""
         seg = self.segments(frame) if seg is None else seg
+        headings: dict[str, np.ndarray] = {}  # each segment's heading, computed once
+
+        def heading(loc: str) -> np.ndarray:
+            if loc not in headings:
+                headings[loc] = A.heading_deg(seg[loc])
+            return headings[loc]
+
         angles: dict[str, np.ndarray] = {}
         for names, loc in INCLINATIONS:
             if loc in seg:
-                tilt = A.inclination(seg[loc])
+                tilt = A.inclination(seg[loc], heading(loc))
                 angles[names[0]], angles[names[1]] = tilt[:, 0], tilt[:, 1]
         for name, distal, proximal in JOINTS:
             if name not in self._trackers or distal not in seg or proximal not in seg:
                 continue
-            relative_heading = A.heading_deg(seg[distal]) - A.heading_deg(seg[proximal])
+            relative_heading = heading(distal) - heading(proximal)
             relative_heading = (relative_heading + 180.0) % 360.0 - 180.0
             slow = self._trackers[name].update(relative_heading)
             proximal_aligned = Q.multiply(A.heading_quat(np.nan_to_num(slow)), seg[proximal])

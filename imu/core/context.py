@@ -57,11 +57,14 @@ def lagged_angular_speed(previous: np.ndarray, q: np.ndarray, rate_hz: float) ->
     first samples of a session compare with the earliest one there is.
     """
     lag = max(int(round(SPEED_LAG_S * rate_hz)), 1)
-    joined = np.concatenate([previous, q])
-    idx = np.arange(len(previous), len(joined))
+    joined = Q.normalize(np.concatenate([previous, q]))  # each sample once, not once a side
+    start = len(previous)
+    idx = np.arange(start, len(joined))
     earlier = np.maximum(idx - lag, 0)
     span = np.maximum(idx - earlier, 1) / rate_hz
-    return Q.angle_between(joined[earlier], joined[idx]) / span
+    # with the lag's worth before the chunk, the earlier samples are a plain slice
+    before = joined[start - lag:len(joined) - lag] if start >= lag else joined[earlier]
+    return Q.angle_between_unit(before, joined[start:]) / span
 
 
 def trailing_mean(history: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
@@ -101,7 +104,7 @@ class ContextTracker:
             previous = self._last.get(loc, q[:0])
             # the fastest segment decides; an unknown one makes the sample unknown
             speed = np.maximum(speed, lagged_angular_speed(previous, q, self.rate_hz))
-            self._last[loc] = np.concatenate([previous, q])[-lag:]
+            self._last[loc] = q[-lag:].copy() if len(q) >= lag else np.concatenate([previous, q])[-lag:]
         mean = trailing_mean(self._history, speed, self.window)
         self._history = np.concatenate([self._history, speed])[-(self.window - 1):] \
             if self.window > 1 else np.empty(0)

@@ -302,14 +302,19 @@ class AnalysisCollector:
         self._n += n
 
     def build(self, pipeline: Pipeline, notes: list[str], annotations=None) -> Analysis:
-        t = np.concatenate(self._t) if self._t else np.empty(0)
+        # one series at a time, each then kept as its one joined part: only one series is
+        # ever held twice (its parts and their join), not the whole session's angles
+        t = self._join(self._t, np.empty(0))
         angles = {}
         for name, parts in self._angles.items():
-            values = np.concatenate(parts)
-            if len(values) < len(t):
-                values = np.concatenate([values, np.full(len(t) - len(values), np.nan, np.float32)])
+            if self._angle_lengths[name] < self._n:  # an angle that ended early: NaN after
+                parts.append(np.full(self._n - self._angle_lengths[name], np.nan, dtype=np.float32))
+                self._angle_lengths[name] = self._n
+            values = self._join(parts, np.empty(0, np.float32))
             if np.isfinite(values).any():
                 angles[name] = values
+        valid = self._join(self._valid, np.empty(0, bool))
+        context = context_labels(self._join(self._context, np.empty(0, np.uint8)))
         calibration = (pipeline.calibration.report if pipeline.calibration
                        else CalibrationReport(False, "failed", ["no calibration"]))
         # (analysis and replay put the whole calibration plan's report in its place)
@@ -317,10 +322,20 @@ class AnalysisCollector:
         duration = max(fl[1] for fl in ends) if ends else 0.0
         return Analysis(
             t=t, angles=angles,
-            valid=np.concatenate(self._valid) if self._valid else np.empty(0, bool),
-            context=context_labels(np.concatenate(self._context) if self._context else np.empty(0, np.uint8)),
+            valid=valid, context=context,
             episodes=list(pipeline.slouch.episodes), alerts=list(pipeline.slouch.alerts),
             calibration=calibration, sensors=pipeline.sensor_quality(), thresholds=pipeline.thr,
             duration_s=float(duration), annotations=list(annotations or []), notes=notes,
             events=list(self.events),
         )
+
+    @staticmethod
+    def _join(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
+        """The parts as one new array, which then stands in the list for them: the parts are
+        let go at once, and a later add or build goes on from it (a later build copies it,
+        as it copies any part)."""
+        if not parts:
+            return empty
+        joined = np.concatenate(parts)
+        parts[:] = [joined]
+        return joined

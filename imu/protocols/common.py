@@ -24,11 +24,19 @@ def drop_bad_samples(block: SampleBlock, stats: DecodeStats, quat_expected: bool
     should have carried one (`quat_expected`). Kept quaternions are renormalised.
     """
     norms = np.sqrt(np.einsum("ij,ij->i", block.quat, block.quat))
-    absent = np.isnan(norms) & np.all(np.isnan(block.quat), axis=1) & (not quat_expected)
+    nan_norm = np.isnan(norms)
+    # the row-wise checks below only where a whole-array check finds something (they are
+    # slow over rows of three or four, and the usual block has nothing to find)
+    if nan_norm.any() and not quat_expected:
+        absent = nan_norm & np.all(np.isnan(block.quat), axis=1)
+    else:
+        absent = np.zeros(len(norms), dtype=bool)
     bad = ~absent & ~(np.abs(norms - 1.0) <= UNIT_TOLERANCE)
     for arr in (block.acc, block.gyro):
         if arr is not None:
-            bad |= ~np.isfinite(arr).all(axis=1)
+            finite = np.isfinite(arr)
+            if not finite.all():
+                bad |= ~finite.all(axis=1)
     stats.samples += int(len(bad) - bad.sum())
     if bad.any():
         stats.bad_samples += int(bad.sum())

@@ -265,7 +265,8 @@ def decode_frame(payload: bytes) -> SamplesFrame | TimeSyncFrame | EventFrame:
 
 
 def _split_samples(raw: np.ndarray, flags: int):
-    """Columns of raw int16 samples -> (quat, acc, gyro) in physical units (None if absent)."""
+    """Columns of raw int16 samples (as int16 or float) -> (quat, acc, gyro) in physical
+    units, float64 (None if absent)."""
     col, quat, acc, gyro = 0, None, None, None
     if flags & FLAG_QUAT:
         quat = raw[..., col:col + 4] / Q14
@@ -444,7 +445,9 @@ class StreamDecoder:
             return SampleBlock.empty()
         n0 = int(n[good_idx[0]])
         raw = np.frombuffer(buf, dtype="<i2").reshape(len(payloads), length // 2)[good_idx, HEADER_SIZE // 2:]
-        raw = raw.reshape(len(good_idx), n0, size // 2).astype(float)
+        # left as int16: each column group becomes float64 in its division, exactly as a
+        # float copy of the whole would (int16 converts to float64 without rounding)
+        raw = raw.reshape(len(good_idx), n0, size // 2)
         quat, acc, gyro = _split_samples(raw, flags)
 
         seq_unwrapped, t0_unwrapped, dts = self._unwrap_run(

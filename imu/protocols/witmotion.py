@@ -28,7 +28,6 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from imu import quat as Q
 from imu.protocols.common import check_host_times, drop_bad_samples
@@ -101,6 +100,8 @@ def battery_percent(raw_centivolts: int) -> float:
 
 def euler_to_quat(roll_deg, pitch_deg, yaw_deg) -> np.ndarray:
     """Sensor->earth (z up) quaternion(s), scalar first, of Z-Y-X angles in degrees."""
+    from scipy.spatial.transform import Rotation  # slow to import: only when a WitMotion decodes
+
     angles = np.stack(np.broadcast_arrays(yaw_deg, pitch_deg, roll_deg), axis=-1).astype(float)
     return Q.from_rotation(Rotation.from_euler("ZYX", angles, degrees=True))
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.transform import Rotation
 
 from imu import quat as Q
 from imu.recording.csv_import import Interchange, InterchangeError, interchange_from_table
@@ -121,6 +120,8 @@ def _read_one(path: Path) -> dict:
         for c in "wxyz":
             table["q" + c] = frame[f"Quat_{c.upper()}"]
     elif {"Euler_X", "Euler_Y", "Euler_Z"} <= set(frame):
+        from scipy.spatial.transform import Rotation  # slow to import: only Euler-only exports need it
+
         euler = frame[["Euler_Z", "Euler_Y", "Euler_X"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
         quat = np.full((len(frame), 4), np.nan)
         ok = np.isfinite(euler).all(axis=1)

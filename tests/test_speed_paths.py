@@ -1,0 +1,238 @@
+"""Fast paths give exactly what the general code gives (bit for bit, NaN included)."""
+
+import numpy as np
+
+from imu import quat as Q
+from imu.core.grid import GridResampler
+from imu.samples import TimedSamples
+
+
+def _random_stream(rng, n=4000, rate=100.0, with_acc=True):
+    t = np.cumsum(rng.uniform(0.5, 1.5, n) / rate)
+    t[::97] = np.round(t[::97] * rate) / rate  # some samples exactly on a grid time
+    quat = Q.normalize(rng.normal(size=(n, 4)))
+    quat[rng.random(n) < 0.01] = np.nan  # vibrating samples
+    acc = rng.normal(size=(n, 3)) if with_acc else None
+    return TimedSamples(t, quat, acc)
+
+
+def test_grid_interpolation_inside_equals_the_masked_path_bit_for_bit():
+    rng = np.random.default_rng(3)
+    samples = _random_stream(rng)
+    grid = GridResampler(["a"], 100.0, max_gap_s=0.1)
+    grid.push("a", samples)
+    buf = grid._buffers["a"]
+    inside = np.arange(np.ceil(samples.t[0] * 100) + 1, np.floor(samples.t[-1] * 100)) / 100.0
+    # one grid time before the first sample sends the same rows through the masked path
+    widened = np.concatenate([[samples.t[0] - 0.5], inside])
+    fast_q, fast_a = grid._interpolate(buf, inside)
+    slow_q, slow_a = grid._interpolate(buf, widened)
+    assert np.isnan(slow_q[0]).all()
+    exact = np.isin(inside, samples.t)
+    assert exact.sum() > 10  # the exact-hit branch is exercised
+    assert np.isnan(fast_q).any(axis=1).sum() > 10  # and NaN samples are carried
+    np.testing.assert_array_equal(fast_q.view(np.uint64), slow_q[1:].view(np.uint64))
+    np.testing.assert_array_equal(fast_a.view(np.uint64), slow_a[1:].view(np.uint64))
+    np.testing.assert_array_equal(fast_q[exact], samples.quat[np.searchsorted(samples.t, inside[exact])])
+
+
+def test_grid_fast_path_is_not_taken_across_an_unbridged_gap():
+    t = np.concatenate([np.arange(0, 1, 0.01), np.arange(1.5, 2.5, 0.01)])
+    grid = GridResampler(["a"], 100.0, max_gap_s=0.1)
+    grid.push("a", TimedSamples(t, np.tile(Q.IDENTITY, (len(t), 1))))
+    frame = grid.pull(final=True)
+    missing = np.isnan(frame.quat["a"][:, 0])
+    assert missing[(frame.t > 1.0) & (frame.t < 1.5)].all()
+    assert not missing[(frame.t < 0.99) | (frame.t > 1.5)].any()
+
+
+def test_anatomy_constants_are_their_matrices_bit_for_bit():
+    from imu import anatomy as A
+
+    for constant, matrix in ((A.SENSOR_EARTH_TO_E, [[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]]),
+                             (A.NOMINAL_SENSOR_IN_SEGMENT, [[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]])):
+        expected = Q.from_matrix(np.array(matrix))
+        np.testing.assert_array_equal(constant.view(np.uint64), expected.view(np.uint64))
+
+
+def test_importing_the_quaternion_and_anatomy_helpers_does_not_load_scipy_spatial():
+    import subprocess
+    import sys
+
+    code = ("import sys, imu.quat, imu.anatomy, imu.protocols.witmotion; "
+            "print('scipy.spatial' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
+
+
+def _step(t0: int, n: int, names: tuple[str, ...]):
+    from imu.core.context import CODE_STILL, context_labels
+    from imu.core.grid import GridFrame
+    from imu.core.pipeline import StepOutput
+
+    t = (t0 + np.arange(n)) / 100.0
+    quat = np.tile(Q.IDENTITY, (n, 1))
+    quat[::7] = np.nan
+    angles = {name: np.sin(t * (k + 1)) for k, name in enumerate(names)}
+    return StepOutput(GridFrame(t, {"thoracic": quat}, {}), angles, context_labels(np.full(n, CODE_STILL)))
+
+
+def _collect(steps):
+    from imu.core.pipeline import AnalysisCollector
+
+    collector = AnalysisCollector()
+    for step in steps:
+        collector.add(step)
+    return collector
+
+
+def test_analysis_collector_builds_what_joining_the_steps_gives():
+    from imu.core.pipeline import Pipeline
+
+    pipeline = Pipeline({"thoracic": {"device": None}})
+    # "late" appears in the second step, "early" is gone after the second
+    steps = [_step(0, 50, ("a", "early")), _step(50, 30, ("a", "early", "late")), _step(80, 40, ("a", "late"))]
+    collector = _collect(steps)
+    analysis = collector.build(pipeline, [])
+    nan = np.full
+    expected = {
+        "a": np.concatenate([s.angles["a"] for s in steps]).astype(np.float32),
+        "early": np.concatenate([steps[0].angles["early"], steps[1].angles["early"], nan(40, np.nan)]).astype(np.float32),
+        "late": np.concatenate([nan(50, np.nan), steps[1].angles["late"], steps[2].angles["late"]]).astype(np.float32),
+    }
+    assert analysis.angles.keys() == expected.keys()
+    for name, values in expected.items():
+        assert analysis.angles[name].dtype == np.float32
+        np.testing.assert_array_equal(analysis.angles[name], values)
+    np.testing.assert_array_equal(analysis.t, np.concatenate([s.t for s in steps]))
+    np.testing.assert_array_equal(analysis.valid, np.concatenate([np.isfinite(s.grid.quat["thoracic"]).all(axis=1)
+                                                                  for s in steps]))
+    assert list(analysis.context) == ["still"] * 120
+    # a second build, and one after more steps, go on from the first
+    again = collector.build(pipeline, [])
+    for name, values in expected.items():
+        np.testing.assert_array_equal(again.angles[name], values)
+        assert again.angles[name] is not analysis.angles[name]
+    collector.add(_step(120, 10, ("a",)))
+    more = collector.build(pipeline, [])
+    np.testing.assert_array_equal(more.angles["late"][:120], expected["late"])
+    assert np.isnan(more.angles["late"][120:]).all() and len(more.t) == 130
+
+
+def test_analysis_collector_build_holds_one_angle_twice_at_most():
+    import tracemalloc
+
+    from imu.core.pipeline import Pipeline
+
+    pipeline = Pipeline({"thoracic": {"device": None}})
+    names = tuple(f"angle_{k}" for k in range(6))
+    steps = [_step(k * 20_000, 20_000, names) for k in range(10)]
+    tracemalloc.start()
+    try:
+        collector = _collect(steps)
+        del steps
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        analysis = collector.build(pipeline, [])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_angle = analysis.angles["angle_0"].nbytes
+    labels = 2 * analysis.context.nbytes  # the label array, and the index its codes become
+    # joining everything while the parts are held would add six angles, t and the rest
+    assert peak - before < one_angle + labels + one_angle // 2
+
+
+def test_stream_decoder_gives_what_frame_by_frame_decoding_gives_bit_for_bit():
+    from imu.protocols import imu_fw
+
+    rng = np.random.default_rng(5)
+    frames, per_frame = 40, 8
+    quat = Q.normalize(rng.normal(size=(frames, per_frame, 4)))
+    acc, gyro = rng.normal(size=(frames, per_frame, 3)) * 3, rng.normal(size=(frames, per_frame, 3)) * 200
+    payloads = imu_fw.encode_samples_batch(np.arange(frames), np.arange(frames) * 80_000, 10_000, quat, acc, gyro,
+                                           np.full(frames, 80), 0)
+    block = imu_fw.StreamDecoder().decode(payloads, np.arange(frames) * 0.08 + 0.1)
+    one_by_one = [imu_fw.decode_frame(p) for p in payloads]
+    for name in ("acc", "gyro"):
+        expected = np.concatenate([getattr(f, name) for f in one_by_one])
+        np.testing.assert_array_equal(getattr(block, name).view(np.uint64), expected.view(np.uint64))
+    q = np.concatenate([f.quat for f in one_by_one])  # the decoder renormalises what it keeps
+    expected = q / np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
+    np.testing.assert_array_equal(block.quat.view(np.uint64), expected.view(np.uint64))
+
+
+def _drop_bad_reference(block, stats, quat_expected=False):
+    """drop_bad_samples as first written: every row-wise check on every block."""
+    norms = np.sqrt(np.einsum("ij,ij->i", block.quat, block.quat))
+    absent = np.isnan(norms) & np.all(np.isnan(block.quat), axis=1) & (not quat_expected)
+    bad = ~absent & ~(np.abs(norms - 1.0) <= 0.05)
+    for arr in (block.acc, block.gyro):
+        if arr is not None:
+            bad |= ~np.isfinite(arr).all(axis=1)
+    stats.samples += int(len(bad) - bad.sum())
+    if bad.any():
+        stats.bad_samples += int(bad.sum())
+        block = block.take(~bad)
+        absent, norms = absent[~bad], norms[~bad]
+    if len(block) and not absent.all():
+        block.quat = block.quat / np.where(absent, 1.0, norms)[:, None]
+    return block
+
+
+def test_drop_bad_samples_equals_the_row_wise_reference():
+    from dataclasses import replace
+
+    from imu.protocols.common import drop_bad_samples
+    from imu.samples import DecodeStats, SampleBlock
+
+    rng = np.random.default_rng(11)
+    n = 500
+
+    def block(damage: str):
+        quat = Q.normalize(rng.normal(size=(n, 4))) * rng.uniform(0.98, 1.02, (n, 1))
+        acc, gyro = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+        if "absent" in damage:
+            quat[::9] = np.nan
+        if "partial" in damage:
+            quat[3::11, 2] = np.nan
+        if "scaled" in damage:
+            quat[5::13] *= 1.2
+        if "acc" in damage:
+            acc[7::17, 1] = np.inf
+        if "gyro" in damage:
+            gyro[2::19, 0] = np.nan
+        t = np.arange(n) / 100.0
+        return SampleBlock(t, t, np.arange(n), quat, acc, None if "no gyro" in damage else gyro)
+
+    for damage in ("", "absent", "partial", "scaled", "acc", "gyro", "absent partial scaled acc gyro",
+                   "absent no gyro"):
+        for quat_expected in (False, True):
+            original = block(damage)
+            got_stats, want_stats = DecodeStats(), DecodeStats()
+            got = drop_bad_samples(replace(original), got_stats, quat_expected)
+            want = _drop_bad_reference(replace(original), want_stats, quat_expected)
+            assert (got_stats.samples, got_stats.bad_samples) == (want_stats.samples, want_stats.bad_samples)
+            for name in ("device_time_s", "quat", "acc"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_inclination_and_the_context_speed_equal_their_general_forms_bit_for_bit():
+    from imu import anatomy as A
+    from imu.core.context import lagged_angular_speed
+
+    rng = np.random.default_rng(2)
+    q = Q.normalize(rng.normal(size=(300, 4))) * rng.uniform(0.999, 1.001, (300, 1))
+    q[17] = np.nan
+    heading = A.heading_deg(q)
+    expected = A.joint_angles(A.remove_heading(q))[:, :2]
+    for got in (A.inclination(q), A.inclination(q, heading)):
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    for previous in (q[:0], q[:10], q[:25], q[:40]):  # none, less than the lag, the lag, more
+        joined = np.concatenate([previous, q[40:]])
+        idx = np.arange(len(previous), len(joined))
+        earlier = np.maximum(idx - 25, 0)
+        want = Q.angle_between(joined[earlier], joined[idx]) / (np.maximum(idx - earlier, 1) / 100.0)
+        got = lagged_angular_speed(previous, q[40:], 100.0)
+        np.testing.assert_array_equal(got, want)
