@@ -77,3 +77,17 @@ def test_damage_found_by_the_reading_process_is_reported(tmp_path, monkeypatch):
     forked, alone = _both(path, monkeypatch)
     _assert_same(forked, alone)
     assert any("damaged" in note for note in forked.analysis.notes)
+
+
+def test_a_report_made_over_two_processes_is_the_same_file_for_file(tmp_path, monkeypatch):
+    """Reading in a second process and drawing the figures in a third while grading runs
+    write exactly the report one process writes."""
+    from imu.report.make import make_report
+
+    path, _ = session_file(tmp_path, "carries", None, 4)
+    forked = make_report(path, tmp_path / "forked")
+    with monkeypatch.context() as m:
+        m.setenv("IMU_NO_FORK", "1")
+        alone = make_report(path, tmp_path / "alone")
+    for name in ("summary.json", "events.csv", "report.html"):
+        assert forked[name].read_bytes() == alone[name].read_bytes(), name

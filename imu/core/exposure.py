@@ -366,6 +366,11 @@ def angle_summary(analysis: Analysis) -> dict[str, AngleExposure]:
     if valid.shape != t.shape:
         raise ValueError(f"valid mask {valid.shape} does not match the time axis {t.shape}")
     dt = grid_step(t) if t.size >= 2 else None  # once: a pass over the whole time axis
+    nominal = 1.0 / analysis.thresholds.analysis_rate_hz
+    if dt is not None and abs(dt - nominal) <= 1e-9 * nominal:
+        # the grid's own step, not the float noise of its times' differences: a bout of
+        # exactly 6000 samples is 60 s, as the exposure gathered during a pass counts it
+        dt = nominal
     out = {}
     for name in angle_order(analysis.angles):
         values = analysis.angles[name]
