@@ -301,6 +301,7 @@ class SensorStatusTracker:
 
     def status(self, t: float) -> dict[str, dict]:
         out = {}
+        front = self.pipeline.front_quality()
         for loc in self.pipeline.sensors:
             seen = self.pipeline.samples_seen[loc]
             history = self._history[loc]
@@ -309,7 +310,7 @@ class SensorStatusTracker:
                 history.popleft()
             t0, seen0 = history[0]
             rate = (seen - seen0) / (t - t0) if t > t0 else 0.0
-            stats = self.pipeline.front_quality()[loc].stats
+            stats = front[loc].stats
             lost = stats.lost_samples if stats is not None else 0
             total = seen + lost
             last_gap = self.gaps[loc][-1] if self.gaps[loc] else None
@@ -318,7 +319,7 @@ class SensorStatusTracker:
                 last_gap = loss_gap
             out[loc] = {"connected": self.connected[loc], "rate_hz": round(rate, 1),
                         "loss_pct": 100.0 * lost / total if total else 0.0,
-                        "battery_pct": self.pipeline.battery.get(loc),
+                        "battery_pct": front[loc].battery_pct,
                         "last_gap": None if last_gap is None else tuple(last_gap)}
         return out
 

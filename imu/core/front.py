@@ -9,7 +9,7 @@ process while the first one grids, measures and tracks (imu.analysis).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,6 @@ class FrontBatch:
     pieces: list[Piece]
     quality: dict[str, FrontQuality]
     last_host_time_s: float | None
-    notes: list = field(default_factory=list)
 
 
 class SensorFront:
