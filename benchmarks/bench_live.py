@@ -158,7 +158,7 @@ async def scale_run(n_sensors: int, seconds: float, calibration=None) -> dict:
         for p in sensors:
             await p.stop()
     missed = sum(p.missed for p in sensors)
-    lost = sum(d.stats.lost_samples for _, runner, _, _ in hubs for d in runner.pipeline.decoders.values())
+    lost = sum(d.stats.lost_samples for _, runner, _, _ in hubs for d in runner.pipeline.front.decoders.values())
     return {"sensors": n_sensors, "missed_frames": missed, "lost_samples": lost,
             "step_lag_ms_median": round(float(np.median(step_lag)) * 1e3, 1),
             "step_lag_ms_p99": round(float(np.percentile(step_lag, 99)) * 1e3, 1),

@@ -301,7 +301,7 @@ class SensorStatusTracker:
 
     def status(self, t: float) -> dict[str, dict]:
         out = {}
-        front = self.pipeline.front_quality()
+        front = self.pipeline.front_quality(clock=False)
         for loc in self.pipeline.sensors:
             seen = self.pipeline.samples_seen[loc]
             history = self._history[loc]

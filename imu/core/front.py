@@ -77,11 +77,12 @@ class SensorFront:
         """Quaternions for the raw samples of a sensor that sends none."""
         return self.orienters[location].fill(samples)
 
-    def quality(self) -> dict[str, FrontQuality]:
+    def quality(self, clock: bool = True) -> dict[str, FrontQuality]:
+        """Per sensor; without clock, the clock fit is left out (None), which is cheaper."""
         out = {}
         for loc, aligner in self.aligners.items():
             decoder = self.decoders.get(loc)
-            residual = aligner.residual_ms
+            residual = aligner.residual_ms if clock else None
             out[loc] = FrontQuality(decoder.stats if decoder is not None else None, residual,
                                     aligner.drift_ppm if residual is not None else None,
                                     self.battery.get(loc))

@@ -135,17 +135,10 @@ class Pipeline:
         out.events += self.lifts.finish() + self.sitting.finish() + self.resets.finish()
         return out
 
-    # the front's parts, as dashboards and the status line read them
-    @property
-    def decoders(self) -> dict:
-        return self.front.decoders
-
-    @property
-    def battery(self) -> dict[str, float]:
-        return {loc: q.battery_pct for loc, q in self.front_quality().items() if q.battery_pct is not None}
-
-    def front_quality(self) -> dict[str, FrontQuality]:
-        return self._front_quality if self._front_quality is not None else self.front.quality()
+    def front_quality(self, clock: bool = True) -> dict[str, FrontQuality]:
+        """Each sensor's decode quality and battery (and with clock its clock fit, which the
+        status line, read every step, does not need)."""
+        return self._front_quality if self._front_quality is not None else self.front.quality(clock)
 
     def _take(self, pieces) -> StepOutput:
         for piece in pieces:

@@ -108,29 +108,41 @@ def _fast_changes(x: np.ndarray, lag: int, jump_deg: float) -> np.ndarray:
 
 
 def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred mean over `window` samples of the finite values (NaN where none). A block at
-    a time like `_rolling_std`: the running sums carried from block to block are the same
-    sequential additions as one pass, so the values are those of one pass."""
+    """Centred mean over `window` samples of the finite values (NaN where none)."""
     x = np.asarray(x, float)
-    n, h = len(x), window // 2
-    out = np.empty(n)
-    base, total, count = 0, 0.0, 0  # running sums of the samples before `base`
+    h = window // 2
+    out = np.empty(len(x))
+
+    def columns(part):
+        finite = np.isfinite(part)
+        return np.where(finite, part, 0.0), finite.astype(np.int64)
+
+    for lo, hi, _, (total, count) in _window_sums(len(x), x, columns, h, h + 1):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[lo:hi] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
+
+
+def _window_sums(n: int, x: np.ndarray, columns, before: int, after: int):
+    """For each block lo..hi of ROLLING_BLOCK samples: (lo, hi, window lengths, sums), the
+    sums of each of `columns(x[a:b])`'s series over the windows [i - before, i + after)
+    (clipped to 0..n). Running sums carried from block to block are the same sequential
+    additions as one pass over the session, so the values are those of one pass; only a
+    block's temporaries are ever held."""
+    base, carried = 0, None  # the running sums of the samples before `base`
     for lo in range(0, n, ROLLING_BLOCK):
         hi = min(n, lo + ROLLING_BLOCK)
-        top = min(hi + h, n)  # the furthest window end this block needs
-        part = x[base:top]
-        finite = np.isfinite(part)
-        c = np.cumsum(np.concatenate([[total], np.where(finite, part, 0.0)]))
-        k = np.cumsum(np.concatenate([[count], finite.astype(np.int64)]))
+        top = min(max(hi - 1 + after, hi), n)  # the furthest window end this block needs
+        parts = columns(x[base:top])
+        if carried is None:
+            carried = [np.cumsum(part[:0]).dtype.type(0) for part in parts]
+        running = [np.cumsum(np.concatenate([np.array([c]), part])) for c, part in zip(carried, parts)]
         idx = np.arange(lo, hi)
-        a = np.clip(idx - h, 0, n) - base
-        b = np.clip(idx + h + 1, 0, n) - base
-        m = k[b] - k[a]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[lo:hi] = np.where(m > 0, (c[b] - c[a]) / np.maximum(m, 1), np.nan)
-        nxt = max(hi - h, 0)  # where the next block's first window starts
-        total, count, base = float(c[nxt - base]), int(k[nxt - base]), nxt
-    return out
+        a = np.clip(idx - before, 0, n) - base
+        b = np.clip(idx + after, 0, n) - base
+        yield lo, hi, b - a, [r[b] - r[a] for r in running]
+        nxt = max(hi - before, 0)  # where the next block's first window starts
+        carried, base = [r[nxt - base] for r in running], nxt
 
 
 def _comes_back(smooth: np.ndarray, c: int, size: float, before: float, rate: float,
@@ -223,28 +235,19 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
 
 def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     """Std over samples [i - window // 2, i + window // 2) (clipped), NaN read as 0, from
-    running sums. Computed a block at a time so its temporaries stay small; each block's
-    running sums start from the exact sum before it (the same sequential additions), so
-    the values are those of one pass over the whole session."""
+    running sums a block at a time (`_window_sums`)."""
     x = np.asarray(x)
-    n, h = len(x), window // 2
-    out = np.empty(n)
-    base, s1, s2 = 0, 0.0, 0.0  # the running sums up to (not including) sample `base`
-    for lo in range(0, n, ROLLING_BLOCK):
-        hi = min(n, lo + ROLLING_BLOCK)
-        top = min(max(hi - 1 + h, hi), n)  # the furthest running sum this block (and the next) needs
-        xf = np.nan_to_num(np.asarray(x[base:top], float))
-        c1 = np.cumsum(np.concatenate([[s1], xf]))  # c1[k]: sum of the samples before base + k
-        c2 = np.cumsum(np.concatenate([[s2], xf * xf]))
-        idx = np.arange(lo, hi)
-        a = np.clip(idx - h, 0, n) - base
-        b = np.clip(idx + h, 0, n) - base
-        m = np.maximum(b - a, 1)
-        var = (c2[b] - c2[a]) / m - ((c1[b] - c1[a]) / m) ** 2
+    h = window // 2
+    out = np.empty(len(x))
+
+    def columns(part):
+        xf = np.nan_to_num(np.asarray(part, float))
+        return xf, xf * xf
+
+    for lo, hi, length, (s1, s2) in _window_sums(len(x), x, columns, h, h):
+        m = np.maximum(length, 1)
+        var = s2 / m - (s1 / m) ** 2
         out[lo:hi] = np.sqrt(np.maximum(var, 0.0))
-        if hi < n:
-            nxt = max(hi - h, 0)  # where the next block's first window starts
-            s1, s2, base = float(c1[nxt - base]), float(c2[nxt - base]), nxt
     return out
 
 
