@@ -146,6 +146,9 @@ def _produce(read_fd: int, write_fd: int, make, args) -> None:
             try:
                 while True:
                     pickle.dump(("item", next(iterator)), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                    # the item's tail must not wait in the buffer for the next one: the parent
+                    # would stand idle while this process makes it (no overlap at all)
+                    pipe.flush()
             except StopIteration as stop:
                 message = ("done", stop.value)
             except Exception as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,30 @@ def test_an_error_in_the_generator_arrives_after_the_items_before_it():
         for item in iterate_in_child(_counting, 6, 3):
             got.append(int(item[0]))
     assert got == [0, 1, 2]
+
+
+def _waits_for_the_parent(marker: Path):
+    """Yields a small item, then makes the next one only once the parent has had the first
+    (it writes `marker`): the parent must not need the second item to read the first."""
+    yield "first"
+    for _ in range(3000):  # up to 30 s, then it gives up and says so
+        if marker.exists():
+            yield "made while the parent worked on the first"
+            return
+        time.sleep(0.01)
+    yield "the parent never received the first"
+
+
+@needs_fork
+def test_the_parent_has_each_item_while_the_child_makes_the_next(tmp_path):
+    # the overlap of the two processes: an item held back in the child's buffer until the
+    # next is made would leave the parent idle for the whole of the child's work
+    marker = tmp_path / "parent-has-the-first"
+    generator = iterate_in_child(_waits_for_the_parent, marker)
+    assert next(generator) == "first"
+    marker.touch()
+    assert next(generator) == "made while the parent worked on the first"
+    generator.close()
 
 
 def _children() -> set[int]:
