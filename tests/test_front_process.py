@@ -79,6 +79,19 @@ def test_damage_found_by_the_reading_process_is_reported(tmp_path, monkeypatch):
     assert any("damaged" in note for note in forked.analysis.notes)
 
 
+def test_a_stretch_without_any_sensor_is_left_out_the_same_in_two_processes(tmp_path, monkeypatch):
+    import sqlite3
+
+    path, _ = session_file(tmp_path, "desk", 400.0, 5)
+    with sqlite3.connect(path) as db:  # a recording paused for 150 s: no sensor sent anything
+        db.execute("DROP TRIGGER notifications_no_delete")  # (files are append-only)
+        db.execute("DELETE FROM notifications WHERE host_time > 150 AND host_time < 300")
+    forked, alone = _both(path, monkeypatch)
+    _assert_same(forked, alone)
+    assert any("left out of the analysis" in note for note in forked.analysis.notes)
+    assert not ((forked.analysis.t > 151) & (forked.analysis.t < 299)).any()
+
+
 def test_a_report_made_over_two_processes_is_the_same_file_for_file(tmp_path, monkeypatch):
     """Reading in a second process and drawing the figures in a third while grading runs
     write exactly the report one process writes."""
