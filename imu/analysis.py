@@ -19,17 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from imu.core.calibrate import Calibration, CalibrationError, CalibrationStretch, calibrate
-from imu.core.front import FrontBatch, SensorFront
 from imu.core.gait import too_slow_notes
 from imu.core.pipeline import Pipeline
 from imu.core.result import Analysis, CalibrationReport
-from imu.parallel import can_fork, iterate_in_child
+from imu.reading import TABLE_SUFFIXES, last_host_time, session_sensors, sidecar_mapping, start_reading
 from imu.runner import Runner, RunResult
 
 CALIBRATION_LABELS = ("calibrate_neutral", "calibrate_bend")
 LABEL_GROUP_GAP_S = 30.0  # calibration labels closer than this belong to one calibration
 from imu.profile import Thresholds, thresholds_from_dict
-from imu.samples import NotificationColumns, TimedSamples
+from imu.samples import TimedSamples
 
 # below this a sensor's stream is a few stray samples, not a recording: 2 samples 5 s apart
 # would otherwise be reported as a 5 s session at 0 Hz
@@ -87,21 +86,11 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=
         if not dot_files(path):
             raise ValueError(f"{path}: is a folder without Movella DOT CSV exports, not a session or CSV file")
         return _open_csv(path, thresholds, mapping)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xdf", ".xdfz"):
+    if path.suffix.lower() in TABLE_SUFFIXES:
         return _open_csv(path, thresholds, mapping)
     source = _open_session(path, thresholds)
     source.notes += too_slow_notes({loc: s.get("rate_hz") for loc, s in source.sensors.items()})
     return source
-
-
-SIDECAR_SUFFIXES = (".map.toml", ".map.json")
-
-
-def sidecar_mapping(path: Path) -> Path | None:
-    """DATA.map.toml (or .map.json) beside a data file, or imu-map.toml inside a folder."""
-    candidates = [path / "imu-map.toml", path / "imu-map.json"] if path.is_dir() else \
-        [Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES]
-    return next((c for c in candidates if c.is_file()), None)
 
 
 def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
@@ -109,9 +98,7 @@ def _open_session(path: Path, thresholds: Thresholds | None) -> Source:
 
     with SessionReader(path) as reader:
         metadata = dict(reader.metadata)
-        sensors = {loc: {"device": s["device"], "mode": s.get("mode"),
-                         "rate_hz": (s.get("details") or {}).get("rate_hz")}
-                   for loc, s in reader.sensors.items()}
+        sensors = session_sensors(reader)
         known = len(reader.integrity.problems)
         calibrations = reader.calibrations()
         annotations = [(a.t_start, a.t_end, a.label) for a in reader.annotations()]
@@ -396,51 +383,51 @@ def _steps(source: Source, pipeline: Pipeline, stop_after_s: float | None = None
     else:
         for batch in source.batches():
             yield pipeline.feed(batch)
-            if stop_after_s is not None and _last_time(batch) > stop_after_s:
+            if stop_after_s is not None and last_host_time(batch) > stop_after_s:
                 break
     yield pipeline.finish()
-
-
-def _last_time(batch) -> float:
-    last = batch[-1]
-    return float(last.host_time_s[-1]) if isinstance(last, NotificationColumns) else last.host_time_s
 
 
 def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
     return samples.take(samples.t <= until_s)
 
 
-def _items(source: Source):
+def _items(source: Source, reading):
     """What a runner is fed, step by step: the timed samples, or batches of notifications,
-    which a second process reads and puts through the sensor front (decode, align, orient)
-    a batch ahead of this one, where the platform can fork."""
+    which the reading process (imu.reading) reads and puts through the sensor front a batch
+    or more ahead of this one, where the platform can fork."""
     if source.timed is not None:
         yield source.timed
-    elif can_fork():
-        # the child's read ends with the file's integrity: known only there
-        source.integrity = yield from iterate_in_child(_front_batches, source)
+    elif reading is not None:
+        # the read ends with the file's integrity: known only in the reading process
+        source.integrity = yield from reading
     else:
         yield from source.batches()
 
 
-def _front_batches(source: Source):
-    """The source's batches through one sensor front (run in the reading process)."""
-    front = SensorFront(source.sensors)
-    for batch in source.batches():
-        yield FrontBatch(front.feed(batch), front.quality(), _last_time(batch) if batch else None)
-    return source.integrity
-
-
-def run_source(source: Source, on_step=None, *, grade: bool = True, before_grading=None) -> RunResult:
+def run_source(source: Source, on_step=None, *, grade: bool = True, before_grading=None,
+               reading=None) -> RunResult:
     """The whole source through one runner: the session's Analysis, and with grade its runs'
     and carries' grades and the grid acceleration they were graded with (what a report shows).
 
     on_step: called with each StepUpdate (e.g. a progress bar). before_grading: called with
     the finished, not yet graded RunResult (the report starts its figures on the second core
-    then: they do not need the grades, and grading is the longest step after the pass)."""
+    then: they do not need the grades, and grading is the longest step after the pass).
+    reading: the source's reading process when the caller started it (imu.reading), else
+    one is started here, before the calibration plan is made, so it reads ahead meanwhile."""
+    if reading is None and source.timed is None:
+        reading = start_reading(source.path)
+    try:
+        return _run(source, on_step, grade, before_grading, reading)
+    finally:
+        if reading is not None:
+            reading.close()  # ended already, unless something failed before the read did
+
+
+def _run(source: Source, on_step, grade: bool, before_grading, reading) -> RunResult:
     plan = find_calibrations(source)
     runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False, summarize=True)
-    for items in _items(source):
+    for items in _items(source, reading):
         update = runner.feed(items)
         if on_step is not None:
             on_step(update)

@@ -62,7 +62,7 @@ def _thresholds(args):
 
 def _mapping(args):
     """--map FILE, with --column / --sensor pairs laid over it (None: the sidecar, if any)."""
-    from imu.analysis import sidecar_mapping
+    from imu.reading import sidecar_mapping
     from imu.recording.mapping import load_mapping, with_pairs
 
     path = args.map or sidecar_mapping(Path(args.input))

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import signal
 import sys
+import threading
 import traceback
 from typing import Any, Callable, Generator, Iterator
 
@@ -98,68 +100,124 @@ def in_child(function: Callable[..., Any], *args, **kwargs) -> Pending:
 
 def iterate_in_child(make: Callable[..., Iterator], *args) -> Generator[Any, None, Any]:
     """Iterate `make(*args)` in a forked child, yielding its items here as they arrive; the
-    generator's return value is this one's. The child runs at most about one item ahead (the
-    pipe's buffer), so memory stays that of one item. Inline where forking is not possible."""
-    if not can_fork():
-        return (yield from make(*args))
-    read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if not pid:
-        _produce(read_fd, write_fd, make, args)  # never returns
-    os.close(write_fd)
-    finished = False
-    try:
-        with os.fdopen(read_fd, "rb", buffering=1 << 20) as pipe:
+    generator's return value is this one's. The child runs about one item ahead (the pipe's
+    buffer), so memory stays that of one item. Inline where forking is not possible."""
+    return (yield from ChildIterator(make, *args))
+
+
+class ChildIterator:
+    """A generator `make(*args)` run in a child forked at once, before anyone asks for its
+    items: iterate this object (once) for them and `yield from` it for the generator's
+    return value. `ahead`: how many items the child may have ready beyond the one being
+    read (each held, pickled, in the child's memory). `close()` ends a child that is not
+    done; iterating to the end, an error or stopping early closes it too. Where a process
+    cannot fork, the generator runs inline when iterated."""
+
+    def __init__(self, make: Callable[..., Iterator], *args, ahead: int = 1):
+        self._make, self._args = make, args
+        self._pid: int | None = None
+        self._finished = False
+        self._owner = os.getpid()
+        if not can_fork():
+            return
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if not pid:
+            _produce(read_fd, write_fd, make, args, ahead)  # never returns
+        os.close(write_fd)
+        self._pid, self._pipe = pid, os.fdopen(read_fd, "rb", buffering=1 << 20)
+
+    def __iter__(self) -> Generator[Any, None, Any]:
+        if self._pid is None:
+            if self._finished:
+                raise RuntimeError("a ChildIterator is iterated once")
+            self._finished = True
+            return (yield from self._make(*self._args))
+        try:
             while True:
                 try:
-                    kind, payload = pickle.load(pipe)
+                    kind, payload = pickle.load(self._pipe)
                 except EOFError:
                     raise ChildFailed("the reading process ended without finishing") from None
                 if kind == "item":
                     yield payload
                 elif kind == "done":
-                    finished = True
+                    self._finished = True
                     return payload
                 else:
-                    finished = True
+                    self._finished = True
                     raise payload
-    finally:
-        if not finished:  # the consumer stopped early (an error, Ctrl-C): the child is not needed
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the child if it is not done (kill it: its work is not needed) and reap it."""
+        if self._pid is None:
+            return
+        if not self._finished:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(self._pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        os.waitpid(pid, 0)
+        self._pipe.close()
+        os.waitpid(self._pid, 0)
+        self._pid = None
+
+    def __enter__(self) -> "ChildIterator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a child nobody iterated must not outlive its owner
+        if getattr(self, "_pid", None) is not None and os.getpid() == self._owner:
+            self.close()
 
 
-def _produce(read_fd: int, write_fd: int, make, args) -> None:
-    """The child's side of `iterate_in_child`: send every item, then the return value (or
-    the error), and end without returning into the caller's code."""
+def _produce(read_fd: int, write_fd: int, make, args, ahead: int = 1) -> None:
+    """The child's side of `ChildIterator`: send every item, then the return value (or the
+    error), and end without returning into the caller's code. A sending thread writes the
+    items while this one makes the next ones, up to `ahead` of them waiting."""
     status = 0
     try:
         os.close(read_fd)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         with os.fdopen(write_fd, "wb", buffering=1 << 20) as pipe:
+            waiting: queue.Queue[bytes | None] = queue.Queue(maxsize=max(1, ahead))
+            sender = threading.Thread(target=_send_all, args=(waiting, pipe), daemon=True)
+            sender.start()
             iterator = make(*args)
             try:
                 while True:
-                    pickle.dump(("item", next(iterator)), pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                    # the item's tail must not wait in the buffer for the next one: the parent
-                    # would stand idle while this process makes it (no overlap at all)
-                    pipe.flush()
+                    waiting.put(pickle.dumps(("item", next(iterator)), protocol=pickle.HIGHEST_PROTOCOL))
             except StopIteration as stop:
                 message = ("done", stop.value)
             except Exception as err:
                 message = ("error", err)
             try:
-                pickle.dump(message, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                last = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # an unpicklable error: its text instead
                 text = "".join(traceback.format_exception(message[1])) if message[0] == "error" \
                     else "the result could not be sent back"
-                pickle.dump(("error", ChildFailed(text)), pipe)
-    except BaseException:  # the parent went away (a broken pipe): nothing left to tell it
+                last = pickle.dumps(("error", ChildFailed(text)))
+            waiting.put(last)
+            waiting.put(None)
+            sender.join()
+    except BaseException:
         status = 1
     finally:
         os._exit(status)
+
+
+def _send_all(waiting: "queue.Queue[bytes | None]", pipe) -> None:
+    """Write each pickled item as it comes, flushed at once (an item's tail left in the
+    buffer would keep the parent waiting for the next one); the parent gone (a broken
+    pipe), the whole child ends: nothing it makes can be delivered."""
+    try:
+        while (data := waiting.get()) is not None:
+            pipe.write(data)
+            pipe.flush()
+    except BaseException:
+        os._exit(1)

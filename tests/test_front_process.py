@@ -7,6 +7,8 @@ link gaps and losses included, and the child's errors must reach the user as the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,42 @@ def test_a_report_made_over_two_processes_is_the_same_file_for_file(tmp_path, mo
         alone = make_report(path, tmp_path / "alone")
     for name in ("summary.json", "events.csv", "report.html"):
         assert forked[name].read_bytes() == alone[name].read_bytes(), name
+
+
+def _children() -> set[int]:
+    found = set()
+    for path in Path("/proc/self/task").glob("*/children"):
+        found |= {int(pid) for pid in path.read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_report_that_fails_early_leaves_no_reading_process(tmp_path):
+    """The reading process starts before anything else; a report refused at once (its
+    output is a file) must end it, not leave it reading."""
+    from imu.report.make import make_report
+    from imu.report.writer import ReportOutputError
+
+    path, _ = session_file(tmp_path, "desk", 120.0, 6)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    before = _children()
+    with pytest.raises(ReportOutputError, match="it is a file"):
+        make_report(path, blocked)
+    assert _children() == before
+
+
+def test_only_session_files_get_a_reading_process(tmp_path):
+    from imu.reading import start_reading
+
+    table = tmp_path / "samples.csv"
+    table.write_text("time_s,sensor\n")
+    assert start_reading(table) is None  # a table is read whole, in the report's process
+    assert start_reading(tmp_path / "missing.imu") is None
+    path, _ = session_file(tmp_path, "desk", 120.0, 7)
+    reading = start_reading(path)
+    try:
+        batches = list(reading)
+    finally:
+        reading.close()
+    assert batches and all(b.pieces for b in batches)

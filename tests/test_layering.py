@@ -14,7 +14,8 @@ a layer here.
   2. storage      beside the core, and independent of it: the session file and the sample
      and transport  imports and exports, person profiles kept on this computer, the Bluetooth
                   transport (imu/recording, imu/people.py, imu/ble)
-  3. analysis     a whole recording through the core (imu/analysis.py, imu/runner.py)
+  3. analysis     a whole recording through the core (imu/analysis.py, imu/runner.py,
+                  imu/reading.py)
   4. outputs      report, replay, exports of the analysis, the LSL outlet
   5. simulation   the simulated wearer, virtual sensors and simulated sessions (imu/sim)
   6. applications the live loop, validation, the cohort tools
@@ -47,7 +48,7 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
                        "imu.jsonvalues", "imu.parallel")),
     ("core", 2, ("imu.core",)),
     ("storage and transport", 2, ("imu.recording", "imu.people", "imu.ble")),
-    ("analysis", 3, ("imu.analysis", "imu.runner")),
+    ("analysis", 3, ("imu.analysis", "imu.runner", "imu.reading")),
     ("outputs", 4, ("imu.report", "imu.replay", "imu.export", "imu.lsl")),
     ("simulation", 5, ("imu.sim",)),
     ("applications", 6, ("imu.live", "imu.validate*", "imu.cohort")),

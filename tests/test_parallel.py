@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu.parallel import ChildFailed, can_fork, in_child, iterate_in_child
+from imu.parallel import ChildFailed, ChildIterator, can_fork, in_child, iterate_in_child
 
 needs_fork = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
 
@@ -140,3 +140,48 @@ def test_without_fork_the_generator_runs_here(monkeypatch):
     monkeypatch.setenv("IMU_NO_FORK", "1")
     items, value = _drain(iterate_in_child(_counting, 3))
     assert len(items) == 3 and value == "read to the end"
+
+
+def _marking(directory: Path, n: int):
+    """Marks each item in `directory` as it is made (the parent counts how far it got)."""
+    for k in range(n):
+        (directory / f"made-{k}").touch()
+        yield np.full(50_000, k)  # larger than a pipe's buffer: only `ahead` can hold it
+    return "all made"
+
+
+def _wait_for(predicate, tries: int = 3000) -> bool:
+    for _ in range(tries):  # up to 30 s
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@needs_fork
+def test_a_child_iterator_works_ahead_before_anyone_asks(tmp_path):
+    # started at once, it makes `ahead` items (and the one in the pipe) while nobody reads
+    reading = ChildIterator(_marking, tmp_path, 10, ahead=4)
+    assert _wait_for(lambda: len(list(tmp_path.glob("made-*"))) >= 5)
+    assert len(list(tmp_path.glob("made-*"))) <= 7  # bounded: it waits for the reader
+    items, value = _drain(iter(reading))
+    assert [int(x[0]) for x in items] == list(range(10)) and value == "all made"
+
+
+@needs_fork
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_child_iterator_closed_unread_leaves_no_process(tmp_path):
+    before = _children()
+    reading = ChildIterator(_marking, tmp_path, 1000, ahead=2)
+    assert len(_children() - before) == 1
+    reading.close()
+    assert _children() == before
+    reading.close()  # twice is harmless
+
+
+def test_without_fork_a_child_iterator_runs_when_iterated(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMU_NO_FORK", "1")
+    reading = ChildIterator(_marking, tmp_path, 3, ahead=4)
+    assert not list(tmp_path.glob("made-*"))  # nothing made before it is iterated
+    items, value = _drain(iter(reading))
+    assert len(items) == 3 and value == "all made"

@@ -13,6 +13,19 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
                 profile=None, quiet=True) -> dict:
     """Analyse a recording and write its report; a progress bar on a terminal unless quiet.
     Returns the written paths by file name ("summary.json", "events.csv", "report.html")."""
+    from imu.reading import start_reading
+
+    # first thing: a session file is read in a second process while this one imports the
+    # analysis and finds the calibration plan
+    reading = start_reading(input_path)
+    try:
+        return _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, bends, profile, quiet)
+    finally:
+        if reading is not None:
+            reading.close()  # ended already, unless the report failed before the read did
+
+
+def _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, bends, profile, quiet) -> dict:
     from imu.analysis import open_source, run_source
     from imu.parallel import in_child
     from imu.progress import progress
@@ -37,7 +50,7 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
             bar.set_total(None)
             bar.stage("trunk stability and figures")
 
-        result = run_source(source, on_step=on_step, before_grading=draw_figures)
+        result = run_source(source, on_step=on_step, before_grading=draw_figures, reading=reading)
         bar.set_total(None)
         return write_report(result.analysis, Path(out_dir), source.describe(), profile=profile,
                             progress=bar.stage, stability=result.stability,

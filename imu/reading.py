@@ -1,0 +1,68 @@
+"""Which files hold a recording session, and reading one in a second process.
+
+Light on purpose: this module and what it imports (the session reader, the sensor front)
+load in a fraction of a second. A report forks its reading process from here first thing,
+so the file is read, decoded, clock-aligned and oriented (imu.core.front) while the report
+process imports the analysis (scipy among it) and finds the calibration plan: about two
+seconds in which the second core would otherwise stand idle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imu.core.front import FrontBatch, SensorFront
+from imu.parallel import ChildIterator, can_fork
+from imu.samples import NotificationColumns
+
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xdf", ".xdfz")  # read whole, not as a session file
+SIDECAR_SUFFIXES = (".map.toml", ".map.json")
+# batches the reading process may have ready (about 5 MB each, pickled): enough to run ahead
+# through the report's start-up, small next to the report's own memory
+READ_AHEAD_BATCHES = 8
+
+
+def is_session_file(path: str | Path) -> bool:
+    """A path that `imu.analysis.open_source` opens as a session file (if it is one)."""
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() not in TABLE_SUFFIXES
+
+
+def sidecar_mapping(path: Path) -> Path | None:
+    """DATA.map.toml (or .map.json) beside a data file, or imu-map.toml inside a folder."""
+    candidates = [path / "imu-map.toml", path / "imu-map.json"] if path.is_dir() else \
+        [Path(str(path) + suffix) for suffix in SIDECAR_SUFFIXES]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def session_sensors(reader) -> dict[str, dict]:
+    """A SessionReader's sensors as the pipeline takes them: location -> device, mode, rate."""
+    return {loc: {"device": s["device"], "mode": s.get("mode"), "rate_hz": (s.get("details") or {}).get("rate_hz")}
+            for loc, s in reader.sensors.items()}
+
+
+def last_host_time(batch) -> float:
+    """The host time a (non-empty) batch of notifications and link events reaches."""
+    last = batch[-1]
+    return float(last.host_time_s[-1]) if isinstance(last, NotificationColumns) else last.host_time_s
+
+
+def front_batches(path: Path):
+    """The session file's batches through one sensor front (what the reading process
+    makes); returns the file's integrity as the whole read found it."""
+    from imu.recording.reader import SessionReader
+
+    with SessionReader(path) as reader:
+        front = SensorFront(session_sensors(reader))
+        for batch in reader.iter_batches():
+            yield FrontBatch(front.feed(batch), front.quality(), last_host_time(batch) if batch else None)
+        return reader.integrity
+
+
+def start_reading(path: str | Path) -> ChildIterator | None:
+    """The reading process of the session file at `path`, forked now (iterate it for the
+    FrontBatches; `close()` it if they are not wanted). None where the platform cannot fork
+    or the path is no session file (tables are read whole, in the report's process)."""
+    if not can_fork() or not is_session_file(path):
+        return None
+    return ChildIterator(front_batches, Path(path), ahead=READ_AHEAD_BATCHES)
