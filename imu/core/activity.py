@@ -16,6 +16,7 @@ Slipped or removed sensors are found by imu.core.sensor_issues (re-exported here
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -163,30 +164,32 @@ def _still_std(angles: dict[str, np.ndarray], rows: slice) -> float:
 
 
 def _mode_filter(labels: list[str], hops: int) -> list[str]:
-    """Runs shorter than `hops` take the label of their longer neighbour."""
-    labels = list(labels)
-    changed = True
-    while changed:
-        changed = False
-        runs = []
-        start = 0
-        for i in range(1, len(labels) + 1):
-            if i == len(labels) or labels[i] != labels[start]:
-                runs.append((start, i))
-                start = i
-        if len(runs) < 2:
-            break
-        for k, (a, b) in enumerate(runs):
-            if b - a >= hops:
-                continue
-            left = runs[k - 1] if k > 0 else None
-            right = runs[k + 1] if k + 1 < len(runs) else None
-            pick = max((r for r in (left, right) if r is not None), key=lambda r: r[1] - r[0])
-            for i in range(a, b):
-                labels[i] = labels[pick[0]]
-            changed = True
-            break
-    return labels
+    """Runs shorter than `hops` take the label of their longer neighbour (the left one when
+    both are as long), the first short run first, until none is left (or one run is).
+
+    A run list, not the labels: relabelling a run merges it with its equal neighbours, and
+    every run before it is long already, so the scan goes on from the merged run instead
+    of from the session's start (which made a long, fidgety day quadratic)."""
+    runs: list[list] = []  # [label, length], neighbours never equal
+    for label in labels:
+        if runs and runs[-1][0] == label:
+            runs[-1][1] += 1
+        else:
+            runs.append([label, 1])
+    k = 0
+    while k < len(runs) and len(runs) >= 2:
+        if runs[k][1] >= hops:
+            k += 1
+            continue
+        neighbours = [r for r in (runs[k - 1] if k > 0 else None, runs[k + 1] if k + 1 < len(runs) else None)
+                      if r is not None]
+        runs[k][0] = max(neighbours, key=lambda r: r[1])[0]
+        if k + 1 < len(runs) and runs[k + 1][0] == runs[k][0]:
+            runs[k][1] += runs.pop(k + 1)[1]
+        if k > 0 and runs[k - 1][0] == runs[k][0]:
+            runs[k - 1][1] += runs.pop(k)[1]
+            k -= 1
+    return [label for label, length in runs for _ in range(length)]
 
 
 def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None = None,
@@ -320,17 +323,16 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
               calibration_spans=()) -> list[Segment]:
     """Still spans become standing when joined to gait without a deep bend in between (a
     calibration's own bends are not sitting down or standing up)."""
-    incl = None
-    for name in ("lumbar_inclination", "trunk_inclination"):
-        if name in angles:
-            incl = np.asarray(angles[name], float).copy()
-            for a, b in calibration_spans:
-                incl[(t >= a) & (t <= b)] = np.nan
-            break
-
     # sample indices of every deep bend: whether a span holds one is then two binary
     # searches, not a pass over the whole session per span (quadratic on a long day)
-    deep = np.empty(0, np.int64) if incl is None else np.flatnonzero(np.abs(incl) > TRANSITION_BEND_DEG)
+    deep = np.empty(0, np.int64)
+    for name in ("lumbar_inclination", "trunk_inclination"):
+        if name in angles:
+            deep = np.flatnonzero(np.abs(angles[name]) > TRANSITION_BEND_DEG)
+            for a, b in calibration_spans:
+                rows = span_rows(t, a, b)
+                deep = deep[(deep < rows.start) | (deep >= rows.stop)]
+            break
 
     def deep_bend(a: float, b: float) -> bool:
         lo, hi = np.searchsorted(t, a, side="left"), np.searchsorted(t, b, side="right")
@@ -341,17 +343,16 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
     for i, seg in enumerate(segments):
         if seg.kind != STILL:
             continue
-        standing = False
-        for g in gait:
-            a, b = sorted((i, g))
-            between_start = segments[a].end_s if a == g else segments[a].start_s
-            between_end = segments[b].start_s
-            # the still span itself may hold the sit-down / stand-up at its edge
-            edge = (seg.start_s, min(seg.start_s + 3.0, seg.end_s)) if g < i else \
-                (max(seg.end_s - 3.0, seg.start_s), seg.end_s)
-            if not deep_bend(between_start, between_end) and not deep_bend(*edge):
-                standing = True
-                break
+        # joined to the nearest gait on a side, or to none there: a farther one's span holds
+        # the nearer one's, deep bends and all. The span to the right starts at the still
+        # span's own start; the still span's edge may hold the sit-down / stand-up itself.
+        k = bisect.bisect_left(gait, i)
+        left = gait[k - 1] if k > 0 else None
+        right = gait[k] if k < len(gait) else None
+        standing = (left is not None and not deep_bend(segments[left].end_s, seg.start_s)
+                    and not deep_bend(seg.start_s, min(seg.start_s + 3.0, seg.end_s))) or \
+                   (right is not None and not deep_bend(seg.start_s, segments[right].start_s)
+                    and not deep_bend(max(seg.end_s - 3.0, seg.start_s), seg.end_s))
         seg.kind = STANDING if standing else fallback
     # merge neighbours that became equal
     merged: list[Segment] = []

@@ -147,16 +147,30 @@ def _window_sums(n: int, x: np.ndarray, columns, before: int, after: int):
 
 def _comes_back(smooth: np.ndarray, c: int, size: float, before: float, rate: float,
                 jump_deg: float) -> bool:
-    """Does the angle return to (or past) its level before the step, for COME_BACK_S?"""
+    """Does the angle return to (or past) its level before the step, for COME_BACK_S?
+
+    Read forward in growing blocks, stopping at the first such return: a posture usually
+    ends within minutes, and only a slip needs the rest of the session read."""
     tol = max(0.5 * jump_deg, 0.25 * abs(size))
     after = smooth[c + int(0.3 * rate):]
-    back = np.sign(size) * (after - before) < tol  # NaN compares False: unknown is not back
     need = max(1, int(COME_BACK_S * rate))
-    if back.sum() < need:
-        return False
-    padded = np.concatenate([[False], back, [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return bool(np.any(edges[1::2] - edges[::2] >= need))
+    sign = np.sign(size)
+    run = 0  # samples back in a row up to the block's start
+    lo, block = 0, 4096
+    while lo < len(after):
+        back = sign * (after[lo:lo + block] - before) < tol  # NaN compares False: unknown is not back
+        lo, block = lo + len(back), min(2 * block, ROLLING_BLOCK)
+        away = np.flatnonzero(~back)
+        if len(away) == 0:
+            run += len(back)
+        else:
+            inside = np.diff(away) - 1  # runs between two samples away
+            if run + away[0] >= need or (len(inside) and inside.max() >= need):
+                return True
+            run = len(back) - 1 - int(away[-1])
+        if run >= need:
+            return True
+    return False
 
 
 def _home(x: np.ndarray, first_step: int) -> float:

@@ -63,8 +63,8 @@ class StabilityResult:
 
 
 def _overlaps_invalid(t, invalid, a, b) -> bool:
-    rows = (t >= a) & (t <= b)
-    return bool(rows.any() and invalid[rows].mean() > 0.05)
+    rows = span_rows(t, a, b)
+    return bool(rows.stop > rows.start and invalid[rows].mean() > 0.05)
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""Stability's faster readings give exactly what the plain ones gave.
+
+Each plain version below is the rule as first written (kept here as the specification):
+the mode filter restarting from the session's start after every change, the come-back test
+reading the whole rest of the session, and the standing test trying every gait segment.
+"""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imu.core.activity import RUNNING, STILL, WALKING, Segment, _mode_filter, _postures
+from imu.core.sensor_issues import COME_BACK_S, _comes_back
+
+
+def plain_mode_filter(labels, hops):
+    labels = list(labels)
+    while True:
+        runs, start = [], 0
+        for i in range(1, len(labels) + 1):
+            if i == len(labels) or labels[i] != labels[start]:
+                runs.append((start, i))
+                start = i
+        if len(runs) < 2:
+            return labels
+        short = next((k for k, (a, b) in enumerate(runs) if b - a < hops), None)
+        if short is None:
+            return labels
+        a, b = runs[short]
+        neighbours = [r for r in (runs[short - 1] if short else None,
+                                  runs[short + 1] if short + 1 < len(runs) else None) if r is not None]
+        pick = max(neighbours, key=lambda r: r[1] - r[0])
+        labels[a:b] = [labels[pick[0]]] * (b - a)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("swrmu"), st.integers(1, 9)), max_size=40), st.integers(1, 6))
+def test_the_mode_filter_equals_the_restarting_one(runs, hops):
+    labels = [label for label, length in runs for _ in range(length)]
+    assert _mode_filter(labels, hops) == plain_mode_filter(labels, hops)
+
+
+def plain_comes_back(smooth, c, size, before, rate, jump_deg):
+    tol = max(0.5 * jump_deg, 0.25 * abs(size))
+    back = np.sign(size) * (smooth[c + int(0.3 * rate):] - before) < tol
+    need = max(1, int(COME_BACK_S * rate))
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], back, [False]]).astype(np.int8)))
+    return bool(np.any(edges[1::2] - edges[::2] >= need))
+
+
+def test_the_come_back_read_in_blocks_equals_the_whole_read():
+    rng = np.random.default_rng(11)
+    answers = []
+    for _ in range(1500):
+        n = int(rng.integers(0, 30_000))  # past several growing blocks
+        x = np.repeat(rng.normal(0, 10, n // 40 + 1), 40)[:n] + rng.normal(0, 1, n)
+        if n and rng.random() < 0.5:  # unknown stretches: never "back"
+            a = int(rng.integers(0, n))
+            x[a:a + int(rng.integers(0, 3000))] = np.nan
+        rate = float(rng.choice([5.0, 60.0, 100.0, 400.0]))
+        c, size, before = int(rng.integers(0, max(n, 1))), float(rng.normal(0, 15)), float(rng.normal(0, 10))
+        expected = plain_comes_back(x, c, size, before, rate, 8.0)
+        assert _comes_back(x, c, size, before, rate, 8.0) == expected
+        answers.append(expected)
+    assert 100 < sum(answers) < len(answers) - 100  # both answers were exercised
+
+
+def test_a_return_of_just_a_second_across_a_block_edge_counts_once_whole():
+    # the return (need samples, or one fewer) placed across the edges of the growing blocks
+    rate, need = 100.0, int(COME_BACK_S * 100.0)
+    skip = int(0.3 * rate)
+    for edge in (4096, 4096 + 8192):
+        for length in (need - 1, need):
+            for offset in range(-length - 1, 2):
+                x = np.full(30_000, 50.0)  # away from the level before (0)
+                start = skip + edge + offset
+                x[start:start + length] = 0.0
+                expected = plain_comes_back(x, 0, 20.0, 0.0, rate, 8.0)
+                assert expected == (length >= need)
+                assert _comes_back(x, 0, 20.0, 0.0, rate, 8.0) == expected, (edge, length, offset)
+
+
+def plain_postures(t, incl, segments, fallback):
+    deep = np.abs(incl) > 20.0
+
+    def deep_bend(a, b):
+        return bool(deep[(t >= a) & (t <= b)].any())
+
+    gait = [i for i, s in enumerate(segments) if s.kind in (WALKING, RUNNING)]
+    kinds = []
+    for i, seg in enumerate(segments):
+        if seg.kind != STILL:
+            kinds.append(seg.kind)
+            continue
+        standing = False
+        for g in gait:
+            a, b = sorted((i, g))
+            start = segments[a].end_s if a == g else segments[a].start_s
+            edge = (seg.start_s, min(seg.start_s + 3.0, seg.end_s)) if g < i else \
+                (max(seg.end_s - 3.0, seg.start_s), seg.end_s)
+            if not deep_bend(start, segments[b].start_s) and not deep_bend(*edge):
+                standing = True
+                break
+        kinds.append("standing" if standing else fallback)
+    return kinds
+
+
+def test_standing_from_the_nearest_gait_equals_trying_every_gait_segment():
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 600, 0.1)
+    for _ in range(300):
+        incl = rng.normal(0, 5, len(t))
+        for at in rng.uniform(0, 600, int(rng.integers(0, 12))):  # a few deep bends
+            incl[int(at * 10):int(at * 10) + 15] = 35.0
+        cuts = np.sort(rng.choice(np.arange(1, 599), int(rng.integers(1, 25)), replace=False))
+        bounds = np.concatenate([[0.0], cuts, [599.9]])
+        kinds = rng.choice([STILL, STILL, WALKING, RUNNING, "moving"], len(bounds) - 1)
+        segments = [Segment(str(k), float(a), float(b)) for k, a, b in zip(kinds, bounds[:-1], bounds[1:])]
+        expected = plain_postures(t, incl, segments, "sitting")
+        merged = _postures(t, {"lumbar_inclination": incl}, segments, "sitting")
+        # _postures relabels in place, then merges equal neighbours
+        assert [s.kind for s in segments] == expected
+        assert len(merged) <= len(segments)
