@@ -33,6 +33,7 @@ from imu.core.pipeline import AnalysisCollector, Pipeline, StepOutput
 from imu.core.result import Analysis, CalibrationReport
 from imu.core.grades import GRADE_EVENTS, GradeWatch, grade_events, replace_t
 from imu.core.stability import AccCollector, StabilityResult, stability_from_analysis
+from imu.heap import release_freed_memory
 from imu.profile import Thresholds
 from imu.samples import DecodeStats, LinkEvent, TimedSamples
 
@@ -219,10 +220,12 @@ class Runner:
         notes = list(notes) + [
             f"no data from any sensor from {a:.1f} s to {b:.1f} s ({(b - a) / 3600:.2f} h): "
             "that stretch is left out of the analysis" for a, b in self.pipeline.grid.skipped_s]
-        analysis = self.collector.build(self.pipeline, notes, self.annotations)
+        analysis = self.collector.build(self.pipeline, notes, self.annotations, after_each=release_freed_memory)
         if calibration is not None:
             analysis.calibration = calibration
-        result = RunResult(update, analysis, None, acc=self.acc.acc if self.acc is not None else None,
+        acc = self.acc.acc if self.acc is not None else None
+        release_freed_memory()
+        result = RunResult(update, analysis, None, acc=acc,
                            accumulated=self.exposure.result() if self.exposure is not None else None,
                            envelope=self.envelope)
         return self.grade(result) if grade else result
@@ -233,6 +236,7 @@ class Runner:
         if result.analysis is None or not _enough_to_grade(result.analysis):
             return result
         stability = stability_from_analysis(result.analysis, result.acc)
+        release_freed_memory()  # grading's temporaries: the report is written next
         # given when decided: at the end of the session, like a provisional one at its check
         grades = [replace_t(e, result.update.t) for e in grade_events(stability, provisional=False)]
         update = replace(result.update, events=sorted(result.update.events + grades, key=lambda e: e["t"]))

@@ -45,7 +45,7 @@ PACKAGES = ("imu", "dashboards")
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("foundation", 1, ("imu", "imu.errors", "imu.samples", "imu.quat", "imu.anatomy", "imu.profile",
                        "imu.labels", "imu.atomic", "imu.timefmt", "imu.progress", "imu.protocols",
-                       "imu.jsonvalues", "imu.parallel")),
+                       "imu.jsonvalues", "imu.parallel", "imu.heap")),
     ("core", 2, ("imu.core",)),
     ("storage and transport", 2, ("imu.recording", "imu.people", "imu.ble")),
     ("analysis", 3, ("imu.analysis", "imu.runner", "imu.reading")),

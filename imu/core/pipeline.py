@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
@@ -294,20 +295,29 @@ class AnalysisCollector:
         self._valid.append(out.valid)
         self._n += n
 
-    def build(self, pipeline: Pipeline, notes: list[str], annotations=None) -> Analysis:
+    def build(self, pipeline: Pipeline, notes: list[str], annotations=None,
+              after_each: Callable[[], object] | None = None) -> Analysis:
+        """The session's Analysis. after_each: called once each series is joined (the runner
+        hands the freed pieces back to the system there, imu.heap)."""
         # one series at a time, each then kept as its one joined part: only one series is
         # ever held twice (its parts and their join), not the whole session's angles
-        t = self._join(self._t, np.empty(0))
+        def join(parts, empty):
+            joined = self._join(parts, empty)
+            if after_each is not None:
+                after_each()
+            return joined
+
+        t = join(self._t, np.empty(0))
         angles = {}
         for name, parts in self._angles.items():
             if self._angle_lengths[name] < self._n:  # an angle that ended early: NaN after
                 parts.append(np.full(self._n - self._angle_lengths[name], np.nan, dtype=np.float32))
                 self._angle_lengths[name] = self._n
-            values = self._join(parts, np.empty(0, np.float32))
+            values = join(parts, np.empty(0, np.float32))
             if np.isfinite(values).any():
                 angles[name] = values
-        valid = self._join(self._valid, np.empty(0, bool))
-        context = context_labels(self._join(self._context, np.empty(0, np.uint8)))
+        valid = join(self._valid, np.empty(0, bool))
+        context = context_labels(join(self._context, np.empty(0, np.uint8)))
         calibration = (pipeline.calibration.report if pipeline.calibration
                        else CalibrationReport(False, "failed", ["no calibration"]))
         # (analysis and replay put the whole calibration plan's report in its place)
