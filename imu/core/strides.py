@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, find_peaks, sosfiltfilt
+from scipy.signal import butter, find_peaks, sosfilt, sosfilt_zi, sosfiltfilt
 
 STEP_BAND_HZ = (1.2, 4.0)  # walking 1.4-2.2 Hz, running 2.4-3.6 Hz
 ACC_PREFERENCE = ("sacral", "lumbar", "thoracic")
@@ -47,14 +47,39 @@ class Steps:
         return np.stack([starts, self.t[2::2][:len(starts)]], axis=1)
 
 
-def fill_nan(x: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaN (constant at the ends); all-NaN stays NaN."""
+def fill_nan(x: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """Linear interpolation over NaN (constant at the ends); all-NaN stays NaN. in_place:
+    fill `x` itself (a float64 array the caller owns) instead of a copy.
+
+    np.interp over the NaN samples alone, against their finite neighbours alone: a value
+    between two finite samples depends on those two only, and one on a finite sample is
+    that sample, so this is np.interp over the whole signal without its whole-signal
+    index and value arrays (the memory peak of a long report's grading)."""
     x = np.asarray(x, float)
     finite = np.isfinite(x)
     if finite.all() or not finite.any():
-        return x.copy()
-    idx = np.arange(len(x))
-    return np.interp(idx, idx[finite], x[finite])
+        return x if in_place else x.copy()
+    out = x if in_place else x.copy()
+    missing = np.flatnonzero(~finite)
+    del finite
+    # each run of NaN: its first sample, and one past its last
+    breaks = np.flatnonzero(np.diff(missing) > 1)
+    starts = missing[np.concatenate([[0], breaks + 1])]
+    ends = missing[np.concatenate([breaks, [len(missing) - 1]])] + 1
+    nodes = np.unique(np.concatenate([starts - 1, ends]))
+    nodes = nodes[(nodes >= 0) & (nodes < len(x))]
+    out[missing] = np.interp(missing, nodes, x[nodes])
+    return out
+
+
+def acceleration_magnitude(a: np.ndarray) -> np.ndarray:
+    """|a| in float64 of an (n, 3) array (float32 as the collector keeps it), a block at a
+    time: only the result is a whole-session array."""
+    out = np.empty(len(a))
+    for lo in range(0, len(a), FILTER_BLOCK):
+        part = a[lo:lo + FILTER_BLOCK]
+        out[lo:lo + FILTER_BLOCK] = np.sqrt(sum(np.square(part[:, k], dtype=float) for k in range(3)))
+    return out
 
 
 def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None,
@@ -63,10 +88,9 @@ def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None
     inclination (deg); (None, "") when neither is there."""
     for loc in ACC_PREFERENCE:
         if acc and loc in acc:
-            a = acc[loc][rows]  # float32 kept by the collector: no float64 copy of all three axes
-            mag = np.sqrt(sum(np.square(a[:, k], dtype=float) for k in range(3)))
+            mag = acceleration_magnitude(acc[loc][rows])
             if np.isfinite(mag).mean() > 0.5:
-                return fill_nan(mag), f"{loc} acceleration"
+                return fill_nan(mag, in_place=True), f"{loc} acceleration"  # mag is this call's own
     for name in ANGLE_PREFERENCE:
         if name in angles:
             x = np.asarray(angles[name][rows], float)
@@ -83,11 +107,42 @@ def _band_sos(rate_hz: float, low_hz: float, high_hz: float, order: int) -> np.n
     return butter(order, [low_hz / nyq, high / nyq], btype="band", output="sos")
 
 
+FILTER_BLOCK = 1 << 16  # samples a long signal is filtered in at a time
+
+
 def bandpass(x: np.ndarray, rate_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
     """Zero-phase band-pass along the last axis (each row of a 2-D array on its own)."""
     if x.shape[-1] <= 3 * (2 * order + 1) * 2:
         return x - np.mean(x, axis=-1, keepdims=True)
-    return sosfiltfilt(_band_sos(float(rate_hz), float(low_hz), float(high_hz), order), x, axis=-1)
+    sos = _band_sos(float(rate_hz), float(low_hz), float(high_hz), order)
+    if x.ndim == 1 and len(x) > 4 * FILTER_BLOCK:
+        return _filtfilt_in_blocks(sos, x)
+    return sosfiltfilt(sos, x, axis=-1)
+
+
+def _filtfilt_in_blocks(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """scipy's sosfiltfilt (odd padding of its default length), bit for bit, on a long 1-D
+    signal with temporaries of one block: a filter's state carried from block to block
+    is the same recursion over the same samples in the same order. The backward pass
+    writes over the forward one, block by block from the end, so the whole-session arrays
+    are the input and one output (sosfiltfilt holds four or five at once: the peak of a
+    long report's grading)."""
+    x = np.asarray(x, float)
+    taps = 2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    edge = 3 * taps
+    left, right = 2 * x[0] - x[edge:0:-1], 2 * x[-1] - x[-2:-(edge + 2):-1]  # odd extension
+    zi = sosfilt_zi(sos)
+    y = np.empty(len(x) + 2 * edge)
+    state, at = zi * left[0], 0
+    for piece in [left] + [x[lo:lo + FILTER_BLOCK] for lo in range(0, len(x), FILTER_BLOCK)] + [right]:
+        y[at:at + len(piece)], state = sosfilt(sos, piece, zi=state)
+        at += len(piece)
+    state = zi * y[-1]
+    for hi in range(len(y), 0, -FILTER_BLOCK):
+        lo = max(0, hi - FILTER_BLOCK)
+        backward, state = sosfilt(sos, y[lo:hi][::-1], zi=state)
+        y[lo:hi] = backward[::-1]
+    return y[edge:-edge]
 
 
 def unbiased_autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
