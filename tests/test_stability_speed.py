@@ -1,6 +1,6 @@
 """Stability's faster readings give exactly what the plain ones gave.
 
-Each plain version below is the rule as first written (kept here as the specification):
+Each plain version below (or the library call it replaced) is the rule as first written (kept here as the specification):
 the mode filter restarting from the session's start after every change, the come-back test
 reading the whole rest of the session, and the standing test trying every gait segment.
 """
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from imu.core.activity import RUNNING, STILL, WALKING, Segment, _mode_filter, _postures
 from imu.core.sensor_issues import COME_BACK_S, _comes_back
+from imu.core.strides import FILTER_BLOCK, acceleration_magnitude, bandpass, fill_nan
 
 
 def plain_mode_filter(labels, hops):
@@ -121,3 +122,48 @@ def test_standing_from_the_nearest_gait_equals_trying_every_gait_segment():
         # _postures relabels in place, then merges equal neighbours
         assert [s.kind for s in segments] == expected
         assert len(merged) <= len(segments)
+
+
+def test_the_long_band_pass_in_blocks_equals_sosfiltfilt_bit_for_bit():
+    from scipy.signal import sosfiltfilt
+
+    from imu.core.strides import _band_sos
+
+    rng = np.random.default_rng(2)
+    for n in (4 * FILTER_BLOCK + 1, 5 * FILTER_BLOCK + 12_345):
+        x = np.cumsum(rng.normal(size=n)) * 0.01 + np.sin(np.arange(n) * 0.3)
+        expected = sosfiltfilt(_band_sos(100.0, 0.8, 6.0, 2), x)
+        assert np.array_equal(bandpass(x, 100.0, 0.8, 6.0), expected)
+
+
+def plain_fill_nan(x):
+    finite = np.isfinite(x)
+    if finite.all() or not finite.any():
+        return x.copy()
+    idx = np.arange(len(x))
+    return np.interp(idx, idx[finite], x[finite])
+
+
+def test_filling_from_each_gaps_neighbours_equals_interpolating_the_whole_signal():
+    rng = np.random.default_rng(4)
+    for _ in range(2000):
+        n = int(rng.integers(1, 2000))
+        x = rng.normal(0, 1, n) * 10 ** rng.uniform(-3, 3)
+        x[rng.choice(n, size=int(rng.integers(0, n + 1)), replace=False)] = np.nan  # single and runs
+        cut = int(rng.integers(0, n + 1))
+        if rng.random() < 0.3:
+            x[:cut] = np.nan  # unknown start: held at the first value
+        elif rng.random() < 0.3:
+            x[cut:] = np.nan  # unknown end: held at the last one
+        expected = plain_fill_nan(x)
+        assert np.array_equal(fill_nan(x), expected, equal_nan=True)
+        own = x.copy()
+        assert fill_nan(own, in_place=True) is own and np.array_equal(own, expected, equal_nan=True)
+
+
+def test_the_magnitude_a_block_at_a_time_equals_the_whole_one():
+    rng = np.random.default_rng(6)
+    acc = rng.normal(size=(2 * FILTER_BLOCK + 77, 3)).astype(np.float32)
+    acc[::13, 1] = np.nan
+    expected = np.sqrt(sum(np.square(acc[:, k], dtype=float) for k in range(3)))
+    assert np.array_equal(acceleration_magnitude(acc), expected, equal_nan=True)
