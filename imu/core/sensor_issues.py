@@ -69,16 +69,16 @@ class SensorIssue:
 
 def _levels(x: np.ndarray, c: int, rate: float) -> tuple[float, float]:
     near, far = int(0.3 * rate), int(3.0 * rate)
-    before = x[max(0, c - far):max(0, c - near)]
-    after = x[c + near:c + far]
+    before = np.asarray(x[max(0, c - far):max(0, c - near)], float)
+    after = np.asarray(x[c + near:c + far], float)
     if np.isfinite(before).sum() < rate or np.isfinite(after).sum() < rate:
         return float("nan"), float("nan")
     return float(np.nanmedian(before)), float(np.nanmedian(after))
 
 
 def _jumps(x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float, float]]:
-    """(index, size, level before) of fast steps that hold for at least 3 s."""
-    x = np.asarray(x, float)
+    """(index, size, level before) of fast steps that hold for at least 3 s. x: float32 (as
+    the Analysis keeps it) or float64; read in float64 where it is read."""
     if len(x) < int(6 * rate) or not np.isfinite(x).any():
         return []
     lag = max(1, int(round(0.2 * rate)))
@@ -90,7 +90,7 @@ def _jumps(x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float
         c = int(i - lag // 2)
         before, after = _levels(x, c, rate)
         size = after - before
-        if np.isfinite(size) and abs(size) > jump_deg and np.sign(size) == np.sign(x[i] - x[i - lag]):
+        if np.isfinite(size) and abs(size) > jump_deg and np.sign(size) == np.sign(float(x[i]) - float(x[i - lag])):
             out.append((c, float(size), before))
             last = i
     return out
@@ -103,17 +103,18 @@ def _fast_changes(x: np.ndarray, lag: int, jump_deg: float) -> np.ndarray:
     for lo in range(lag, len(x), ROLLING_BLOCK):
         hi = min(len(x), lo + ROLLING_BLOCK)
         with np.errstate(invalid="ignore"):
-            found.append(lo + np.flatnonzero(np.abs(x[lo:hi] - x[lo - lag:hi - lag]) > jump_deg))
+            change = np.asarray(x[lo:hi], float) - np.asarray(x[lo - lag:hi - lag], float)
+            found.append(lo + np.flatnonzero(np.abs(change) > jump_deg))
     return np.concatenate(found) if found else np.empty(0, np.int64)
 
 
 def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
     """Centred mean over `window` samples of the finite values (NaN where none)."""
-    x = np.asarray(x, float)
     h = window // 2
     out = np.empty(len(x))
 
     def columns(part):
+        part = np.asarray(part, float)  # a block widened at a time, not the whole session
         finite = np.isfinite(part)
         return np.where(finite, part, 0.0), finite.astype(np.int64)
 
@@ -176,14 +177,14 @@ def _comes_back(smooth: np.ndarray, c: int, size: float, before: float, rate: fl
 def _home(x: np.ndarray, first_step: int) -> float:
     """Where the angle lives before any step: its median up to the first one (else 0, the
     calibrated neutral)."""
-    head = x[:first_step]
+    head = np.asarray(x[:first_step], float)
     return float(np.nanmedian(head)) if np.isfinite(head).any() else 0.0
 
 
 def _shift(angles: dict, name: str | None, c: int, rate: float) -> float:
     if name is None or name not in angles:
         return float("nan")
-    before, after = _levels(np.asarray(angles[name], float), c, rate)
+    before, after = _levels(angles[name], c, rate)  # reads (and widens) only around c
     return abs(after - before)
 
 
@@ -220,7 +221,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
         for plane, name in enumerate(names):
             if name not in angles:
                 continue
-            x = np.asarray(angles[name], float)
+            x = np.asarray(angles[name])  # kept as it is (float32): each reader widens its part
             steps = _jumps(x, rate, thr.slip_jump_deg)
             if not steps:
                 continue
