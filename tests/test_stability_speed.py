@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imu.core.activity import RUNNING, STILL, WALKING, Segment, _mode_filter, _postures
+from imu.core.activity import (RUNNING, STILL, WALKING, Segment, _mode_filter, _postures, _quiet_labels,
+                               classify_window)
 from imu.core.sensor_issues import COME_BACK_S, _comes_back
 from imu.core.strides import FILTER_BLOCK, acceleration_magnitude, bandpass, fill_nan
 
@@ -167,3 +168,20 @@ def test_the_magnitude_a_block_at_a_time_equals_the_whole_one():
     acc[::13, 1] = np.nan
     expected = np.sqrt(sum(np.square(acc[:, k], dtype=float) for k in range(3)))
     assert np.array_equal(acceleration_magnitude(acc), expected, equal_nan=True)
+
+
+def test_quiet_windows_labelled_together_as_classify_window_labels_each():
+    from imu.profile import Thresholds
+
+    thr = Thresholds()
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=600)  # the window itself: only its length and finiteness matter here
+    for is_acc in (False, True):
+        floor = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+        amps = np.concatenate([rng.uniform(0, floor, 300), [np.nan, 0.0, 0.25 * floor, np.nextafter(floor, 0)]])
+        stds = rng.uniform(0, 3 * thr.still_max_std_deg, len(amps))
+        stds[::5] = np.nan  # no inclination (a sacral sensor alone)
+        stds[1] = thr.still_max_std_deg
+        expected = [classify_window(x, 100.0, is_acc, float(sd), thr, True, float(a))[0]
+                    for a, sd in zip(amps, stds)]
+        assert _quiet_labels(amps, stds, is_acc, thr).tolist() == expected

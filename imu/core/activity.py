@@ -94,6 +94,20 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
     return MOVING, float("nan")
 
 
+def _quiet_labels(amps: np.ndarray, stds: np.ndarray, is_acc: bool, thr: Thresholds) -> np.ndarray:
+    """`classify_window`'s label of windows whose step-band amplitude is below the gait
+    floor (or unknown), for many windows at once: no rhythm to look for, so the inclination
+    spread decides (and, for acceleration alone, how quiet the sensor is)."""
+    min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    known = np.isfinite(stds)
+    out = np.where(stds <= thr.still_max_std_deg, STILL, MOVING).astype(object)
+    if is_acc:
+        out[~known] = np.where(amps[~known] < 0.25 * min_amp, STILL, MOVING)
+    else:
+        out[~known] = UNKNOWN
+    return out
+
+
 STILL_STD_ANGLES = ("trunk_inclination", "trunk_lateral_inclination", "lumbar_inclination",
                     "lumbar_lateral_inclination")
 
@@ -213,34 +227,41 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     half = int(round(WINDOW_S * rate / 2))
     hop = max(1, int(round(HOP_S * rate)))
     centres = np.arange(0, n, hop)
-    labels, cadences = [], []
     raw_valid = np.isfinite(signal) if valid is None else np.asarray(valid, bool)
     band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
     # each window's sums from running sums read at its two edges only
-    edges = np.unique(np.concatenate([np.maximum(centres - half, 0), np.minimum(centres + half, n)]))
-    c1 = dict(zip(edges.tolist(), prefix_sums_at(band, edges).tolist()))
-    c2 = dict(zip(edges.tolist(), prefix_sums_at(band, edges, square=True).tolist()))
-    cv = dict(zip(edges.tolist(), prefix_sums_at(raw_valid, edges).tolist()))
-    # the inclination spread of every whole window at once (edge windows one by one below)
+    starts, stops = np.maximum(centres - half, 0), np.minimum(centres + half, n)
+    edges = np.unique(np.concatenate([starts, stops]))
+    a, b = np.searchsorted(edges, starts), np.searchsorted(edges, stops)
+
+    def window_sums(values, square: bool = False) -> np.ndarray:
+        sums = prefix_sums_at(values, edges, square=square)
+        return sums[b] - sums[a]
+
+    length = stops - starts
+    valid_share = window_sums(raw_valid) / length
+    unknown_signal = window_sums(~np.isfinite(signal)) > 0
+    m = np.maximum(length, 1)
+    mean = window_sums(band) / m
+    amps = np.sqrt(np.maximum(window_sums(band, square=True) / m - mean * mean, 0.0))
+    # the inclination spread of every whole window at once (edge windows one by one)
     whole = (centres - half >= 0) & (centres + half <= n)
     stds = np.full(len(centres), np.nan)
     stds[whole] = _still_stds(angles, centres[whole] - half, 2 * half)
-    for i, c in enumerate(centres.tolist()):
-        rows = slice(max(0, c - half), min(n, c + half))
-        if (cv[rows.stop] - cv[rows.start]) / (rows.stop - rows.start) < 0.8:
-            labels.append(UNKNOWN)
-            cadences.append(np.nan)
-            continue
-        m = max(rows.stop - rows.start, 1)
-        mean = (c1[rows.stop] - c1[rows.start]) / m
-        amp = float(np.sqrt(max((c2[rows.stop] - c2[rows.start]) / m - mean * mean, 0.0)))
-        still_std = float(stds[i]) if whole[i] else _still_std(angles, rows)
-        label, cad = classify_window(signal[rows], rate, is_acc, still_std, thr,
-                                     gait_measurable, amp)
-        labels.append(label)
-        cadences.append(cad)
+    for i in np.flatnonzero(~whole).tolist():
+        stds[i] = _still_std(angles, slice(int(starts[i]), int(stops[i])))
+    labels = _quiet_labels(amps, stds, is_acc, thr)
+    labels[valid_share < 0.8] = UNKNOWN
+    labels[(length < rate) | unknown_signal] = UNKNOWN  # what classify_window says of them
+    cadences = np.full(len(centres), np.nan)
+    min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    # windows with a step-band amplitude to test for a rhythm: few (most of a day is quiet)
+    for i in np.flatnonzero((valid_share >= 0.8) & (length >= rate) & ~unknown_signal & (amps >= min_amp)).tolist():
+        rows = slice(int(starts[i]), int(stops[i]))
+        labels[i], cadences[i] = classify_window(signal[rows], rate, is_acc, float(stds[i]), thr,
+                                                 gait_measurable, float(amps[i]))
+    labels = labels.tolist()
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
-    cadences = np.array(cadences)
     # hop labels to samples: each sample takes the label of its nearest centre
     table = np.array(labels, dtype=object)
     sample_labels = np.empty(n, dtype=object)
