@@ -419,3 +419,20 @@ def test_report_command_in_a_pipe_prints_results_not_progress(tmp_path):
     assert done.returncode == 0 and done.stderr == ""
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("report: ")
+
+
+def test_figures_drawn_in_parts_are_the_figures_drawn_at_once():
+    """A report shares its figures among processes: the parts make up the whole, byte for byte."""
+    from imu.core.exposure import angle_summary
+    from imu.report.writer import FIGURES, figure_sets, session_figures
+
+    analysis = session()
+    exposures = angle_summary(analysis)
+    whole = session_figures(analysis, exposures)
+    for samples, cores in ((100, 2), (10 ** 9, 2), (100, 1), (10 ** 9, 8)):
+        sets = figure_sets(samples, cores)
+        assert sorted(n for names in sets for n in names) == sorted(FIGURES)  # each once
+        parts = {k: v for names in sets for k, v in session_figures(analysis, exposures, only=names).items()}
+        assert parts == whole
+    assert len(figure_sets(100, 2)) == 2 and len(figure_sets(10 ** 9, 2)) == 1  # a long grading keeps its core
+    assert len(figure_sets(100, 1)) == 1 and len(figure_sets(10 ** 9, 8)) == 2

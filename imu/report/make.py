@@ -30,7 +30,7 @@ def _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, 
     from imu.parallel import in_child
     from imu.progress import progress
     from imu.report.overview import session_facts
-    from imu.report.writer import prepare_output_dir, session_figures, write_report
+    from imu.report.writer import figure_sets, prepare_output_dir, session_figures, write_report
     from imu.timefmt import clock
 
     prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
@@ -45,8 +45,10 @@ def _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, 
         drawing = []
 
         def draw_figures(result) -> None:
-            # the figures need no grades: a second process draws them while this one grades
-            drawing.append(in_child(session_figures, result.analysis, result.exposures, result.envelope))
+            # the figures need no grades: other processes draw them while this one grades
+            for names in figure_sets(len(result.analysis.t)):
+                drawing.append(in_child(session_figures, result.analysis, result.exposures,
+                                        result.envelope, names))
             bar.set_total(None)
             bar.stage("trunk stability and figures")
 
@@ -55,4 +57,4 @@ def _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, 
         return write_report(result.analysis, Path(out_dir), source.describe(), profile=profile,
                             progress=bar.stage, stability=result.stability,
                             exposures=result.exposures, envelope=result.envelope,
-                            images=drawing[0].result() if drawing else None)
+                            images={k: v for d in drawing for k, v in d.result().items()} if drawing else None)
