@@ -248,12 +248,12 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
     return issues, invalid
 
 
-def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
-    """Std over samples [i - window // 2, i + window // 2) (clipped), NaN read as 0, from
-    running sums a block at a time (`_window_sums`)."""
+def _rolling_std_blocks(x: np.ndarray, window: int):
+    """(lo, hi, std) for each block lo..hi: the std over samples [i - window // 2,
+    i + window // 2) (clipped), NaN read as 0, from running sums (`_window_sums`); a block
+    at a time, so the caller keeps what it needs of it, not a whole-session float array."""
     x = np.asarray(x)
     h = window // 2
-    out = np.empty(len(x))
 
     def columns(part):
         xf = np.nan_to_num(np.asarray(part, float))
@@ -262,8 +262,7 @@ def _rolling_std(x: np.ndarray, window: int) -> np.ndarray:
     for lo, hi, length, (s1, s2) in _window_sums(len(x), x, columns, h, h):
         m = np.maximum(length, 1)
         var = s2 / m - (s1 / m) ** 2
-        out[lo:hi] = np.sqrt(np.maximum(var, 0.0))
-    return out
+        yield lo, hi, np.sqrt(np.maximum(var, 0.0))
 
 
 def _windows(n: int, rate: float, a: int, b: int):
@@ -302,8 +301,10 @@ def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -
     for sensor, names in _INCLINATION.items():
         for nm in names:
             if nm in angles:
-                spread = _rolling_std(angles[nm], win)
-                below, above = spread < thr.sensor_stopped_std_deg, spread > thr.sensor_moving_std_deg
+                below, above = np.empty(len(angles[nm]), bool), np.empty(len(angles[nm]), bool)
+                for lo, hi, spread in _rolling_std_blocks(angles[nm], win):
+                    below[lo:hi] = spread < thr.sensor_stopped_std_deg
+                    above[lo:hi] = spread > thr.sensor_moving_std_deg
                 still[sensor] = below if sensor not in still else still[sensor] & below
                 moves[sensor] = above if sensor not in moves else moves[sensor] | above
     issues = []
