@@ -21,6 +21,7 @@ from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
 from imu.core.running import RunMetrics, run_metrics
+from imu.heap import release_freed_memory
 
 MIN_RUN_S = 20.0
 MIN_STANDING_REF_S = 3.0
@@ -130,6 +131,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     masked = {k: np.array(v, dtype=np.float32) for k, v in angles.items()}
     notes: list[str] = []
     issues, invalid = detect_sensor_issues(t, masked, thresholds, acc)
+    release_freed_memory()  # its temporaries, before the segmentation makes its own
     notes += [issue.sentence() for issue in issues]
     usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
     if usable.any():
