@@ -236,3 +236,61 @@ def test_inclination_and_the_context_speed_equal_their_general_forms_bit_for_bit
         want = Q.angle_between(joined[earlier], joined[idx]) / (np.maximum(idx - earlier, 1) / 100.0)
         got = lagged_angular_speed(previous, q[40:], 100.0)
         np.testing.assert_array_equal(got, want)
+
+
+def _interpolate_reference(buf, grid):
+    """GridResampler._interpolate as first written: only the usable rows are computed."""
+    n = len(grid)
+    out = np.full((n, 4), np.nan)
+    acc_out = None if buf.acc is None else np.full((n, 3), np.nan)
+    if len(buf.t) == 0:
+        return out, acc_out
+    hi = np.searchsorted(buf.t, grid, side="left")
+    lo = hi - 1
+    exact = (hi < len(buf.t)) & (buf.t[np.minimum(hi, len(buf.t) - 1)] == grid)
+    inside = (lo >= 0) & (hi < len(buf.t))
+    ok = inside.copy()
+    ok[inside] = buf.bridged[hi[inside]]
+    frac = np.zeros(n)
+    frac[ok] = (grid[ok] - buf.t[lo[ok]]) / (buf.t[hi[ok]] - buf.t[lo[ok]])
+    out[ok] = Q.nlerp(buf.quat[lo[ok]], buf.quat[hi[ok]], frac[ok])
+    out[exact] = buf.quat[hi[exact]]
+    if acc_out is not None:
+        a_lo, a_hi = buf.acc[lo[ok]], buf.acc[hi[ok]]
+        acc_out[ok] = a_lo + (a_hi - a_lo) * frac[ok, None]
+        acc_out[exact] = buf.acc[hi[exact]]
+    return out, acc_out
+
+
+def _bits_equal(got, want):
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(np.ascontiguousarray(got).view(np.uint64),
+                                  np.ascontiguousarray(want).view(np.uint64))
+
+
+def test_grid_interpolation_equals_the_row_selecting_reference_across_gaps_and_ends():
+    rng = np.random.default_rng(21)
+    for rate, with_acc, gap_periods in ((100.0, True, 0.0), (100.0, False, 0.0), (5.0, True, 2.0)):
+        samples = _random_stream(rng, rate=rate, with_acc=with_acc)
+        keep = rng.random(len(samples.t)) > 0.02  # lost samples: some gaps are not bridged
+        keep[200:260] = False  # and one long gap
+        samples = TimedSamples(samples.t[keep], samples.quat[keep], None if samples.acc is None else samples.acc[keep])
+        grid = GridResampler(["a"], 100.0, max_gap_s=0.015 if rate == 100.0 else 0.1, gap_periods=gap_periods)
+        grid.push("a", samples)
+        buf = grid._buffers["a"]
+        assert (~buf.bridged).sum() > 20
+        # grid times before the first sample, on samples, inside, across gaps and past the last
+        times = np.arange(np.floor(samples.t[0] * 100) - 30, np.ceil(samples.t[-1] * 100) + 30) / 100.0
+        for part in (times, times[:1], times[40:41], times[-5:], np.asarray(samples.t[100:140])):
+            got_q, got_a = grid._interpolate(buf, part)
+            want_q, want_a = _interpolate_reference(buf, part)
+            _bits_equal(got_q, want_q)
+            if with_acc:
+                _bits_equal(got_a, want_a)
+            else:
+                assert got_a is None and want_a is None
+    one = GridResampler(["a"], 100.0, max_gap_s=0.1)  # a single sample: only its own time is known
+    one.push("a", TimedSamples(np.array([1.0]), Q.IDENTITY[None].copy(), np.ones((1, 3))))
+    for part in (np.array([0.99, 1.0, 1.01]), np.empty(0)):
+        for got, want in zip(one._interpolate(one._buffers["a"], part), _interpolate_reference(one._buffers["a"], part)):
+            _bits_equal(got, want)
