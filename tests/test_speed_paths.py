@@ -395,3 +395,125 @@ def test_angles_on_quaternion_components_equal_the_stacked_computation_bit_for_b
             assert got.keys() == want.keys() and len(got) == (12 if len(present) == 3 else 7 if len(present) == 2 else 2)
             for name in got:
                 _bits_equal(got[name], want[name])
+
+
+def _decide_all_reference(tracker, ends):
+    """ActivityTracker._decide_all as first written: gait_signal and the quiet test per window."""
+    from imu.core.activity import (MOVING, STILL, UNKNOWN, _step_band_amplitudes, _still_stds,
+                                   classify_window)
+    from imu.core.strides import gait_signal
+
+    labels, pending = [], []
+    length = len(next(iter(tracker._buf.values())))
+    spreads = _still_stds(tracker._buf, np.asarray(ends, dtype=int) - tracker.window, tracker.window) if ends else []
+    for end, spread in zip(ends, spreads):
+        rows = slice(end - tracker.window, end)
+        window = {k: v[rows] for k, v in tracker._buf.items()}
+        spread = float(spread)
+        if len(tracker._quiet) >= length and tracker._quiet[len(tracker._quiet) - length:][rows].all() \
+                and np.isfinite(spread):
+            labels.append(STILL if spread <= tracker.thr.still_max_std_deg else MOVING)
+            continue
+        signal, name = gait_signal(window, {k: v[rows] for k, v in tracker._acc.items()} or None)
+        labels.append(UNKNOWN if signal is None else None)
+        if signal is not None:
+            pending.append((len(labels) - 1, signal, name, spread))
+    amplitudes = _step_band_amplitudes([p[1] for p in pending], tracker.rate)
+    for (which, signal, name, spread), amplitude in zip(pending, amplitudes):
+        labels[which], _ = classify_window(signal, tracker.rate, "acceleration" in name, spread, tracker.thr,
+                                           amplitude=amplitude)
+    return labels
+
+
+def _activity_day(seed: int, rate: float, n: int, with_acc: bool):
+    """Still, walking and running stretches with NaN gaps of every length (some make half a
+    window unknown), at `rate`; the acceleration of two sensors, one often missing."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate
+    period = 40 * rate
+    phase_of_day = (t % (period / rate)) / (period / rate)
+    amp = np.select([phase_of_day < 0.4, phase_of_day < 0.7], [0.05, 3.0], 6.0)
+    step_hz = np.where(phase_of_day < 0.7, 1.9, 2.8)
+    phase = 2 * np.pi * np.cumsum(step_hz) / rate
+    angles = {"lumbar_inclination": amp * np.sin(phase) + rng.normal(0, 0.1, n),
+              "trunk_inclination": amp * np.sin(phase + 0.5) + 10 + rng.normal(0, 0.1, n),
+              "trunk_lateral_inclination": amp * np.sin(phase / 2) + rng.normal(0, 0.1, n)}
+    for name, x in angles.items():
+        for _ in range(12):
+            a = int(rng.integers(0, n))
+            x[a: a + int(rng.integers(1, int(5 * rate)))] = np.nan
+    angles["trunk_inclination"][int(3 * rate): int(6 * rate)] = np.nan  # exactly half of a window, and more
+    acc = None
+    if with_acc:
+        acc = {loc: np.column_stack([0.02 * rng.normal(size=n), 0.02 * rng.normal(size=n),
+                                     1 + 0.05 * amp * np.sin(phase + k) + 0.01 * rng.normal(size=n)])
+               for k, loc in enumerate(("sacral", "thoracic"))}
+        acc["sacral"][rng.random(n) < 0.3] = np.nan  # often too little of the preferred sensor
+        acc["sacral"][: int(20 * rate)] = np.nan
+    quiet = np.abs(amp * np.sin(phase)) < 0.5
+    quiet[rng.random(n) < 0.01] = False
+    lost = slice(int(100 * rate), int(108 * rate))  # quiet, but no angle to measure the spread by
+    for x in angles.values():
+        x[lost] = np.nan
+    quiet[lost] = True
+    return angles, acc, quiet
+
+
+def test_activity_tracker_reads_windows_off_the_buffer_as_gait_signal_reads_each_window():
+    from imu.core.activity import ActivityTracker
+
+    class Plain(ActivityTracker):
+        def _decide_all(self, ends):
+            return _decide_all_reference(self, ends)
+
+    seen = set()
+    for seed, rate, with_acc, use_quiet in ((1, 25.0, True, True), (2, 25.0, False, True), (3, 25.0, True, False),
+                                            (4, 5.0, False, True), (5, 5.0, True, True)):
+        n = int(200 * rate)
+        angles, acc, quiet = _activity_day(seed, rate, n, with_acc)
+        plain = Plain(rate).update(angles, acc, quiet if use_quiet else None)
+        seen |= set(plain)
+        cuts = [0, 1, 7, int(3.3 * rate), int(61 * rate), n]  # chunks from one sample to a minute
+        fast, got = ActivityTracker(rate), []
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            got += list(fast.update({k: v[a:b] for k, v in angles.items()},
+                                    None if acc is None else {k: v[a:b] for k, v in acc.items()},
+                                    quiet[a:b] if use_quiet else None))
+        assert got == list(plain)
+    assert seen == {"walking", "running", "still", "moving", "unknown"}
+    # a single angle, too few samples for a window, no angle for gait at all
+    one = {"trunk_lateral_inclination": np.zeros(30)}
+    assert list(ActivityTracker(25.0).update(one)) == list(Plain(25.0).update(one))
+    only = {"lumbar_inclination": np.sin(np.arange(400) / 3.0)}
+    assert list(ActivityTracker(25.0).update(only)) == list(Plain(25.0).update(only))
+
+
+def test_sitting_tracker_takes_every_fourth_grid_sample_whatever_the_chunks():
+    from imu.core.sitting import SittingTracker
+    from imu.profile import Thresholds
+
+    rate, n = 100.0, 30_000
+    angles, acc, quiet = _activity_day(6, rate, n, True)
+    t = np.arange(n) / rate
+    speed = np.where(quiet, 1.0, 50.0)
+    results = []
+    for cuts in ([0, n], [0, 1, 2, 5, 9, 4001, 4003, 17_777, n]):
+        tracker, fed, events = SittingTracker(Thresholds(), rate), [], []
+        feed = tracker.activity.update
+
+        def spy(sub, acc_sub, quiet_sub, feed=feed, fed=fed):
+            fed.append((sub, acc_sub, quiet_sub))
+            return feed(sub, acc_sub, quiet_sub)
+
+        tracker.activity.update = spy
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            events += tracker.update(t[a:b], {k: v[a:b] for k, v in angles.items()},
+                                     {k: v[a:b] for k, v in acc.items()}, speed[a:b])
+        events += tracker.finish()
+        kept = np.arange(n) % tracker.decimate == 0  # the absolute grid's every decimate-th sample
+        for name, x in angles.items():
+            np.testing.assert_array_equal(np.concatenate([f[0][name] for f in fed]), x[kept])
+        np.testing.assert_array_equal(np.concatenate([f[1]["thoracic"] for f in fed]), acc["thoracic"][kept])
+        np.testing.assert_array_equal(np.concatenate([f[2] for f in fed]), quiet[kept])
+        results.append((events, tracker.bouts, tracker.breaks))
+    assert tracker.decimate == 4 and results[0] == results[1]
