@@ -488,6 +488,59 @@ def test_activity_tracker_reads_windows_off_the_buffer_as_gait_signal_reads_each
     assert list(ActivityTracker(25.0).update(only)) == list(Plain(25.0).update(only))
 
 
+def _greedy_bouts_reference(x, need, band_deg):
+    """greedy_bouts as first written: the sliding max and min over the whole series."""
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    from imu.core.exposure import first_outside
+
+    if x.size < need:
+        return [], []
+    missing = ~np.isfinite(x)
+    upper = maximum_filter1d(np.where(missing, np.inf, x), need, origin=-(need // 2))
+    lower = minimum_filter1d(np.where(missing, -np.inf, x), need, origin=-(need // 2))
+    last_start = x.size - need
+    with np.errstate(invalid="ignore"):
+        begins = (upper[: last_start + 1] <= x[: last_start + 1] + band_deg) & (
+            lower[: last_start + 1] >= x[: last_start + 1] - band_deg)
+    starts = np.flatnonzero(begins)
+    bout_starts, bout_ends, position = [], [], 0
+    while True:
+        k = np.searchsorted(starts, position)
+        if k == starts.size:
+            break
+        start = int(starts[k])
+        end = first_outside(x, start + need, x[start], band_deg)
+        bout_starts.append(start)
+        bout_ends.append(end)
+        position = end
+    return bout_starts, bout_ends
+
+
+def test_greedy_bouts_asked_between_bouts_only_equal_the_whole_series_search():
+    from imu.core.exposure import greedy_bouts
+
+    rng = np.random.default_rng(17)
+    n = 20_000
+    # held postures (small noise) between stretches of movement, drifts, NaN gaps
+    level = np.repeat(rng.uniform(-30, 30, 60), n // 60 + 1)[:n]
+    noise = np.where(np.repeat(rng.random(60) < 0.4, n // 60 + 1)[:n], 3.0, 0.3)
+    x = level + noise * rng.normal(size=n) + np.cumsum(rng.normal(0, 0.01, n))
+    x[rng.random(n) < 0.002] = np.nan
+    x[5000:5600] = np.nan
+    x = x.astype(np.float32).astype(float)  # as the exposure sees angles: many equal values
+    steps = np.round(x * 2) / 2  # coarse values: exactly on a band's edge often
+    cases = [(x, 400, 1.5), (x, 40, 1.5), (x, 3, 0.2), (x, 1, 0.0), (steps, 400, 1.5), (steps, 25, 0.5),
+             (steps, 2, 0.0), (x[:399], 400, 1.5), (x[:400], 400, 1.5), (np.full(1000, np.nan), 50, 1.5),
+             (np.zeros(1000), 50, 0.0), (np.zeros(0), 1, 1.5)]
+    found = 0
+    for values, need, band in cases:
+        got = greedy_bouts(values, need, band)
+        assert got == _greedy_bouts_reference(values, need, band)
+        found += len(got[0])
+    assert found > 200
+
+
 def test_sitting_tracker_takes_every_fourth_grid_sample_whatever_the_chunks():
     from imu.core.sitting import SittingTracker
     from imu.profile import Thresholds

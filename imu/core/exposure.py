@@ -254,27 +254,49 @@ def greedy_bouts(x: np.ndarray, need: int, band_deg: float) -> tuple[list[int], 
     len(x) - need is never taken: it cannot be told yet whether it begins a bout."""
     if x.size < need:
         return [], []
-    missing = ~np.isfinite(x)
-    # forward window [i, i + need): origin -(need // 2) aligns scipy's window to start at i
-    upper = maximum_filter1d(np.where(missing, np.inf, x), need, origin=-(need // 2))
-    lower = minimum_filter1d(np.where(missing, -np.inf, x), need, origin=-(need // 2))
     last_start = x.size - need
-    with np.errstate(invalid="ignore"):
-        begins = (upper[: last_start + 1] <= x[: last_start + 1] + band_deg) & (
-            lower[: last_start + 1] >= x[: last_start + 1] - band_deg)
-    starts = np.flatnonzero(begins)
     bout_starts, bout_ends = [], []
     position = 0
     while True:
-        k = np.searchsorted(starts, position)
-        if k == starts.size:
+        start = _next_bout_start(x, position, last_start, need, band_deg)
+        if start is None:
             break
-        start = int(starts[k])
         end = first_outside(x, start + need, x[start], band_deg)
         bout_starts.append(start)
         bout_ends.append(end)
         position = end
     return bout_starts, bout_ends
+
+
+def _next_bout_start(x: np.ndarray, position: int, last_start: int, need: int, band_deg: float) -> int | None:
+    """The first sample s in position..last_start whose run x[s], ..., x[s + need - 1] lies
+    within x[s] +- band (no NaN), or None.
+
+    Only the samples between bouts are asked (those inside one cannot begin another, and on
+    a day of sitting they are most of them): first the sample itself, as a bout often
+    follows the one before at once, then stretches of candidates, doubling while none
+    qualifies, each by a sliding max and min over its forward windows."""
+    if position > last_start:
+        return None
+    window = x[position: position + need]
+    with np.errstate(invalid="ignore"):  # NaN: not within any band
+        if window.max() <= x[position] + band_deg and window.min() >= x[position] - band_deg:
+            return position
+    span = need
+    while position <= last_start:
+        stop = min(position + span, last_start + 1)
+        part = x[position: stop + need - 1]  # every window of the candidates position..stop - 1
+        missing = ~np.isfinite(part)
+        # forward window [i, i + need): origin -(need // 2) aligns scipy's window to start at i
+        upper = maximum_filter1d(np.where(missing, np.inf, part), need, origin=-(need // 2))[: stop - position]
+        lower = minimum_filter1d(np.where(missing, -np.inf, part), need, origin=-(need // 2))[: stop - position]
+        head = part[: stop - position]
+        with np.errstate(invalid="ignore"):
+            found = np.flatnonzero((upper <= head + band_deg) & (lower >= head - band_deg))
+        if found.size:
+            return position + int(found[0])
+        position, span = stop, 2 * span
+    return None
 
 
 def first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int:
