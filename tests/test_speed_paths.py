@@ -570,3 +570,20 @@ def test_sitting_tracker_takes_every_fourth_grid_sample_whatever_the_chunks():
         np.testing.assert_array_equal(np.concatenate([f[2] for f in fed]), quiet[kept])
         results.append((events, tracker.bouts, tracker.breaks))
     assert tracker.decimate == 4 and results[0] == results[1]
+
+
+def test_zone_counts_equal_the_classified_samples_counted():
+    from imu.core.exposure import ZoneScheme
+
+    rng = np.random.default_rng(23)
+    values = np.concatenate([rng.uniform(-90, 90, 5000), np.round(rng.uniform(-90, 90, 5000)),  # on edges often
+                             [np.nan, np.inf, -np.inf, 0.0, -0.0, -5.0, 5.0, 20.0, 60.0, -20.0, -60.0]])
+    for edges in ((20.0, 60.0), (10.0, 20.0), (0.5, 1.0)):
+        for scheme in (ZoneScheme(edges, False, 5.0, ""), ZoneScheme(edges, False, 0.0, ""),
+                       ZoneScheme(edges, True, 0.0, ""), ZoneScheme(edges, False, 0.25, "")):
+            for x in (values, values[:0], values[-11:], np.full(3, np.nan)):
+                k = scheme.classify(x)
+                want = np.bincount(k[k >= 0], minlength=len(scheme.labels))
+                got = scheme.counts(x)
+                assert got.dtype == np.int64
+                np.testing.assert_array_equal(got, want)

@@ -127,9 +127,23 @@ class ZoneScheme:
         return out
 
     def counts(self, values: np.ndarray) -> np.ndarray:
-        """Finite samples per class label (int64, in the order of `labels`)."""
-        k = self.classify(values)
-        return np.bincount(k[k >= 0], minlength=len(self.labels))
+        """Finite samples per class label (int64, in the order of `labels`): the classes of
+        `classify` counted from three comparisons, without classifying every sample (this
+        runs on every sample of every angle of a report)."""
+        low, high = _check_edges(self.edges)
+        if not self.lateral and self.dead_band_deg < 0:  # as the labels refuse it
+            raise ValueError(f"zone dead band must be >= 0 deg, got {self.dead_band_deg}")
+        x = np.asarray(values, dtype=float)
+        v = x[np.isfinite(x)]
+        if self.lateral:
+            v = np.abs(v)
+        up_to_low = np.count_nonzero(v <= low)
+        above_high = np.count_nonzero(v > high)
+        counts = [up_to_low, v.size - up_to_low - above_high, above_high]
+        if not self.lateral:  # extension: below -dead band, which lies below `low`
+            extension = np.count_nonzero(v < -self.dead_band_deg)
+            counts = [extension, up_to_low - extension] + counts[1:]
+        return np.array(counts, dtype=np.int64)
 
     def percent(self, values: np.ndarray) -> dict[str, float]:
         """Percent of the finite samples per class label (all NaN when none is finite)."""

@@ -188,10 +188,9 @@ class GridResampler:
         sample somewhere in a step. Each row's value depends on that row alone, so it is the
         same as if the usable rows had been computed on their own."""
         n, size = len(grid), len(buf.t)
-        out = np.full((n, 4), np.nan)
-        acc_out = None if buf.acc is None else np.full((n, 3), np.nan)
+        acc_out = None
         if size == 0 or n == 0:
-            return out, acc_out
+            return np.full((n, 4), np.nan), None if buf.acc is None else np.full((n, 3), np.nan)
         hi = np.searchsorted(buf.t, grid, side="left")
         hi_at = np.minimum(hi, size - 1)
         lo_at = np.maximum(hi - 1, 0)
@@ -202,7 +201,7 @@ class GridResampler:
         with np.errstate(invalid="ignore", divide="ignore"):  # unusable rows: blanked below
             frac = (grid - t_lo) / (t_hi - t_lo)
             out = Q.nlerp(buf.quat[lo_at], buf.quat[hi_at], frac)
-            if acc_out is not None:
+            if buf.acc is not None:
                 a_lo = buf.acc[lo_at]
                 acc_out = a_lo + (buf.acc[hi_at] - a_lo) * frac[:, None]
         out[unusable] = np.nan
