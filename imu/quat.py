@@ -75,6 +75,22 @@ def multiply_parts(a, b) -> tuple:
             aw * bz + ax * by - ay * bx + az * bw)
 
 
+def normalize_parts(q) -> tuple:
+    """`normalize` on components (the same sum of squares, in the same order)."""
+    w, x, y, z = q
+    norm = np.sqrt(((w * w + x * x) + y * y) + z * z)
+    return w / norm, x / norm, y / norm, z / norm
+
+
+def angle_between_unit_parts(a, b) -> np.ndarray:
+    """`angle_between_unit` on components; the dot product is added in numpy's order for a
+    sum over four terms, as np.sum(a * b, axis=-1) adds it."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    d = np.abs(((aw * bw + ax * bx) + ay * by) + az * bz)
+    return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
+
+
 def conjugate_parts(q) -> tuple:
     """`conjugate` on components (the same multiplications by 1 and -1)."""
     w, x, y, z = q
@@ -137,8 +153,7 @@ def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def angle_between_unit(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """`angle_between` of quaternions already normalised (by `normalize`), in degrees."""
-    d = np.abs(np.sum(a * b, axis=-1))
-    return np.degrees(2.0 * np.arccos(np.clip(d, 0.0, 1.0)))
+    return angle_between_unit_parts(parts(a), parts(b))
 
 
 def nlerp(a: np.ndarray, b: np.ndarray, frac: np.ndarray) -> np.ndarray:

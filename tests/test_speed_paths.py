@@ -587,3 +587,30 @@ def test_zone_counts_equal_the_classified_samples_counted():
                 got = scheme.counts(x)
                 assert got.dtype == np.int64
                 np.testing.assert_array_equal(got, want)
+
+
+def test_context_speed_on_components_equals_the_stacked_form_with_numpys_sum_bit_for_bit():
+    from imu.core.context import lagged_angular_speed
+
+    def plain_angle(a, b):  # angle_between_unit as first written
+        return np.degrees(2.0 * np.arccos(np.clip(np.abs(np.sum(a * b, axis=-1)), 0.0, 1.0)))
+
+    def plain_speed(previous, q, rate):  # lagged_angular_speed as first written
+        lag = max(int(round(0.25 * rate)), 1)
+        joined = Q.normalize(np.concatenate([previous, q]))
+        idx = np.arange(len(previous), len(joined))
+        earlier = np.maximum(idx - lag, 0)
+        return plain_angle(joined[earlier], joined[idx]) / (np.maximum(idx - earlier, 1) / rate)
+
+    rng = np.random.default_rng(29)
+    q = Q.normalize(rng.normal(size=(500, 4))) * rng.uniform(0.99, 1.01, (500, 1))
+    q[[3, 60, 61]] = np.nan
+    a, b = Q.normalize(q[:250]), Q.normalize(q[250:])
+    _bits_equal(Q.angle_between_unit(a, b), plain_angle(a, b))
+    component_major = Q.from_parts(Q.parts(q))  # as imu.core.angles stores segments
+    for rate in (100.0, 5.0, 1.0):
+        for previous in (0, 1, 10, 25, 40):
+            for source in (q, component_major):
+                _bits_equal(lagged_angular_speed(source[:previous], source[previous:], rate),
+                            plain_speed(q[:previous], q[previous:], rate))
+    assert len(lagged_angular_speed(q[:5], q[:0], 100.0)) == 0
