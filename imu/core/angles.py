@@ -104,4 +104,3 @@ class AngleComputer:
                 values[unknown] = np.nan
                 angles[f"{name}_{part}"] = values
         return angles
-

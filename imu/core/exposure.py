@@ -237,8 +237,9 @@ def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: floa
     """Static bouts by the module's definition; NaN samples end a bout. dt: the grid step,
     when the caller knows it already (`grid_step(t)`).
 
-    Vectorised: a sliding max/min over `min_s` marks every sample that begins a qualifying
-    run; the Python loop then visits bouts only (at most duration / min_s of them).
+    Vectorised: a sliding max/min over `min_s` marks the samples between bouts that begin a
+    qualifying run (`greedy_bouts`); the Python loop visits bouts only (at most duration /
+    min_s of them).
     """
     x = np.asarray(values, dtype=float)
     t = np.asarray(t, dtype=float)
