@@ -530,7 +530,10 @@ def test_greedy_bouts_asked_between_bouts_only_equal_the_whole_series_search():
     x[5000:5600] = np.nan
     x = x.astype(np.float32).astype(float)  # as the exposure sees angles: many equal values
     steps = np.round(x * 2) / 2  # coarse values: exactly on a band's edge often
+    infinite = steps.copy()
+    infinite[100:130], infinite[300:301], infinite[7000:7500], infinite[9000:9100] = np.inf, -np.inf, np.inf, -np.inf
     cases = [(x, 400, 1.5), (x, 40, 1.5), (x, 3, 0.2), (x, 1, 0.0), (steps, 400, 1.5), (steps, 25, 0.5),
+             (infinite, 400, 1.5), (infinite, 20, 0.5), (infinite, 1, 0.0), (np.full(50, np.inf), 10, 1.5),
              (steps, 2, 0.0), (x[:399], 400, 1.5), (x[:400], 400, 1.5), (np.full(1000, np.nan), 50, 1.5),
              (np.zeros(1000), 50, 0.0), (np.zeros(0), 1, 1.5)]
     found = 0
@@ -539,6 +542,28 @@ def test_greedy_bouts_asked_between_bouts_only_equal_the_whole_series_search():
         assert got == _greedy_bouts_reference(values, need, band)
         found += len(got[0])
     assert found > 200
+
+
+def test_forward_window_extremes_equal_scipys_sliding_filters():
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    from imu.core.exposure import _forward_extremes
+
+    rng = np.random.default_rng(31)
+    x = np.round(rng.normal(size=3000), 1)
+    x[rng.random(3000) < 0.02] = np.nan
+    x[[5, 6, 900]], x[[50, 2999]] = np.inf, -np.inf
+    for need in (1, 2, 3, 7, 400, 1000):
+        for part in (x, x[:need], x[:need + 1], x[17:17 + 2 * need - 1], x[3:]):
+            if len(part) < need:
+                continue
+            missing = ~np.isfinite(part)
+            count = len(part) - need + 1
+            want_max = maximum_filter1d(np.where(missing, np.inf, part), need, origin=-(need // 2))[:count]
+            want_min = minimum_filter1d(np.where(missing, -np.inf, part), need, origin=-(need // 2))[:count]
+            got_max, got_min = _forward_extremes(part, need)
+            np.testing.assert_array_equal(got_max, want_max)
+            np.testing.assert_array_equal(got_min, want_min)
 
 
 def test_sitting_tracker_takes_every_fourth_grid_sample_whatever_the_chunks():

@@ -37,7 +37,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from imu.core.result import (
     ANGLE_NAMES, LATERAL_ANGLES, ROTATION_ANGLES, SAGITTAL_ANGLES, Analysis, SlouchEpisode,
@@ -290,21 +289,18 @@ def _next_bout_start(x: np.ndarray, position: int, last_start: int, need: int, b
     Only the samples between bouts are asked (those inside one cannot begin another, and on
     a day of sitting they are most of them): first the sample itself, as a bout often
     follows the one before at once, then stretches of candidates, doubling while none
-    qualifies, each by a sliding max and min over its forward windows."""
+    qualifies, each by the max and min of its forward windows."""
     if position > last_start:
         return None
-    window = x[position: position + need]
-    with np.errstate(invalid="ignore"):  # NaN: not within any band
-        if window.max() <= x[position] + band_deg and window.min() >= x[position] - band_deg:
+    window, anchor = x[position: position + need], x[position]
+    with np.errstate(invalid="ignore"):  # NaN: not within any band (nor is +-inf)
+        if math.isfinite(anchor) and window.max() <= anchor + band_deg and window.min() >= anchor - band_deg:
             return position
     span = need
     while position <= last_start:
         stop = min(position + span, last_start + 1)
         part = x[position: stop + need - 1]  # every window of the candidates position..stop - 1
-        missing = ~np.isfinite(part)
-        # forward window [i, i + need): origin -(need // 2) aligns scipy's window to start at i
-        upper = maximum_filter1d(np.where(missing, np.inf, part), need, origin=-(need // 2))[: stop - position]
-        lower = minimum_filter1d(np.where(missing, -np.inf, part), need, origin=-(need // 2))[: stop - position]
+        upper, lower = _forward_extremes(part, need)
         head = part[: stop - position]
         with np.errstate(invalid="ignore"):
             found = np.flatnonzero((upper <= head + band_deg) & (lower >= head - band_deg))
@@ -312,6 +308,32 @@ def _next_bout_start(x: np.ndarray, position: int, last_start: int, need: int, b
             return position + int(found[0])
         position, span = stop, 2 * span
     return None
+
+
+def _forward_extremes(part: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """The max and the min of each window part[s:s + need], s = 0 .. len(part) - need, with a
+    value that is not finite counting as +inf in the max and -inf in the min.
+
+    A window spans at most two consecutive blocks of `need` samples, so its max is the larger
+    of a running max from its start to its block's end and one from the next block's start
+    to its end (van Herk, Gil and Werman); max and min are exact, so this is what a sliding
+    filter gives, with a handful of numpy calls where scipy's filter call cost more than its
+    work on these short stretches."""
+    count = len(part) - need + 1
+    blocks = -(-len(part) // need)
+    missing = ~np.isfinite(part)
+    # padding past the end never enters a window: -inf for the max, +inf for the min
+    high = np.full(blocks * need, -np.inf)
+    high[:len(part)] = np.where(missing, np.inf, part)
+    low = np.full(blocks * need, np.inf)
+    low[:len(part)] = np.where(missing, -np.inf, part)
+    out = []
+    for values, running in ((high, np.maximum), (low, np.minimum)):
+        by_block = values.reshape(blocks, need)
+        to_end = running.accumulate(by_block[:, ::-1], axis=1)[:, ::-1].ravel()  # s .. its block's end
+        from_start = running.accumulate(by_block, axis=1).ravel()  # its block's start .. s
+        out.append(running(to_end[:count], from_start[need - 1: need - 1 + count]))
+    return out[0], out[1]
 
 
 def first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int:
