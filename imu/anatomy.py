@@ -59,17 +59,23 @@ def joint_angles(q_rel: np.ndarray) -> np.ndarray:
 
 def _zxy_angles(q_rel: np.ndarray, axial: bool) -> np.ndarray:
     """The Z-X-Y decomposition: flexion and lateral bend, then axial rotation if asked."""
-    w, x, y, z = np.moveaxis(np.asarray(q_rel, dtype=float), -1, 0)
+    return np.stack(zxy_parts(Q.parts(q_rel), axial), axis=-1)
+
+
+def zxy_parts(q_rel, axial: bool) -> tuple:
+    """`_zxy_angles` of quaternions given by their components (imu.quat.parts): a tuple of
+    the angle arrays (flexion, lateral bend[, axial rotation]) rather than one stack."""
+    w, x, y, z = q_rel
     # the five rotation-matrix entries the Z-X-Y decomposition needs
     m01, m11 = 2 * (x * y - w * z), 1 - 2 * (x * x + z * z)
     m21 = 2 * (y * z + w * x)
     lateral = np.degrees(np.arcsin(np.clip(m21, -1.0, 1.0)))
     flexion = -np.degrees(np.arctan2(-m01, m11))
     if not axial:
-        return np.stack([flexion, lateral], axis=-1)
+        return flexion, lateral
     m20, m22 = 2 * (x * z - w * y), 1 - 2 * (x * x + y * y)
     axial_rotation = -np.degrees(np.arctan2(-m20, m22))
-    return np.stack([flexion, lateral, axial_rotation], axis=-1)
+    return flexion, lateral, axial_rotation
 
 
 def heading_deg(q_seg_e: np.ndarray) -> np.ndarray:
@@ -80,6 +86,12 @@ def heading_deg(q_seg_e: np.ndarray) -> np.ndarray:
 
 def heading_quat(angle_deg: np.ndarray) -> np.ndarray:
     return _axis_quat(1, angle_deg)
+
+
+def heading_parts(angle_deg: np.ndarray) -> tuple:
+    """`heading_quat` as components (imu.quat.parts); its zero x and z are the number 0.0."""
+    half = np.radians(np.asarray(angle_deg, dtype=float)) / 2.0  # as _axis_quat computes it
+    return np.cos(half), 0.0, np.sin(half), 0.0
 
 
 def remove_heading(q_seg_e: np.ndarray, heading: np.ndarray | None = None) -> np.ndarray:
@@ -94,4 +106,12 @@ def inclination(q_seg_e: np.ndarray, heading: np.ndarray | None = None) -> np.nd
     """(..., 2) sagittal and lateral inclination of segments against gravity, degrees.
 
     heading: `heading_deg(q_seg_e)`, when the caller has it already."""
-    return _zxy_angles(remove_heading(q_seg_e, heading), axial=False)
+    heading = heading_deg(q_seg_e) if heading is None else heading
+    return np.stack(inclination_parts(Q.parts(q_seg_e), heading), axis=-1)
+
+
+def inclination_parts(q_seg_e, heading: np.ndarray) -> tuple:
+    """`inclination` of segments given by their components (imu.quat.parts) and their
+    `heading_deg`: the sagittal and the lateral inclination as two arrays."""
+    swing = Q.multiply_parts(heading_parts(-heading), q_seg_e)
+    return zxy_parts(swing, axial=False)

@@ -23,7 +23,7 @@ import numpy as np
 
 from imu.core.gait import rate_problem
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
-from imu.core.strides import bandpass, gait_signal, step_period
+from imu.core.strides import ACC_PREFERENCE, ANGLE_PREFERENCE, bandpass, fill_nan, gait_signal, step_period
 from imu.labels import CARRY_LABELS, HOLD_ALIASES  # noqa: F401 (re-exported for the core)
 from imu.profile import Thresholds
 
@@ -452,29 +452,55 @@ class ActivityTracker:
     def _decide_all(self, ends: list[int]) -> list[str]:
         """The label of the window ending (exclusive) at each buffer index. Windows that need
         the gait test have their step band filtered together, in one call: filtering window
-        by window cost more than everything else the tracker does."""
-        labels: list[str | None] = []
-        pending: list[tuple[int, np.ndarray, str, float]] = []  # (which, signal, name, spread)
+        by window cost more than everything else the tracker does. Likewise the quiet test
+        and the gait signal are read off the whole buffer once, not window by window."""
+        if not ends:
+            return []
         length = len(next(iter(self._buf.values())))
-        spreads = _still_stds(self._buf, np.asarray(ends, dtype=int) - self.window, self.window) \
-            if ends else []
-        for end, spread in zip(ends, spreads):
-            rows = slice(end - self.window, end)
-            window = {k: v[rows] for k, v in self._buf.items()}
-            spread = float(spread)
-            if len(self._quiet) >= length and self._quiet[len(self._quiet) - length:][rows].all() \
-                    and np.isfinite(spread):
-                labels.append(STILL if spread <= self.thr.still_max_std_deg else MOVING)
-                continue
-            signal, name = gait_signal(window, {k: v[rows] for k, v in self._acc.items()} or None)
-            labels.append(UNKNOWN if signal is None else None)
-            if signal is not None:
-                pending.append((len(labels) - 1, signal, name, spread))
+        ends_at = np.asarray(ends, dtype=int)
+        starts = ends_at - self.window
+        spreads = _still_stds(self._buf, starts, self.window)
+        quiet = np.zeros(len(ends_at), bool)  # only quiet samples, and a known spread
+        if len(self._quiet) >= length:
+            loud = np.concatenate([[0], np.cumsum(~self._quiet[len(self._quiet) - length:])])
+            quiet = (loud[ends_at] == loud[starts]) & np.isfinite(spreads)
+        labels: list[str | None] = [(STILL if spread <= self.thr.still_max_std_deg else MOVING) if still
+                                    else None for still, spread in zip(quiet.tolist(), spreads.tolist())]
+        gait = np.flatnonzero(~quiet)
+        pending = []  # (which, signal, name): windows that take the gait test
+        for which, (signal, name) in zip(gait.tolist(),
+                                         _window_gait_signals(self._buf, self._acc, starts[gait], self.window)):
+            if signal is None:
+                labels[which] = UNKNOWN
+            else:
+                pending.append((which, signal, name))
         amplitudes = _step_band_amplitudes([p[1] for p in pending], self.rate)
-        for (which, signal, name, spread), amplitude in zip(pending, amplitudes):
-            labels[which], _ = classify_window(signal, self.rate, "acceleration" in name, spread,
+        for (which, signal, name), amplitude in zip(pending, amplitudes):
+            labels[which], _ = classify_window(signal, self.rate, "acceleration" in name, float(spreads[which]),
                                                self.thr, amplitude=amplitude)
         return labels
+
+
+def _window_gait_signals(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray], starts: np.ndarray,
+                         length: int) -> list[tuple[np.ndarray | None, str]]:
+    """`gait_signal` of each window [start, start + length) of buffered angles and (n, 3)
+    acceleration, as (signal or None, name). Each candidate series (a sensor's acceleration
+    magnitude, an inclination) is formed once for the whole buffer, elementwise as
+    gait_signal forms it per window; a window takes the first candidate in gait_signal's
+    order that is finite on more than half of its samples, NaN filled within the window."""
+    candidates = [(np.sqrt(sum(np.square(acc[loc][:, k], dtype=float) for k in range(3))), f"{loc} acceleration")
+                  for loc in ACC_PREFERENCE if loc in acc]
+    candidates += [(np.asarray(angles[name], float), name) for name in ANGLE_PREFERENCE if name in angles]
+    out: list[tuple[np.ndarray | None, str]] = [(None, "")] * len(starts)
+    undecided = np.ones(len(starts), bool)
+    for series, name in candidates:
+        finite = np.concatenate([[0], np.cumsum(np.isfinite(series))])
+        # finite on more than half: gait_signal's isfinite(x).mean() > 0.5, in whole numbers
+        chosen = undecided & (2 * (finite[starts + length] - finite[starts]) > length)
+        for i in np.flatnonzero(chosen).tolist():
+            out[i] = (fill_nan(series[starts[i]:starts[i] + length]), name)
+        undecided &= ~chosen
+    return out
 
 
 def _step_band_amplitudes(signals: list[np.ndarray], rate_hz: float) -> list[float | None]:

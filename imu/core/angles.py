@@ -14,7 +14,7 @@ import numpy as np
 
 from imu import anatomy as A
 from imu import quat as Q
-from imu.core.calibrate import Calibration, to_anatomical_earth
+from imu.core.calibrate import Calibration
 from imu.core.grid import GridFrame
 from imu.profile import Thresholds
 
@@ -65,15 +65,20 @@ class AngleComputer:
         }
 
     def segments(self, frame: GridFrame) -> dict[str, np.ndarray]:
-        """Segment orientations in the anatomical earth frame (segment -> E)."""
+        """Segment orientations in the anatomical earth frame (segment -> E), stored component
+        by component (imu.quat.from_parts), as `compute` reads them."""
         out = {}
         for loc, mounting in self.calibration.mounting.items():
             if loc in frame.quat:
-                out[loc] = Q.multiply(to_anatomical_earth(frame.quat[loc]), Q.conjugate(mounting))
+                # imu.core.calibrate.to_anatomical_earth, then the mounting removed: its products
+                earth = Q.multiply_parts(Q.parts(A.SENSOR_EARTH_TO_E), Q.parts(frame.quat[loc]))
+                out[loc] = Q.from_parts(Q.multiply_parts(earth, Q.parts(Q.conjugate(mounting))))
         return out
 
     def compute(self, frame: GridFrame, seg: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Angles of a grid frame; seg: its `segments`, when the caller has them already."""
+        """Angles of a grid frame; seg: its `segments`, when the caller has them already.
+        The products run on quaternion components (imu.quat.parts), which is what they cost
+        least as; the values are those of the (n, 4) forms bit for bit."""
         seg = self.segments(frame) if seg is None else seg
         headings: dict[str, np.ndarray] = {}  # each segment's heading, computed once
 
@@ -85,19 +90,17 @@ class AngleComputer:
         angles: dict[str, np.ndarray] = {}
         for names, loc in INCLINATIONS:
             if loc in seg:
-                tilt = A.inclination(seg[loc], heading(loc))
-                angles[names[0]], angles[names[1]] = tilt[:, 0], tilt[:, 1]
+                angles[names[0]], angles[names[1]] = A.inclination_parts(Q.parts(seg[loc]), heading(loc))
         for name, distal, proximal in JOINTS:
             if name not in self._trackers or distal not in seg or proximal not in seg:
                 continue
             relative_heading = heading(distal) - heading(proximal)
             relative_heading = (relative_heading + 180.0) % 360.0 - 180.0
             slow = self._trackers[name].update(relative_heading)
-            proximal_aligned = Q.multiply(A.heading_quat(np.nan_to_num(slow)), seg[proximal])
-            rel = Q.multiply(Q.conjugate(proximal_aligned), seg[distal])
-            joint = A.joint_angles(rel)
-            joint[np.isnan(slow)] = np.nan
-            angles[f"{name}_flexion"] = joint[:, 0]
-            angles[f"{name}_lateral_bend"] = joint[:, 1]
-            angles[f"{name}_axial_rotation"] = joint[:, 2]
+            proximal_aligned = Q.multiply_parts(A.heading_parts(np.nan_to_num(slow)), Q.parts(seg[proximal]))
+            rel = Q.multiply_parts(Q.conjugate_parts(proximal_aligned), Q.parts(seg[distal]))
+            unknown = np.isnan(slow)
+            for part, values in zip(("flexion", "lateral_bend", "axial_rotation"), A.zxy_parts(rel, axial=True)):
+                values[unknown] = np.nan
+                angles[f"{name}_{part}"] = values
         return angles

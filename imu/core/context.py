@@ -57,14 +57,16 @@ def lagged_angular_speed(previous: np.ndarray, q: np.ndarray, rate_hz: float) ->
     first samples of a session compare with the earliest one there is.
     """
     lag = max(int(round(SPEED_LAG_S * rate_hz)), 1)
-    joined = Q.normalize(np.concatenate([previous, q]))  # each sample once, not once a side
-    start = len(previous)
-    idx = np.arange(start, len(joined))
+    # each sample normalised once, not once a side; on quaternion components (imu.quat.parts),
+    # contiguous for segments as imu.core.angles stores them
+    joined = Q.normalize_parts([np.concatenate([p, c]) for p, c in zip(Q.parts(previous), Q.parts(q))])
+    start, total = len(previous), len(previous) + len(q)
+    idx = np.arange(start, total)
     earlier = np.maximum(idx - lag, 0)
     span = np.maximum(idx - earlier, 1) / rate_hz
     # with the lag's worth before the chunk, the earlier samples are a plain slice
-    before = joined[start - lag:len(joined) - lag] if start >= lag else joined[earlier]
-    return Q.angle_between_unit(before, joined[start:]) / span
+    rows = slice(start - lag, total - lag) if start >= lag else earlier
+    return Q.angle_between_unit_parts([c[rows] for c in joined], [c[start:] for c in joined]) / span
 
 
 def trailing_mean(history: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:

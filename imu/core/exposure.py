@@ -37,7 +37,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
 from imu.core.result import (
     ANGLE_NAMES, LATERAL_ANGLES, ROTATION_ANGLES, SAGITTAL_ANGLES, Analysis, SlouchEpisode,
@@ -127,9 +126,23 @@ class ZoneScheme:
         return out
 
     def counts(self, values: np.ndarray) -> np.ndarray:
-        """Finite samples per class label (int64, in the order of `labels`)."""
-        k = self.classify(values)
-        return np.bincount(k[k >= 0], minlength=len(self.labels))
+        """Finite samples per class label (int64, in the order of `labels`): the classes of
+        `classify` counted from three comparisons, without classifying every sample (this
+        runs on every sample of every angle of a report)."""
+        low, high = _check_edges(self.edges)
+        if not self.lateral and self.dead_band_deg < 0:  # as the labels refuse it
+            raise ValueError(f"zone dead band must be >= 0 deg, got {self.dead_band_deg}")
+        x = np.asarray(values, dtype=float)
+        v = x[np.isfinite(x)]
+        if self.lateral:
+            v = np.abs(v)
+        up_to_low = np.count_nonzero(v <= low)
+        above_high = np.count_nonzero(v > high)
+        counts = [up_to_low, v.size - up_to_low - above_high, above_high]
+        if not self.lateral:  # extension: below -dead band, which lies below `low`
+            extension = np.count_nonzero(v < -self.dead_band_deg)
+            counts = [extension, up_to_low - extension] + counts[1:]
+        return np.array(counts, dtype=np.int64)
 
     def percent(self, values: np.ndarray) -> dict[str, float]:
         """Percent of the finite samples per class label (all NaN when none is finite)."""
@@ -223,8 +236,9 @@ def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: floa
     """Static bouts by the module's definition; NaN samples end a bout. dt: the grid step,
     when the caller knows it already (`grid_step(t)`).
 
-    Vectorised: a sliding max/min over `min_s` marks every sample that begins a qualifying
-    run; the Python loop then visits bouts only (at most duration / min_s of them).
+    Vectorised: a sliding max/min over `min_s` marks the samples between bouts that begin a
+    qualifying run (`greedy_bouts`); the Python loop visits bouts only (at most duration /
+    min_s of them).
     """
     x = np.asarray(values, dtype=float)
     t = np.asarray(t, dtype=float)
@@ -254,27 +268,72 @@ def greedy_bouts(x: np.ndarray, need: int, band_deg: float) -> tuple[list[int], 
     len(x) - need is never taken: it cannot be told yet whether it begins a bout."""
     if x.size < need:
         return [], []
-    missing = ~np.isfinite(x)
-    # forward window [i, i + need): origin -(need // 2) aligns scipy's window to start at i
-    upper = maximum_filter1d(np.where(missing, np.inf, x), need, origin=-(need // 2))
-    lower = minimum_filter1d(np.where(missing, -np.inf, x), need, origin=-(need // 2))
     last_start = x.size - need
-    with np.errstate(invalid="ignore"):
-        begins = (upper[: last_start + 1] <= x[: last_start + 1] + band_deg) & (
-            lower[: last_start + 1] >= x[: last_start + 1] - band_deg)
-    starts = np.flatnonzero(begins)
     bout_starts, bout_ends = [], []
     position = 0
     while True:
-        k = np.searchsorted(starts, position)
-        if k == starts.size:
+        start = _next_bout_start(x, position, last_start, need, band_deg)
+        if start is None:
             break
-        start = int(starts[k])
         end = first_outside(x, start + need, x[start], band_deg)
         bout_starts.append(start)
         bout_ends.append(end)
         position = end
     return bout_starts, bout_ends
+
+
+def _next_bout_start(x: np.ndarray, position: int, last_start: int, need: int, band_deg: float) -> int | None:
+    """The first sample s in position..last_start whose run x[s], ..., x[s + need - 1] lies
+    within x[s] +- band (no NaN), or None.
+
+    Only the samples between bouts are asked (those inside one cannot begin another, and on
+    a day of sitting they are most of them): first the sample itself, as a bout often
+    follows the one before at once, then stretches of candidates, doubling while none
+    qualifies, each by the max and min of its forward windows."""
+    if position > last_start:
+        return None
+    window, anchor = x[position: position + need], x[position]
+    with np.errstate(invalid="ignore"):  # NaN: not within any band (nor is +-inf)
+        if math.isfinite(anchor) and window.max() <= anchor + band_deg and window.min() >= anchor - band_deg:
+            return position
+    span = need
+    while position <= last_start:
+        stop = min(position + span, last_start + 1)
+        part = x[position: stop + need - 1]  # every window of the candidates position..stop - 1
+        upper, lower = _forward_extremes(part, need)
+        head = part[: stop - position]
+        with np.errstate(invalid="ignore"):
+            found = np.flatnonzero((upper <= head + band_deg) & (lower >= head - band_deg))
+        if found.size:
+            return position + int(found[0])
+        position, span = stop, 2 * span
+    return None
+
+
+def _forward_extremes(part: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """The max and the min of each window part[s:s + need], s = 0 .. len(part) - need, with a
+    value that is not finite counting as +inf in the max and -inf in the min.
+
+    A window spans at most two consecutive blocks of `need` samples, so its max is the larger
+    of a running max from its start to its block's end and one from the next block's start
+    to its end (van Herk, Gil and Werman); max and min are exact, so this is what a sliding
+    filter gives, with a handful of numpy calls where scipy's filter call cost more than its
+    work on these short stretches."""
+    count = len(part) - need + 1
+    blocks = -(-len(part) // need)
+    missing = ~np.isfinite(part)
+    # padding past the end never enters a window: -inf for the max, +inf for the min
+    high = np.full(blocks * need, -np.inf)
+    high[:len(part)] = np.where(missing, np.inf, part)
+    low = np.full(blocks * need, np.inf)
+    low[:len(part)] = np.where(missing, -np.inf, part)
+    out = []
+    for values, running in ((high, np.maximum), (low, np.minimum)):
+        by_block = values.reshape(blocks, need)
+        to_end = running.accumulate(by_block[:, ::-1], axis=1)[:, ::-1].ravel()  # s .. its block's end
+        from_start = running.accumulate(by_block, axis=1).ravel()  # its block's start .. s
+        out.append(running(to_end[:count], from_start[need - 1: need - 1 + count]))
+    return out[0], out[1]
 
 
 def first_outside(x: np.ndarray, begin: int, anchor: float, band: float) -> int:

@@ -176,47 +176,39 @@ class GridResampler:
             parts.append(np.arange(k, k1 + 1))
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
-    def _interpolate(self, buf: _SensorBuffer, grid: np.ndarray):
-        n = len(grid)
-        out = np.full((n, 4), np.nan)
-        acc_out = None if buf.acc is None else np.full((n, 3), np.nan)
-        if len(buf.t) == 0:
-            return out, acc_out
+    @staticmethod
+    def _interpolate(buf: _SensorBuffer, grid: np.ndarray):
+        """Orientation (and acceleration) of one sensor at the grid times: interpolated
+        between the two bracketing samples when that gap is bridged, a sample's own value on
+        a grid time it hits exactly, NaN elsewhere.
+
+        The same arithmetic runs on every row, the few outside or across a gap included (their
+        indices clipped, their result then blanked): selecting the usable rows first cost
+        more than the whole interpolation, and a long recording nearly always has a lost
+        sample somewhere in a step. Each row's value depends on that row alone, so it is the
+        same as if the usable rows had been computed on their own."""
+        n, size = len(grid), len(buf.t)
+        acc_out = None
+        if size == 0 or n == 0:
+            return np.full((n, 4), np.nan), None if buf.acc is None else np.full((n, 3), np.nan)
         hi = np.searchsorted(buf.t, grid, side="left")
-        lo = hi - 1
-        # the grid rises, so hi does too: its ends tell whether every grid time is inside
-        if n and hi[0] >= 1 and hi[-1] < len(buf.t) and buf.bridged[hi].all():
-            return self._interpolate_inside(buf, grid, lo, hi)
-        exact = (hi < len(buf.t)) & (buf.t[np.minimum(hi, len(buf.t) - 1)] == grid)
-        inside = (lo >= 0) & (hi < len(buf.t))
-        ok = inside.copy()
-        ok[inside] = buf.bridged[hi[inside]]
-        frac = np.zeros(n)
-        frac[ok] = (grid[ok] - buf.t[lo[ok]]) / (buf.t[hi[ok]] - buf.t[lo[ok]])
-        out[ok] = Q.nlerp(buf.quat[lo[ok]], buf.quat[hi[ok]], frac[ok])
+        hi_at = np.minimum(hi, size - 1)
+        lo_at = np.maximum(hi - 1, 0)
+        t_lo, t_hi = buf.t[lo_at], buf.t[hi_at]
+        usable = (hi >= 1) & (hi < size) & buf.bridged[hi_at]
+        unusable = np.flatnonzero(~usable)
+        exact = np.flatnonzero((hi < size) & (t_hi == grid))
+        with np.errstate(invalid="ignore", divide="ignore"):  # unusable rows: blanked below
+            frac = (grid - t_lo) / (t_hi - t_lo)
+            out = Q.nlerp(buf.quat[lo_at], buf.quat[hi_at], frac)
+            if buf.acc is not None:
+                a_lo = buf.acc[lo_at]
+                acc_out = a_lo + (buf.acc[hi_at] - a_lo) * frac[:, None]
+        out[unusable] = np.nan
         out[exact] = buf.quat[hi[exact]]
         if acc_out is not None:
-            a_lo, a_hi = buf.acc[lo[ok]], buf.acc[hi[ok]]
-            acc_out[ok] = a_lo + (a_hi - a_lo) * frac[ok, None]
+            acc_out[unusable] = np.nan
             acc_out[exact] = buf.acc[hi[exact]]
-        return out, acc_out
-
-    @staticmethod
-    def _interpolate_inside(buf: _SensorBuffer, grid: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-        """`_interpolate` when every grid time lies between two samples bridged to each other
-        (the usual case): the same arithmetic on every row, without the masks."""
-        t_lo, t_hi = buf.t[lo], buf.t[hi]
-        frac = (grid - t_lo) / (t_hi - t_lo)
-        out = Q.nlerp(buf.quat[lo], buf.quat[hi], frac)
-        exact = np.flatnonzero(t_hi == grid)
-        if len(exact):
-            out[exact] = buf.quat[hi[exact]]
-        acc_out = None
-        if buf.acc is not None:
-            a_lo = buf.acc[lo]
-            acc_out = a_lo + (buf.acc[hi] - a_lo) * frac[:, None]
-            if len(exact):
-                acc_out[exact] = buf.acc[hi[exact]]
         return out, acc_out
 
     @staticmethod

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.core.activity import RUNNING, STILL, TRANSITION_BEND_DEG, WALKING, ActivityTracker
+from imu.core.activity import RUNNING, STILL, TRANSITION_BEND_DEG, UNKNOWN, WALKING, ActivityTracker
 from imu.profile import Thresholds
 
 ACTIVITY_RATE_HZ = 25.0  # the activity tracker's rate: steps (up to 4 Hz) and their band fit
@@ -79,9 +79,10 @@ class SittingTracker:
         n = len(t)
         if n == 0:
             return []
-        keep = (np.arange(self._count, self._count + n) % self.decimate) == 0
+        # every decimate-th sample of the absolute grid: a strided view, no copy
+        keep = slice((-self._count) % self.decimate, None, self.decimate)
         self._count += n
-        if not keep.any():
+        if keep.start >= n:
             return []
         td = np.asarray(t, float)[keep]
         if self._first_t is None:
@@ -96,8 +97,9 @@ class SittingTracker:
         self._ht = np.concatenate([self._ht, td])
         self._hx = np.concatenate([self._hx, bend if bend is not None else np.full(len(td), np.nan)])
         events: list[dict] = []
-        gait = np.isin(labels.astype(str), (WALKING, RUNNING))
-        known = labels.astype(str) != "unknown"
+        # the labels are the activity module's own strings: compared as they are, no copy
+        gait = (labels == WALKING) | (labels == RUNNING)
+        known = labels != UNKNOWN
         # walk the chunk run by run (gait / not gait), checking the clock inside each run
         change = np.flatnonzero(gait[1:] != gait[:-1]) + 1
         bounds = np.concatenate([[0], change, [len(td)]])
@@ -150,7 +152,7 @@ class SittingTracker:
         events = []
         self._gait = False
         if self.state is None:
-            first = np.flatnonzero(known & (labels.astype(str) == STILL))
+            first = np.flatnonzero(known & (labels == STILL))
             if not len(first):
                 return events
             # the session starts still: seated until walking says otherwise (calibrations
