@@ -47,7 +47,9 @@ def measure(command: list[str]) -> tuple[float, float, float]:
     """(wall s, peak RSS MB, CPU s) of one child process run to completion. CPU time (user +
     system, all threads) is less moved by other load on a shared machine than wall time."""
     began = time.perf_counter()
-    pid = subprocess.Popen(command, stdout=subprocess.DEVNULL).pid
+    # from this checkout's root: `python -m imu.cli` imports the imu of its working folder
+    # first, so run from another checkout it would measure that one
+    pid = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=HERE.parent).pid
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - began
     if os.waitstatus_to_exitcode(status) != 0:
