@@ -6,7 +6,7 @@ figures and its stability grades, say), and stages that can run a batch ahead of
 (reading and decoding, against gridding and tracking). Forking shares the parent's arrays
 with the child without copying or pickling them; only what the child makes comes back,
 pickled, through a pipe: one result (`in_child`), or a generator's items as they come
-(`iterate_in_child`). Where a process cannot fork (Windows), or when IMU_NO_FORK is set (to
+(`ChildIterator`). Where a process cannot fork (Windows), or when IMU_NO_FORK is set (to
 profile one process), the work simply runs in this one.
 """
 
@@ -96,13 +96,6 @@ def in_child(function: Callable[..., Any], *args, **kwargs) -> Pending:
         status = 1
     finally:
         os._exit(status)
-
-
-def iterate_in_child(make: Callable[..., Iterator], *args) -> Generator[Any, None, Any]:
-    """Iterate `make(*args)` in a forked child, yielding its items here as they arrive; the
-    generator's return value is this one's. The child runs about one item ahead (the pipe's
-    buffer), so memory stays that of one item. Inline where forking is not possible."""
-    return (yield from ChildIterator(make, *args))
 
 
 class ChildIterator:

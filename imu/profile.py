@@ -108,6 +108,11 @@ class Thresholds:
     mobility_move_deg: float = 12.0  # the mobility guide sees a movement once it passes this
     mobility_timeout_s: float = 30.0  # and gives up on one not seen within this
 
+    def gait_floor(self, is_acc: bool) -> float:
+        """The step-band amplitude a gait signal must reach: g for an acceleration
+        magnitude, degrees for an inclination."""
+        return self.gait_min_amplitude_g if is_acc else self.gait_min_amplitude_deg
+
 
 def load_thresholds(path: str | Path | None) -> Thresholds:
     """Defaults, overridden by the keys of a JSON profile file when one is given."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu.parallel import ChildFailed, ChildIterator, can_fork, in_child, iterate_in_child
+from imu.parallel import ChildFailed, ChildIterator, can_fork, in_child
 
 needs_fork = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
 
@@ -66,6 +66,11 @@ def _counting(n: int, fail_at: int | None = None):
             raise ValueError(f"damaged at {k}")
         yield np.full(50_000, k)  # each item larger than a pipe's buffer
     return "read to the end"
+
+
+def iterate_in_child(make, *args):
+    """A generator's items from a forked child, one item ahead (as a report reads)."""
+    return iter(ChildIterator(make, *args))
 
 
 def _drain(generator):

@@ -23,7 +23,8 @@ import numpy as np
 
 from imu.core.gait import rate_problem
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
-from imu.core.strides import ACC_PREFERENCE, ANGLE_PREFERENCE, bandpass, fill_nan, gait_signal, step_period
+from imu.core.strides import (ACC_PREFERENCE, ANGLE_PREFERENCE, acceleration_magnitude, bandpass, fill_nan,
+                              gait_signal, step_period)
 from imu.labels import CARRY_LABELS, HOLD_ALIASES  # noqa: F401 (re-exported for the core)
 from imu.profile import Thresholds
 
@@ -74,7 +75,7 @@ def classify_window(x: np.ndarray, rate_hz: float, is_acc: bool, still_std: floa
     if len(x) < rate_hz or not np.isfinite(x).all():
         return UNKNOWN, float("nan")
     amp = float(np.std(bandpass(x, rate_hz, 0.8, 6.0))) if amplitude is None else amplitude
-    min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    min_amp = thr.gait_floor(is_acc)
     # too weak for gait whatever its rhythm: the autocorrelation is not needed (most of a day)
     period, ad1 = step_period(x, rate_hz)[:2] if amp >= min_amp else (float("nan"), 0.0)
     if np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= min_amp:
@@ -98,7 +99,7 @@ def _quiet_labels(amps: np.ndarray, stds: np.ndarray, is_acc: bool, thr: Thresho
     """`classify_window`'s label of windows whose step-band amplitude is below the gait
     floor (or unknown), for many windows at once: no rhythm to look for, so the inclination
     spread decides (and, for acceleration alone, how quiet the sensor is)."""
-    min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
+    min_amp = thr.gait_floor(is_acc)
     known = np.isfinite(stds)
     out = np.where(stds <= thr.still_max_std_deg, STILL, MOVING).astype(object)
     if is_acc:
@@ -250,13 +251,13 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     stds[whole] = _still_stds(angles, centres[whole] - half, 2 * half)
     for i in np.flatnonzero(~whole).tolist():
         stds[i] = _still_std(angles, slice(int(starts[i]), int(stops[i])))
+    # too little valid data, or what classify_window calls unknown (short or with a gap)
+    unknown = (valid_share < 0.8) | (length < rate) | unknown_signal
     labels = _quiet_labels(amps, stds, is_acc, thr)
-    labels[valid_share < 0.8] = UNKNOWN
-    labels[(length < rate) | unknown_signal] = UNKNOWN  # what classify_window says of them
+    labels[unknown] = UNKNOWN
     cadences = np.full(len(centres), np.nan)
-    min_amp = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
     # windows with a step-band amplitude to test for a rhythm: few (most of a day is quiet)
-    for i in np.flatnonzero((valid_share >= 0.8) & (length >= rate) & ~unknown_signal & (amps >= min_amp)).tolist():
+    for i in np.flatnonzero(~unknown & (amps >= thr.gait_floor(is_acc))).tolist():
         rows = slice(int(starts[i]), int(stops[i]))
         labels[i], cadences[i] = classify_window(signal[rows], rate, is_acc, float(stds[i]), thr,
                                                  gait_measurable, float(amps[i]))
@@ -488,8 +489,7 @@ def _window_gait_signals(angles: dict[str, np.ndarray], acc: dict[str, np.ndarra
     magnitude, an inclination) is formed once for the whole buffer, elementwise as
     gait_signal forms it per window; a window takes the first candidate in gait_signal's
     order that is finite on more than half of its samples, NaN filled within the window."""
-    candidates = [(np.sqrt(sum(np.square(acc[loc][:, k], dtype=float) for k in range(3))), f"{loc} acceleration")
-                  for loc in ACC_PREFERENCE if loc in acc]
+    candidates = [(acceleration_magnitude(acc[loc]), f"{loc} acceleration") for loc in ACC_PREFERENCE if loc in acc]
     candidates += [(np.asarray(angles[name], float), name) for name in ANGLE_PREFERENCE if name in angles]
     out: list[tuple[np.ndarray | None, str]] = [(None, "")] * len(starts)
     undecided = np.ones(len(starts), bool)

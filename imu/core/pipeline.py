@@ -255,11 +255,12 @@ class Pipeline:
     # --- quality --------------------------------------------------------------------
     def sensor_quality(self) -> dict[str, SensorQuality]:
         out = {}
+        quality = self.front_quality()  # once: with the clock fit of every sensor
         for loc, spec in self.sensors.items():
             first, last = self.first_last[loc]
             count = self.samples_seen[loc]
             rate = (count - 1) / (last - first) if count > 1 and last > first else 0.0
-            front = self.front_quality()[loc]
+            front = quality[loc]
             stats = front.stats if front.stats is not None else self.extra_stats.get(loc, DecodeStats())
             out[loc] = SensorQuality(loc, spec.get("device") or "csv", round(rate, 2), count, stats,
                                      front.residual_ms, front.drift_ppm, front.battery_pct)

@@ -279,8 +279,7 @@ def _has_gait(x: np.ndarray, rate: float, thr: Thresholds, is_acc: bool) -> bool
     x = np.where(np.isfinite(x), x, np.nanmean(x))
     period, ad1, _ = step_period(x, rate)
     amp = float(np.std(bandpass(x, rate, 0.8, 6.0)))
-    floor = thr.gait_min_amplitude_g if is_acc else thr.gait_min_amplitude_deg
-    return bool(np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= floor)
+    return bool(np.isfinite(period) and ad1 >= thr.gait_min_regularity and amp >= thr.gait_floor(is_acc))
 
 
 def _acc_moves(a: np.ndarray, rate: float, thr: Thresholds) -> bool:

@@ -21,6 +21,7 @@ from scipy.signal import butter, find_peaks, sosfilt, sosfilt_zi, sosfiltfilt
 STEP_BAND_HZ = (1.2, 4.0)  # walking 1.4-2.2 Hz, running 2.4-3.6 Hz
 ACC_PREFERENCE = ("sacral", "lumbar", "thoracic")
 ANGLE_PREFERENCE = ("lumbar_inclination", "trunk_inclination")
+FILTER_BLOCK = 1 << 16  # samples a long signal is worked on at a time (bounded temporaries)
 
 
 @dataclass
@@ -105,9 +106,6 @@ def _band_sos(rate_hz: float, low_hz: float, high_hz: float, order: int) -> np.n
     nyq = rate_hz / 2.0
     high = min(high_hz, 0.9 * nyq)
     return butter(order, [low_hz / nyq, high / nyq], btype="band", output="sos")
-
-
-FILTER_BLOCK = 1 << 16  # samples a long signal is filtered in at a time
 
 
 def bandpass(x: np.ndarray, rate_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:

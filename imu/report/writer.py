@@ -127,6 +127,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
         raise ReportOutputError(output_problem(Path(err.filename or out), err)) from None
     return {name: out / name for name in ("summary.json", "events.csv", "report.html")}
 
+
 FIGURES = ("timeline", "rate", "traces", "zones", "distributions")
 
 
