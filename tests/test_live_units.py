@@ -179,3 +179,31 @@ def test_library_warnings_do_not_break_the_status_line():
     out = tty.getvalue()
     assert "\r\x1b[K imu: warning from some.ble.library: link lost briefly\n".replace(" imu", "imu") in out
     assert "not shown" not in out
+
+
+async def test_the_virtual_sensors_start_only_once_the_slow_set_up_is_done(tmp_path, monkeypatch):
+    """Set-up (the guides import the mobility test and its report section) runs before the
+    virtual sensors' clock starts: a second spent after it, at --speed 10, left them ten
+    session seconds behind, and the session's times stretched."""
+    from imu.live import virtual
+
+    order = []
+    make_guides, release = LiveSession._make_guides, virtual.GatedClock.release
+    monkeypatch.setattr(LiveSession, "_make_guides", lambda self: order.append("guides") or make_guides(self))
+    monkeypatch.setattr(virtual.GatedClock, "release", lambda self: order.append("release") or release(self))
+    monkeypatch.setenv("IMU_HOME", str(tmp_path / "home"))
+    session = LiveSession(LiveOptions(virtual="smoke", speed=10, output=str(tmp_path / "s.imu"),
+                                      stdout=io.StringIO(), duration=2.0, report=False, desktop=False))
+    assert await session.run() == 0
+    assert order == ["guides", "release"]
+
+
+def test_the_live_session_does_not_load_the_report_figures():
+    """matplotlib (about a second to import) is for reports; the live loop never draws."""
+    import subprocess
+    import sys
+
+    code = ("import sys, imu.live.session, imu.live.mobility_test, imu.live.reset_routine; "
+            "print('matplotlib' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

@@ -180,11 +180,13 @@ class LiveSession:
     async def _monitor(self) -> int:
         o = self.o
         clock = self.clock
+        # everything slow (imports, set-up) before the virtual sensors' clock starts: a second
+        # spent here at --speed 10 would put them ten session seconds behind
+        self.guides = self._make_guides()
         if self.rig is not None:
             clock.release()
         self._install_signals()
         self._install_keys()
-        self.guides = self._make_guides()
         if o.reuse_calibration and self._reuse_calibration():
             pass
         else:
