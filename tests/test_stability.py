@@ -75,3 +75,44 @@ def test_scenarios_are_registered_with_truth():
     assert again["holds"] == info["holds"]
     with pytest.raises(ValueError):
         simulate_truth("carries", duration_s=60.0)
+
+
+def test_grading_masks_the_callers_angles_only_while_it_runs(carries, monkeypatch):
+    """analyze_stability writes NaN into the caller's float32 angles where samples are
+    unusable, instead of a masked copy of every angle, and puts the values back: the caller's
+    arrays come back bit for bit, the grades equal those from copies, and an error half-way
+    through still gives the arrays back."""
+    import numpy as np
+
+    import imu.core.stability as stability
+
+    _, (_, _, analysis) = carries
+    t = analysis.t
+    valid = analysis.valid.copy()
+    valid[len(t) // 3:len(t) // 3 + 3000] = False  # an unusable stretch: masking has work to do
+    owned = {k: v.copy() for k, v in analysis.angles.items()}
+    before = {k: v.copy() for k, v in owned.items()}
+    assert all(v.dtype == np.float32 for v in owned.values())
+
+    def grades(result):
+        return (repr(result.carries), repr(result.activity.segments), list(result.labels), repr(result.notes))
+
+    in_place = stability.analyze_stability(t, owned, valid, analysis.annotations, analysis.thresholds)
+    for k in before:
+        np.testing.assert_array_equal(owned[k].view(np.uint32), before[k].view(np.uint32))
+    copied = stability.analyze_stability(t, {k: v.astype(np.float64) for k, v in owned.items()}, valid,
+                                         analysis.annotations, analysis.thresholds)
+    assert grades(in_place) == grades(copied) and in_place.carries
+
+    seen = {}
+
+    def fail(t, masked, *args, **kwargs):
+        seen["nan"] = all(np.isnan(v[len(t) // 3:len(t) // 3 + 3000]).all() for v in masked.values())
+        raise RuntimeError("half-way")
+
+    monkeypatch.setattr(stability, "segment_activities", fail)
+    with pytest.raises(RuntimeError):
+        stability.analyze_stability(t, owned, valid, analysis.annotations, analysis.thresholds)
+    assert seen["nan"]  # the grading saw the stretch as missing
+    for k in before:
+        np.testing.assert_array_equal(owned[k].view(np.uint32), before[k].view(np.uint32))

@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imu.core.activity import (RUNNING, STILL, WALKING, Segment, _mode_filter, _postures, _quiet_labels,
-                               classify_window)
+from imu.core.activity import (RUNNING, STILL, STILL_STD_ANGLES, WALKING, Segment, _mode_filter, _postures,
+                               _quiet_labels, _still_stds, classify_window, overlay_labels)
 from imu.core.sensor_issues import COME_BACK_S, _comes_back
 from imu.core.strides import FILTER_BLOCK, acceleration_magnitude, bandpass, fill_nan
 
@@ -185,3 +185,58 @@ def test_quiet_windows_labelled_together_as_classify_window_labels_each():
         expected = [classify_window(x, 100.0, is_acc, float(sd), thr, True, float(a))[0]
                     for a, sd in zip(amps, stds)]
         assert _quiet_labels(amps, stds, is_acc, thr).tolist() == expected
+
+
+def whole_session_still_stds(angles, starts, length, block=512):
+    """_still_stds as first written: each angle widened to float64 for the whole session."""
+    out = np.full(len(starts), -np.inf)
+    for name in STILL_STD_ANGLES:
+        if name not in angles:
+            continue
+        x = np.asarray(angles[name], float)
+        if len(x) < length:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(x, length)
+        for k in range(0, len(starts), block):
+            w = windows[starts[k:k + block]]
+            finite = np.isfinite(w)
+            count = finite.sum(axis=1)
+            mean = np.where(finite, w, 0.0).sum(axis=1) / np.maximum(count, 1)
+            dev = np.where(finite, w - mean[:, None], 0.0)
+            std = np.sqrt((dev * dev).sum(axis=1) / np.maximum(count, 1))
+            std[count <= 2] = -np.inf
+            out[k:k + block] = np.maximum(out[k:k + block], std)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 80), st.integers(1, 40), st.booleans())
+def test_still_spreads_widened_a_block_at_a_time_equal_the_whole_session_ones(seed, length, block, shuffled):
+    rng = np.random.default_rng(seed)
+    n = length + int(rng.integers(0, 600))
+    angles = {}
+    for name in rng.permutation(STILL_STD_ANGLES)[:int(rng.integers(1, 5))]:
+        x = (rng.normal(0, 3, n) + np.cumsum(rng.normal(0, 0.2, n))).astype(np.float32)
+        x[rng.random(n) < rng.choice([0.0, 0.1, 0.9])] = np.nan
+        angles[str(name)] = x
+    starts = np.sort(rng.integers(0, n - length + 1, int(rng.integers(0, 200))))
+    if shuffled:
+        starts = rng.permutation(starts)
+    got, want = _still_stds(angles, starts, length, block), whole_session_still_stds(angles, starts, length, block)
+    np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
+def test_overlaid_labels_equal_the_masked_ones():
+    rng = np.random.default_rng(3)
+    t = np.cumsum(rng.uniform(0.005, 0.02, 5000))
+    labels = rng.choice(np.array([STILL, WALKING, RUNNING], dtype=object), len(t))
+    spans = [(float(a), float(a + d), k) for a, d, k in zip(rng.uniform(-5, t[-1], 30), rng.uniform(0, 8, 30),
+                                                           rng.choice(["carry_farmer", "hold_plank", "other"], 30))]
+    spans += [(float(t[100]), float(t[200]), "carry_farmer")]  # edges on samples
+    want = labels.copy()
+    for a, b, k in spans:
+        if k != "other":
+            want[(t >= a) & (t <= b)] = k
+    got = overlay_labels(t, labels, spans, {"carry_farmer", "hold_plank"})
+    assert list(got) == list(want) and list(labels) != list(got)

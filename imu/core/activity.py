@@ -116,17 +116,18 @@ STILL_STD_ANGLES = ("trunk_inclination", "trunk_lateral_inclination", "lumbar_in
 def _still_stds(angles: dict[str, np.ndarray], starts: np.ndarray, length: int,
                 block: int = 512) -> np.ndarray:
     """`_still_std` of the windows [start, start + length) for every start, vectorised a
-    block of windows at a time (NaN where no angle has more than 2 finite samples)."""
+    block of windows at a time (NaN where no angle has more than 2 finite samples). Each
+    block widens to float64 only the rows its windows cover (a whole-session float64 copy
+    per angle was the report's memory peak on a long day)."""
     out = np.full(len(starts), -np.inf)
     for name in STILL_STD_ANGLES:
-        if name not in angles:
+        if name not in angles or len(angles[name]) < length:
             continue
-        x = np.asarray(angles[name], float)
-        if len(x) < length:
-            continue
-        windows = np.lib.stride_tricks.sliding_window_view(x, length)
         for k in range(0, len(starts), block):
-            w = windows[starts[k:k + block]]
+            these = starts[k:k + block]
+            first = int(these.min())
+            rows = np.asarray(angles[name][first:int(these.max()) + length], float)
+            w = np.lib.stride_tricks.sliding_window_view(rows, length)[these - first]
             finite = np.isfinite(w)
             count = finite.sum(axis=1)
             mean = np.where(finite, w, 0.0).sum(axis=1) / np.maximum(count, 1)
@@ -391,7 +392,7 @@ def overlay_labels(t: np.ndarray, labels: np.ndarray, annotations, kinds) -> np.
     out = labels.copy()
     for start, end, label in annotations or []:
         if label in kinds:
-            out[(t >= start) & (t <= end)] = label
+            out[span_rows(t, start, end)] = label
     return out
 
 

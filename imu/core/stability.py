@@ -4,12 +4,15 @@
 the grid acceleration per sensor) and returns a StabilityResult: activity segments and
 per-sample labels, sensor issues (slipped / came off) with an invalid mask, per-run metrics,
 per-carry metrics against the wearer's unloaded walking, per-hold failure times and McGill's
-ratios. Spans with a slipped or removed sensor are never graded. Pure: arrays in, results
-out. `stability_from_analysis(analysis, acc=None)` is the same on an Analysis object.
+ratios. Spans with a slipped or removed sensor are never graded. Arrays in, results out:
+the caller's float32 angles are masked in place while grading and given back unchanged
+(`_masked_in_place`), so no other thread may read them meanwhile.
+`stability_from_analysis(analysis, acc=None)` is the same on an Analysis object.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -125,19 +128,54 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                       neutral_posture: str | None = None,
                       sensor_rate_hz: float | None = None, calibration_spans=()) -> StabilityResult:
     t = np.asarray(t, float)
-    # one float32 copy of each angle (as the Analysis keeps them), masked in place below; each
-    # analysis widens what it reads to float64 itself (a float64 copy of every angle at once
-    # was the report's memory peak)
-    masked = {k: np.array(v, dtype=np.float32) for k, v in angles.items()}
-    notes: list[str] = []
-    issues, invalid = detect_sensor_issues(t, masked, thresholds, acc)
+    # the angles as float32 (as the Analysis keeps them); each analysis widens what it reads
+    # to float64 itself (a float64 copy of every angle at once was the report's memory peak)
+    angles = _float32_arrays(angles)
+    issues, invalid = detect_sensor_issues(t, angles, thresholds, acc)
     release_freed_memory()  # its temporaries, before the segmentation makes its own
-    notes += [issue.sentence() for issue in issues]
-    usable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
-    if usable.any():
-        for values in masked.values():
-            values[usable] = np.nan
-    activity = segment_activities(t, masked, acc, None if valid is None else ~usable, thresholds,
+    unusable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
+    with _masked_in_place(angles, unusable):
+        return _grade(t, angles, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
+                      calibration_spans, issues, invalid, unusable)
+
+
+def _float32_arrays(angles: dict) -> dict[str, np.ndarray]:
+    """The caller's float32 arrays as they are when they can be written to and none shares
+    memory with another; a float32 copy of any other."""
+    out: dict[str, np.ndarray] = {}
+    for name, values in angles.items():
+        if not (isinstance(values, np.ndarray) and values.dtype == np.float32 and values.flags.writeable
+                and not any(np.may_share_memory(values, other) for other in out.values())):
+            values = np.array(values, dtype=np.float32)
+        out[name] = values
+    return out
+
+
+@contextmanager
+def _masked_in_place(angles: dict[str, np.ndarray], rows: np.ndarray):
+    """NaN at `rows` in every angle for the duration, written into the arrays themselves and
+    their values put back afterwards: the grading sees unusable samples as missing, the
+    caller gets its arrays back unchanged, and only the masked samples are kept aside (a
+    masked copy of every angle was 80-115 MB of an 8-hour report's peak). Not for arrays
+    another thread reads meanwhile."""
+    if not rows.any():
+        yield
+        return
+    kept = {name: values[rows] for name, values in angles.items()}
+    try:
+        for values in angles.values():
+            values[rows] = np.nan
+        yield
+    finally:
+        for name, values in angles.items():
+            values[rows] = kept[name]
+
+
+def _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
+           calibration_spans, issues, invalid, unusable) -> StabilityResult:
+    """analyze_stability once the unusable samples are masked (NaN) in `masked`."""
+    notes = [issue.sentence() for issue in issues]
+    activity = segment_activities(t, masked, acc, None if valid is None else ~unusable, thresholds,
                                   neutral_posture, sensor_rate_hz, calibration_spans)
     gait = gait_bouts(t, masked, acc, activity.segments, sensor_rate_hz)
     gait_note = rate_problem(sensor_rate_hz)
