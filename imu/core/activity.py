@@ -262,6 +262,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
         rows = slice(int(starts[i]), int(stops[i]))
         labels[i], cadences[i] = classify_window(signal[rows], rate, is_acc, float(stds[i]), thr,
                                                  gait_measurable, float(amps[i]))
+    del signal, raw_valid  # the step band is all the rest reads: the sample labels take their room
     labels = labels.tolist()
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
     # hop labels to samples: each sample takes the label of its nearest centre
@@ -272,7 +273,8 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
         nearest = np.clip(np.round(np.arange(lo, hi) / hop).astype(int), 0, len(centres) - 1)
         sample_labels[lo:hi] = table[nearest]
     segments = _segments(t, sample_labels, cadences, centres, hop)
-    _refine_boundaries(t, signal, rate, segments, band)
+    _refine_boundaries(t, band, rate, segments)
+    del band
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
         sample_labels[span_rows(t, seg.start_s, seg.end_s)] = seg.kind
@@ -294,15 +296,14 @@ def _segments(t, sample_labels, cadences, centres, hop) -> list[Segment]:
     return out
 
 
-def _refine_boundaries(t, signal, rate, segments: list[Segment], band: np.ndarray | None = None) -> None:
+def _refine_boundaries(t, band: np.ndarray, rate: float, segments: list[Segment]) -> None:
     """Move each boundary that touches gait to where the step-band amplitude envelope
     (1 s RMS) crosses half-way between its levels on either side: the 6 s windows place
-    boundaries up to half a window off, the envelope to about half a second. band: the
-    signal's step band, when the caller has filtered it already."""
+    boundaries up to half a window off, the envelope to about half a second. band: the gait
+    signal's step band (0.8-6 Hz)."""
     if not any(WALKING in (l.kind, r.kind) or RUNNING in (l.kind, r.kind)
                for l, r in zip(segments[:-1], segments[1:])):
         return  # no boundary touches gait: nothing to refine (most of a desk day)
-    band = bandpass(signal, rate, 0.8, 6.0) if band is None else band
     k = max(1, int(round(rate)))
     pairs = [(left, right) for left, right in zip(segments[:-1], segments[1:])
              if WALKING in (left.kind, right.kind) or RUNNING in (left.kind, right.kind)]
