@@ -102,7 +102,8 @@ def _acc_unit(location: str, acc: np.ndarray, stated: str | None, out: Detected)
 
 
 def _direction_and_sign(location: str, quat: np.ndarray, acc: np.ndarray, stated: dict, out: Detected) -> None:
-    unit = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a zero reading: not finite, left out below
+        unit = acc / np.linalg.norm(acc, axis=1, keepdims=True)
     ok = np.isfinite(unit).all(axis=1)
     if ok.sum() < 10:
         return
