@@ -228,7 +228,7 @@ def grid_step(t: np.ndarray) -> float:
     steps = np.diff(t)
     if not np.all(steps > 0):
         raise ValueError("time axis must be strictly increasing")
-    return float(np.median(steps))
+    return float(np.median(steps, overwrite_input=True))  # sorts the steps in place: no second copy
 
 
 def static_bouts(t: np.ndarray, values: np.ndarray, band_deg: float, min_s: float,

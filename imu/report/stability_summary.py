@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from imu.core.exposure import grid_step
 from imu.report.summary import json_safe, rounded
 
 
@@ -80,7 +81,7 @@ def context_seconds(result) -> dict:
     t = result.activity.t
     if len(t) < 2:
         return {}
-    step = float(np.median(np.diff(t)))
+    step = grid_step(t)
     # by runs of one label (a day holds a few thousand), not by sorting every sample's label
     labels = np.asarray(result.labels)
     starts = np.concatenate([[0], np.flatnonzero(labels[1:] != labels[:-1]) + 1])
