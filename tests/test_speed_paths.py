@@ -65,6 +65,18 @@ def test_importing_the_quaternion_and_anatomy_helpers_does_not_load_scipy_spatia
     assert loaded.stdout.strip() == "False"
 
 
+def test_the_report_and_the_live_loop_do_not_import_pandas():
+    """pandas (about 0.4 s to import) is for exports and cohorts; a report or live session
+    that holds no mobility test never needs it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, imu.report.make, imu.analysis, imu.report.writer, imu.live.session; "
+            "print('pandas' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
+
+
 def _step(t0: int, n: int, names: tuple[str, ...]):
     from imu.core.context import CODE_STILL, context_labels
     from imu.core.grid import GridFrame

@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from imu import anatomy as A
 from imu import quat as Q
@@ -135,6 +134,8 @@ def movement_range(t: np.ndarray, values: np.ndarray, direction: float) -> tuple
     reference = reference[np.isfinite(reference)]
     if not len(reference):
         return None, "not measured: no data at the movement's start"
+    import pandas as pd  # here, not at the top: every report imports this module, few hold a test
+
     window = max(1, int(round(SMOOTH_S * rate)))
     smooth = pd.Series(values).rolling(window, center=True, min_periods=max(1, window // 2)).median()
     moved = direction * (smooth.to_numpy() - float(np.median(reference)))
