@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imu.core.context import CONTEXT_LABELS
 from imu.core.exposure import ZoneScheme, zone_scheme
 from imu.core.result import Analysis
 from imu.profile import Thresholds
@@ -201,7 +202,7 @@ class ReplayModel:
             slouch_count=state.slouch_count, alert_count=state.alert_count,
             zone_s=dict(zip(self.zones.labels, map(float, zone_s))),
             posture={n: _at(v, hi - 1) for n, v in a.angles.items()},
-            context=str(a.context[hi - 1]) if hi > 0 else "",
+            context=CONTEXT_LABELS[a.context[hi - 1]] if hi > 0 else "",
             status=self._status[max(s, 0)] if self._status else {},
             alert=state.alert, slouching_since=state.open_start(),
             calibration=state.calibration, zones=self.zones, window_s=self.window_s,

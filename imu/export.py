@@ -55,7 +55,7 @@ def angle_frame(analysis):
     order = {name: i for i, name in enumerate(ANGLE_NAMES)}
     names = sorted(analysis.angles, key=lambda n: (order.get(n, len(order)), n))
     columns = {"time_s": t, "valid": np.asarray(analysis.valid, dtype=bool),
-               "context": np.asarray(analysis.context).astype(str), "slouch": slouch}
+               "context": analysis.context_labels.astype(str), "slouch": slouch}
     columns.update({name: np.asarray(analysis.angles[name], dtype=float) for name in names})
     return pd.DataFrame(columns)
 

@@ -286,7 +286,7 @@ def test_streamed_envelope_of_a_simulated_session_equals_the_analysis_one(simula
     np.testing.assert_array_equal(streamed.context_counts(), whole.context_counts())
     assert streamed.valid_count == int(analysis.valid.sum())
     assert streamed.sample_count == analysis.t.size
-    labels, counts = np.unique(analysis.context.astype(str), return_counts=True)
+    labels, counts = np.unique(analysis.context_labels.astype(str), return_counts=True)
     assert streamed.context_seconds() == {k: pytest.approx(c * 0.01) for k, c in zip(labels, counts)}
 
 

@@ -1,6 +1,7 @@
 """Fast paths give exactly what the general code gives (bit for bit, NaN included)."""
 
 import numpy as np
+import pytest
 
 from imu import quat as Q
 from imu.core.grid import GridResampler
@@ -119,7 +120,7 @@ def test_analysis_collector_builds_what_joining_the_steps_gives():
     np.testing.assert_array_equal(analysis.t, np.concatenate([s.t for s in steps]))
     np.testing.assert_array_equal(analysis.valid, np.concatenate([np.isfinite(s.grid.quat["thoracic"]).all(axis=1)
                                                                   for s in steps]))
-    assert list(analysis.context) == ["still"] * 120
+    assert list(analysis.context_labels) == ["still"] * 120
     # a second build, and one after more steps, go on from the first
     again = collector.build(pipeline, [])
     for name, values in expected.items():
@@ -131,16 +132,38 @@ def test_analysis_collector_builds_what_joining_the_steps_gives():
     assert np.isnan(more.angles["late"][120:]).all() and len(more.t) == 130
 
 
-def test_analysis_collector_build_holds_one_angle_twice_at_most():
+def test_an_analysis_keeps_its_context_as_one_byte_codes_and_gives_labels_on_request():
+    import dataclasses
+
+    from imu.core.result import Analysis, CalibrationReport
+    from imu.profile import Thresholds
+
+    labels = np.array(["still", "moving", "uncalibrated", "unknown", "still"], dtype=object)
+
+    def made(context):
+        return Analysis(t=np.arange(5.0), angles={}, valid=np.ones(5, bool), context=context, episodes=[],
+                        alerts=[], calibration=CalibrationReport(False, "failed", []), sensors={},
+                        thresholds=Thresholds(), duration_s=5.0)
+
+    analysis = made(labels)
+    assert analysis.context.dtype == np.uint8 and analysis.context.nbytes == 5
+    assert list(analysis.context_labels) == list(labels)
+    assert made(analysis.context).context is analysis.context  # codes are kept as they are
+    assert list(dataclasses.replace(analysis).context_labels) == list(labels)
+    with pytest.raises(ValueError, match="walking"):
+        made(np.array(["still", "walking"] * 2 + ["still"], dtype=object))
+
+
+def test_analysis_collector_build_holds_one_series_twice_at_most():
     import tracemalloc
 
     from imu.core.pipeline import Pipeline
 
     pipeline = Pipeline({"thoracic": {"device": None}})
     names = tuple(f"angle_{k}" for k in range(6))
-    steps = [_step(k * 20_000, 20_000, names) for k in range(10)]
-    tracemalloc.start()
+    tracemalloc.start()  # before the steps: freeing their time parts must count too
     try:
+        steps = [_step(k * 20_000, 20_000, names) for k in range(10)]
         collector = _collect(steps)
         del steps
         before, _ = tracemalloc.get_traced_memory()
@@ -149,10 +172,10 @@ def test_analysis_collector_build_holds_one_angle_twice_at_most():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    one_angle = analysis.angles["angle_0"].nbytes
-    labels = 2 * analysis.context.nbytes  # the label array, and the index its codes become
+    assert analysis.context.dtype == np.uint8  # codes: no label array is made
+    largest = analysis.t.nbytes  # float64: the largest series, joined while its parts are held
     # joining everything while the parts are held would add six angles, t and the rest
-    assert peak - before < one_angle + labels + one_angle // 2
+    assert peak - before < largest + analysis.angles["angle_0"].nbytes // 2
 
 
 def test_stream_decoder_gives_what_frame_by_frame_decoding_gives_bit_for_bit():

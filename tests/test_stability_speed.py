@@ -240,3 +240,4 @@ def test_overlaid_labels_equal_the_masked_ones():
             want[(t >= a) & (t <= b)] = k
     got = overlay_labels(t, labels, spans, {"carry_farmer", "hold_plank"})
     assert list(got) == list(want) and list(labels) != list(got)
+    assert overlay_labels(t, labels, [s for s in spans if s[2] == "other"], {"carry_farmer"}) is labels

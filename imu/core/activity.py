@@ -389,11 +389,15 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
 
 
 def overlay_labels(t: np.ndarray, labels: np.ndarray, annotations, kinds) -> np.ndarray:
-    """Labels with the wearer's annotated spans (carries, holds) written over them."""
+    """Labels with the wearer's annotated spans (carries, holds) written over them: a copy
+    when a span applies, else `labels` itself (an object array of a day's labels is 23 MB at
+    8 h; a desk day has no carries or holds). Read the result, do not write to it."""
+    spans = [(start, end, label) for start, end, label in annotations or [] if label in kinds]
+    if not spans:
+        return labels
     out = labels.copy()
-    for start, end, label in annotations or []:
-        if label in kinds:
-            out[span_rows(t, start, end)] = label
+    for start, end, label in spans:
+        out[span_rows(t, start, end)] = label
     return out
 
 

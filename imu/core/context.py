@@ -40,9 +40,12 @@ def context_codes(labels: np.ndarray) -> np.ndarray:
 
 
 def context_counts(labels: np.ndarray) -> dict[str, int]:
-    """Samples per label, without a string copy of the whole array."""
+    """Samples per label of a label array or of its uint8 codes, without a string copy of
+    the whole array."""
+    labels = np.asarray(labels)
     try:
-        counts = np.bincount(context_codes(labels), minlength=len(CONTEXT_LABELS))
+        codes = labels if labels.dtype == np.uint8 else context_codes(labels)
+        counts = np.bincount(codes, minlength=len(CONTEXT_LABELS))
     except ValueError:  # labels from elsewhere (a test, an import): count them as they are
         names, found = np.unique(np.asarray(labels).astype(str), return_counts=True)
         return {str(k): int(c) for k, c in zip(names, found)}

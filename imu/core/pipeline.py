@@ -318,7 +318,7 @@ class AnalysisCollector:
             if np.isfinite(values).any():
                 angles[name] = values
         valid = join(self._valid, np.empty(0, bool))
-        context = context_labels(join(self._context, np.empty(0, np.uint8)))
+        context = join(self._context, np.empty(0, np.uint8))
         calibration = (pipeline.calibration.report if pipeline.calibration
                        else CalibrationReport(False, "failed", ["no calibration"]))
         # (analysis and replay put the whole calibration plan's report in its place)

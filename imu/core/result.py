@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.context import context_codes, context_labels
 from imu.profile import Thresholds
 from imu.samples import DecodeStats
 
@@ -92,7 +93,10 @@ class Analysis:
     t: np.ndarray  # (n,) session seconds on the analysis grid
     angles: dict[str, np.ndarray]  # name -> (n,) degrees from neutral, NaN where unknown
     valid: np.ndarray  # (n,) bool: every sensor had data and no motor vibration
-    context: np.ndarray  # (n,) str labels: "still", "moving", "walking", "running", ...
+    # (n,) uint8 codes into imu.core.context.CONTEXT_LABELS ("unknown", "still", "moving",
+    # "uncalibrated"), one byte a sample; labels given are turned into codes. As labels:
+    # `context_labels`
+    context: np.ndarray
     episodes: list[SlouchEpisode]  # counted episodes only (held >= slouch_min_duration_s)
     alerts: list[Alert]
     calibration: CalibrationReport
@@ -102,3 +106,12 @@ class Analysis:
     annotations: list[tuple[float, float, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be measured, plainly
     events: list[dict] = field(default_factory=list)  # every pipeline event, live vocabulary
+
+    def __post_init__(self) -> None:
+        context = np.asarray(self.context)
+        self.context = context if context.dtype == np.uint8 else context_codes(context)
+
+    @property
+    def context_labels(self) -> np.ndarray:
+        """The context as a label array (object; its elements are the table's few strings)."""
+        return context_labels(self.context)

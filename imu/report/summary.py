@@ -189,7 +189,7 @@ def _calibration(analysis: Analysis) -> dict:
 
 
 def _context_time(analysis: Analysis) -> dict:
-    context = np.asarray(analysis.context)
+    context = analysis.context
     if context.size < 2:
         return {}
     dt = grid_step(analysis.t)
