@@ -9,8 +9,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imu.core.activity import (RUNNING, STILL, STILL_STD_ANGLES, WALKING, Segment, _mode_filter, _postures,
-                               _quiet_labels, _still_stds, classify_window, overlay_labels)
+from imu.core.activity import (ACTIVITY_CODE, RUNNING, STILL, STILL_STD_ANGLES, WALKING, Segment, _mode_filter,
+                               _postures, _quiet_labels, _still_stds, activity_labels, classify_window,
+                               overlay_labels)
 from imu.core.sensor_issues import COME_BACK_S, _comes_back
 from imu.core.strides import FILTER_BLOCK, acceleration_magnitude, bandpass, fill_nan
 
@@ -231,6 +232,7 @@ def test_overlaid_labels_equal_the_masked_ones():
     rng = np.random.default_rng(3)
     t = np.cumsum(rng.uniform(0.005, 0.02, 5000))
     labels = rng.choice(np.array([STILL, WALKING, RUNNING], dtype=object), len(t))
+    codes = np.array([ACTIVITY_CODE[label] for label in labels], dtype=np.uint8)
     spans = [(float(a), float(a + d), k) for a, d, k in zip(rng.uniform(-5, t[-1], 30), rng.uniform(0, 8, 30),
                                                            rng.choice(["carry_farmer", "hold_plank", "other"], 30))]
     spans += [(float(t[100]), float(t[200]), "carry_farmer")]  # edges on samples
@@ -238,6 +240,36 @@ def test_overlaid_labels_equal_the_masked_ones():
     for a, b, k in spans:
         if k != "other":
             want[(t >= a) & (t <= b)] = k
-    got = overlay_labels(t, labels, spans, {"carry_farmer", "hold_plank"})
-    assert list(got) == list(want) and list(labels) != list(got)
-    assert overlay_labels(t, labels, [s for s in spans if s[2] == "other"], {"carry_farmer"}) is labels
+    got = overlay_labels(t, codes, spans, {"carry_farmer", "hold_plank"})
+    assert list(activity_labels(got)) == list(want) and list(activity_labels(codes)) == list(labels)
+    assert overlay_labels(t, codes, [s for s in spans if s[2] == "other"], {"carry_farmer"}) is codes
+
+
+def carry_without_gait_by_strings(t, labels, a, b):
+    """_carry_without_gait as first written: on label strings, np.unique's order for ties."""
+    rows = (t >= a) & (t <= b)
+    if not rows.any():
+        return "it lies outside the recording"
+    inside = labels[rows].astype(str)
+    gait = np.isin(inside, ("walking", "running")).mean()
+    if gait >= 0.5:
+        return None
+    kinds, counts = np.unique(inside, return_counts=True)
+    top = kinds[np.argmax(counts)]
+    doing = {"sitting": "the wearer was seated", "standing": "the wearer stood still",
+             "still": "the wearer sat or stood still"}.get(str(top), f"the wearer was {top}")
+    return (f"no walking in it ({100 * gait:.0f} % gait; {doing} for "
+            f"{100 * counts.max() / len(inside):.0f} % of it), so strides there are not steps")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["still", "sitting", "standing", "walking", "running", "moving",
+                                           "unknown", "carry_front"]), st.integers(1, 6)), min_size=1, max_size=12),
+       st.floats(-2, 40), st.floats(0, 40))
+def test_a_carry_without_gait_is_told_from_codes_as_from_label_strings(runs, a, length):
+    from imu.core.stability import _carry_without_gait
+
+    labels = np.array([label for label, n in runs for _ in range(n)], dtype=object)  # runs of equal length tie
+    t = np.arange(len(labels)) * 0.5
+    codes = np.array([ACTIVITY_CODE[label] for label in labels], dtype=np.uint8)
+    assert _carry_without_gait(t, codes, a, a + length) == carry_without_gait_by_strings(t, labels, a, a + length)

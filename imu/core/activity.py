@@ -30,6 +30,12 @@ from imu.profile import Thresholds
 
 STILL, SITTING, STANDING, WALKING, RUNNING, MOVING, UNKNOWN = (
     "still", "sitting", "standing", "walking", "running", "moving", "unknown")
+# A session's per-sample labels are kept as uint8 codes into this table (one byte a sample;
+# an object array of labels is eight): the activity kinds, then the annotated spans written
+# over them (carries, holds).
+ACTIVITY_LABELS = (UNKNOWN, STILL, SITTING, STANDING, WALKING, RUNNING, MOVING, *CARRY_LABELS, *HOLD_ALIASES)
+ACTIVITY_CODE = {label: code for code, label in enumerate(ACTIVITY_LABELS)}
+_ACTIVITY_TABLE = np.array(ACTIVITY_LABELS, dtype=object)
 WINDOW_S = 6.0
 HOP_S = 1.0
 MIN_SEGMENT_S = 4.0
@@ -50,13 +56,23 @@ class Segment:
         return d
 
 
+def activity_labels(codes: np.ndarray) -> np.ndarray:
+    """The label array (object; its elements are the table's strings) of activity codes."""
+    return _ACTIVITY_TABLE[np.asarray(codes, dtype=np.uint8)]
+
+
 @dataclass
 class ActivityResult:
     t: np.ndarray
-    labels: np.ndarray  # (n,) object: still/sitting/standing/walking/running/moving/unknown
+    codes: np.ndarray  # (n,) uint8 into ACTIVITY_LABELS: still/sitting/standing/walking/...
     segments: list[Segment]  # automatic segmentation (gait and still), time order
     sensor_issues: list[SensorIssue] = field(default_factory=list)
     invalid: np.ndarray | None = None  # (n,) bool: a sensor slipped or came off
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The per-sample labels as strings (made on each call: read `codes` in loops)."""
+        return activity_labels(self.codes)
 
     def spans(self, kind: str) -> list[Segment]:
         return [s for s in self.segments if s.kind == kind]
@@ -219,11 +235,11 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     t = np.asarray(t, float)
     n = len(t)
     if n < 2:
-        return ActivityResult(t, np.full(n, UNKNOWN, dtype=object), [])
+        return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])
     rate = 1.0 / np.median(np.diff(t))
     signal, name = gait_signal(angles, acc)
     if signal is None:
-        return ActivityResult(t, np.full(n, UNKNOWN, dtype=object), [])
+        return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])
     is_acc = "acceleration" in name
     gait_measurable = rate_problem(sensor_rate_hz) is None
     half = int(round(WINDOW_S * rate / 2))
@@ -266,27 +282,31 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     labels = labels.tolist()
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
     # hop labels to samples: each sample takes the label of its nearest centre
-    table = np.array(labels, dtype=object)
-    sample_labels = np.empty(n, dtype=object)
+    table = np.array([ACTIVITY_CODE[label] for label in labels], dtype=np.uint8)
+    sample_codes = np.empty(n, dtype=np.uint8)
     for lo in range(0, n, PREFIX_BLOCK):  # a block at a time: no whole-session index arrays
         hi = min(n, lo + PREFIX_BLOCK)
         nearest = np.clip(np.round(np.arange(lo, hi) / hop).astype(int), 0, len(centres) - 1)
-        sample_labels[lo:hi] = table[nearest]
-    segments = _segments(t, sample_labels, cadences, centres, hop)
+        sample_codes[lo:hi] = table[nearest]
+    segments = _segments(t, sample_codes, cadences, centres, hop)
     _refine_boundaries(t, band, rate, segments)
     del band
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
-        sample_labels[span_rows(t, seg.start_s, seg.end_s)] = seg.kind
-    return ActivityResult(t, sample_labels, segments)
+        sample_codes[span_rows(t, seg.start_s, seg.end_s)] = ACTIVITY_CODE[seg.kind]
+    return ActivityResult(t, sample_codes, segments)
 
 
-def _segments(t, sample_labels, cadences, centres, hop) -> list[Segment]:
+def label_runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, stop) sample indices of the runs of one code."""
+    starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1]).astype(int)
+    return starts, np.concatenate([starts[1:], [len(codes)]]).astype(int)
+
+
+def _segments(t, sample_codes, cadences, centres, hop) -> list[Segment]:
     out = []
-    change = np.flatnonzero(sample_labels[1:] != sample_labels[:-1]) + 1
-    bounds = np.concatenate([[0], change, [len(t)]])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        kind = sample_labels[a]
+    for a, b in zip(*label_runs(sample_codes)):
+        kind = ACTIVITY_LABELS[sample_codes[a]]
         cad = None
         if kind in (WALKING, RUNNING):
             inside = (centres >= a) & (centres < b)
@@ -388,16 +408,16 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
     return merged
 
 
-def overlay_labels(t: np.ndarray, labels: np.ndarray, annotations, kinds) -> np.ndarray:
-    """Labels with the wearer's annotated spans (carries, holds) written over them: a copy
-    when a span applies, else `labels` itself (an object array of a day's labels is 23 MB at
-    8 h; a desk day has no carries or holds). Read the result, do not write to it."""
+def overlay_labels(t: np.ndarray, codes: np.ndarray, annotations, kinds) -> np.ndarray:
+    """Activity codes with the wearer's annotated spans (carries, holds) written over them: a
+    copy when a span applies, else `codes` itself (a desk day has no carries or holds). Read
+    the result, do not write to it."""
     spans = [(start, end, label) for start, end, label in annotations or [] if label in kinds]
     if not spans:
-        return labels
-    out = labels.copy()
+        return codes
+    out = codes.copy()
     for start, end, label in spans:
-        out[span_rows(t, start, end)] = label
+        out[span_rows(t, start, end)] = ACTIVITY_CODE[label]
     return out
 
 

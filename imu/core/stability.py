@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imu.core.activity import (CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING, WALKING, ActivityResult,
-                               Segment, SensorIssue, detect_sensor_issues, overlay_labels,
-                               segment_activities, span_rows)
+from imu.core.activity import (ACTIVITY_CODE, ACTIVITY_LABELS, CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING,
+                               WALKING, ActivityResult, Segment, SensorIssue, activity_labels,
+                               detect_sensor_issues, label_runs, overlay_labels, segment_activities,
+                               span_rows)
 from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
@@ -35,7 +36,7 @@ GAIT_KINDS = (WALKING, RUNNING)
 @dataclass
 class StabilityResult:
     activity: ActivityResult
-    labels: np.ndarray  # (n,) activity labels with annotated carries / holds written over
+    codes: np.ndarray  # (n,) uint8 activity codes (ACTIVITY_LABELS), annotated carries / holds written over
     invalid: np.ndarray  # (n,) bool: a sensor slipped or came off
     sensor_issues: list[SensorIssue]
     runs: list[RunMetrics]
@@ -50,18 +51,21 @@ class StabilityResult:
     ungraded: list[Ungraded] = field(default_factory=list)  # runs, carries, holds without a grade
 
     @property
+    def labels(self) -> np.ndarray:
+        """The per-sample labels as strings (made on each call: read `codes` in loops)."""
+        return activity_labels(self.codes)
+
+    @property
     def activities(self) -> list[Segment]:
         """Automatic segments with the annotated carries and holds cut in."""
         t = self.activity.t
         out: list[Segment] = []
         if len(t) == 0:
             return out
-        change = np.flatnonzero(self.labels[1:] != self.labels[:-1]) + 1
-        bounds = np.concatenate([[0], change, [len(t)]])
         cad = {(s.kind, round(s.start_s, 3)): s.cadence_spm for s in self.activity.segments}
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(*label_runs(self.codes)):
             end = t[b] if b < len(t) else t[-1]
-            kind = str(self.labels[a])
+            kind = ACTIVITY_LABELS[self.codes[a]]
             out.append(Segment(kind, float(t[a]), float(end), cad.get((kind, round(float(t[a]), 3)))))
         return out
 
@@ -106,19 +110,18 @@ def _subtract(span, others, margin: float) -> list[tuple[float, float]]:
     return parts
 
 
-def _carry_without_gait(t, labels, a: float, b: float) -> str | None:
+def _carry_without_gait(t, codes, a: float, b: float) -> str | None:
     """Why a labelled carry is no carry (the wearer did not walk), or None."""
-    rows = (t >= a) & (t <= b)
-    if not rows.any():
+    inside = codes[span_rows(t, a, b)]
+    if not len(inside):
         return "it lies outside the recording"
-    inside = labels[rows].astype(str)
-    gait = np.isin(inside, GAIT_KINDS).mean()
+    gait = np.isin(inside, [ACTIVITY_CODE[kind] for kind in GAIT_KINDS]).mean()
     if gait >= CARRY_MIN_GAIT_SHARE:
         return None
-    kinds, counts = np.unique(inside, return_counts=True)
-    top = kinds[np.argmax(counts)]
+    counts = np.bincount(inside, minlength=len(ACTIVITY_LABELS))
+    top = min(ACTIVITY_LABELS[code] for code in np.flatnonzero(counts == counts.max()))  # ties: by name
     doing = {"sitting": "the wearer was seated", "standing": "the wearer stood still",
-             "still": "the wearer sat or stood still"}.get(str(top), f"the wearer was {top}")
+             "still": "the wearer sat or stood still"}.get(top, f"the wearer was {top}")
     return (f"no walking in it ({100 * gait:.0f} % gait; {doing} for "
             f"{100 * counts.max() / len(inside):.0f} % of it), so strides there are not steps")
 
@@ -184,7 +187,7 @@ def _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sens
         notes.append(gait_note)
     activity.sensor_issues, activity.invalid = issues, invalid
     annotations = list(annotations or [])
-    labels = overlay_labels(t, activity.labels, annotations, set(CARRY_LABELS) | set(HOLD_ALIASES))
+    codes = overlay_labels(t, activity.codes, annotations, set(CARRY_LABELS) | set(HOLD_ALIASES))
 
     # the standing neutral for the running lean: median trunk inclination while standing still
     ref = None
@@ -227,7 +230,7 @@ def _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sens
     walking = walking_baseline(t, masked, walk_spans, acc) if walk_spans else None
     carries = []
     for a, b, label in _gradeable(annotations, CARRY_LABELS, t, invalid, ungraded):
-        no_gait = _carry_without_gait(t, activity.labels, a, b)
+        no_gait = _carry_without_gait(t, activity.codes, a, b)
         if no_gait is not None:
             ungraded.append(Ungraded(label, a, b, no_gait))
             continue
@@ -251,7 +254,7 @@ def _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sens
     endurance = endurance_ratios(holds) if holds else None
     ungraded.sort(key=lambda u: u.start_s)
     notes += [u.sentence() for u in ungraded]
-    return StabilityResult(activity, labels, invalid, issues, runs, carries, holds, endurance,
+    return StabilityResult(activity, codes, invalid, issues, runs, carries, holds, endurance,
                            walking, ref, notes, gait, gait_note, ungraded)
 
 

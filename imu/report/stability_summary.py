@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from imu.core.activity import ACTIVITY_LABELS
 from imu.core.exposure import grid_step
 from imu.report.summary import json_safe, rounded
 
@@ -82,14 +83,9 @@ def context_seconds(result) -> dict:
     if len(t) < 2:
         return {}
     step = grid_step(t)
-    # by runs of one label (a day holds a few thousand), not by sorting every sample's label
-    labels = np.asarray(result.labels)
-    starts = np.concatenate([[0], np.flatnonzero(labels[1:] != labels[:-1]) + 1])
-    lengths = np.diff(np.concatenate([starts, [len(labels)]]))
-    counts: dict[str, int] = {}
-    for start, length in zip(starts.tolist(), lengths.tolist()):
-        counts[str(labels[start])] = counts.get(str(labels[start]), 0) + length
-    return {k: rounded(counts[k] * step, 2) for k in sorted(counts)}
+    counts = np.bincount(result.codes, minlength=len(ACTIVITY_LABELS))
+    return {ACTIVITY_LABELS[code]: rounded(int(counts[code]) * step, 2)
+            for code in sorted(np.flatnonzero(counts), key=lambda code: ACTIVITY_LABELS[code])}
 
 
 def _activity(segment, bouts, ungraded) -> dict:
