@@ -216,3 +216,15 @@ def test_dashboard_zones_are_the_report_zones(window):
     total = sum(frame.zone_s.values())
     for label, seconds in frame.zone_s.items():
         assert 100 * seconds / total == pytest.approx(expected[label], abs=0.5)
+
+
+def test_the_activity_shown_is_the_analysis_context_label(window, desk):
+    """The Analysis keeps its context as one-byte codes; the dashboard shows the label."""
+    path, sim, analysis, model = desk
+    labels = analysis.context_labels
+    for t in (5.0, model.duration_s / 2, model.duration_s):
+        frame = model.frame_at(t)
+        hi = int(np.searchsorted(analysis.t, t, side="right"))
+        assert isinstance(frame.context, str) and frame.context == labels[hi - 1]
+    window.seek(model.duration_s / 2)
+    assert f"activity: <b>{model.frame_at(model.duration_s / 2).context}</b>" in window.view.header.text()
