@@ -56,6 +56,13 @@ def check_conventions(location: str, s: TimedSamples, stated: dict[str, str]) ->
 
 
 def detect(location: str, s: TimedSamples, stated: dict[str, str]) -> Detected:
+    # damaged rows (a zero or infinite reading) give NaN below, and every test here counts
+    # only finite values: no numpy warning for the user to read
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return _detect(location, s, stated)
+
+
+def _detect(location: str, s: TimedSamples, stated: dict[str, str]) -> Detected:
     out = Detected()
     s = _evidence(s)
     if s.acc is not None:
@@ -102,8 +109,7 @@ def _acc_unit(location: str, acc: np.ndarray, stated: str | None, out: Detected)
 
 
 def _direction_and_sign(location: str, quat: np.ndarray, acc: np.ndarray, stated: dict, out: Detected) -> None:
-    with np.errstate(invalid="ignore", divide="ignore"):  # a zero reading: not finite, left out below
-        unit = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+    unit = acc / np.linalg.norm(acc, axis=1, keepdims=True)
     ok = np.isfinite(unit).all(axis=1)
     if ok.sum() < 10:
         return
