@@ -298,7 +298,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
 
 
 def label_runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(start, stop) sample indices of the runs of one code."""
+    """(start, stop) sample indices of the runs of equal values (codes, labels, a mask)."""
     starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1]).astype(int)
     return starts, np.concatenate([starts[1:], [len(codes)]]).astype(int)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.core.activity import RUNNING, STILL, TRANSITION_BEND_DEG, UNKNOWN, WALKING, ActivityTracker
+from imu.core.activity import RUNNING, STILL, TRANSITION_BEND_DEG, UNKNOWN, WALKING, ActivityTracker, label_runs
 from imu.profile import Thresholds
 
 ACTIVITY_RATE_HZ = 25.0  # the activity tracker's rate: steps (up to 4 Hz) and their band fit
@@ -101,9 +101,7 @@ class SittingTracker:
         gait = (labels == WALKING) | (labels == RUNNING)
         known = labels != UNKNOWN
         # walk the chunk run by run (gait / not gait), checking the clock inside each run
-        change = np.flatnonzero(gait[1:] != gait[:-1]) + 1
-        bounds = np.concatenate([[0], change, [len(td)]])
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(*label_runs(gait)):
             if gait[a]:
                 events += self._gait_run(td[a:b])
             else:
