@@ -273,3 +273,52 @@ def test_a_carry_without_gait_is_told_from_codes_as_from_label_strings(runs, a, 
     t = np.arange(len(labels)) * 0.5
     codes = np.array([ACTIVITY_CODE[label] for label in labels], dtype=np.uint8)
     assert _carry_without_gait(t, codes, a, a + length) == carry_without_gait_by_strings(t, labels, a, a + length)
+
+
+def test_grading_from_the_kept_magnitudes_equals_grading_from_the_three_axes(tmp_path):
+    """The report keeps only |a| per sensor, as float32 (an 8-hour session's three axes were
+    69 MB); every reader of the acceleration needs no more. Graded from those magnitudes, a
+    session with carries and walking gives the activity labels, sensor issues and grades it
+    gives from the full (n, 3) acceleration, to float32 rounding."""
+    from imu.analysis import analyze, open_source
+    from imu.core.stability import AccCollector, stability_from_analysis
+    from imu.recording.session import annotate
+    from imu.sim import simulate
+    from imu.sim.activities import label_annotations
+    from imu.sim.write import write_simulated_session
+
+    sim = simulate("carries", None, 2)
+    path = write_simulated_session(sim, tmp_path / "carries.imu", "carries", 2)
+    for start, end, label in label_annotations(sim.truth):
+        annotate(path, start, end, label)
+    kept, axes = AccCollector(), {}
+
+    def on_step(out):
+        kept(out)
+        for loc, a in out.grid.acc.items():
+            axes.setdefault(loc, []).append(np.asarray(a, np.float32))
+
+    analysis = analyze(open_source(path), on_step=on_step)
+    magnitudes = kept.acc
+    axes = {loc: np.concatenate(parts) for loc, parts in axes.items()}
+    assert set(magnitudes) == set(axes) and len(axes) >= 2
+    for loc, a in axes.items():
+        assert magnitudes[loc].dtype == np.float32 and magnitudes[loc].shape == (len(a),)
+        np.testing.assert_allclose(magnitudes[loc], np.linalg.norm(a.astype(float), axis=1), rtol=3e-7)
+
+    from_magnitudes = stability_from_analysis(analysis, magnitudes)
+    from_axes = stability_from_analysis(analysis, axes)
+    assert np.array_equal(from_magnitudes.codes, from_axes.codes)
+    assert np.array_equal(from_magnitudes.invalid, from_axes.invalid)
+    assert from_magnitudes.sensor_issues == from_axes.sensor_issues
+    assert from_magnitudes.notes == from_axes.notes
+    assert len(from_axes.carries) >= 2 and from_axes.walking is not None
+    assert [c.kind for c in from_magnitudes.carries] == [c.kind for c in from_axes.carries]
+    for mine, theirs in zip(from_magnitudes.carries, from_axes.carries):
+        assert (mine.strides, mine.grade, mine.breakdown) == (theirs.strides, theirs.grade, theirs.breakdown)
+        np.testing.assert_allclose(mine.cadence_spm, theirs.cadence_spm, rtol=1e-6)
+        np.testing.assert_allclose(mine.lateral_bend_range_deg, theirs.lateral_bend_range_deg, rtol=1e-6)
+    assert [b.step_count for b in from_magnitudes.gait] == [b.step_count for b in from_axes.gait]
+    assert sum(b.step_count for b in from_axes.gait) > 100
+    for mine, theirs in zip(from_magnitudes.gait, from_axes.gait):
+        np.testing.assert_allclose(mine.step_times_s, theirs.step_times_s, atol=1e-6)

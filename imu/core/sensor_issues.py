@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.core.strides import bandpass, step_period
+from imu.core.strides import acceleration_magnitude, bandpass, step_period
 from imu.profile import Thresholds
 
 STOPPED_MIN_S = 6.0  # longer than any posture change that could freeze one sensor
@@ -284,7 +284,7 @@ def _has_gait(x: np.ndarray, rate: float, thr: Thresholds, is_acc: bool) -> bool
 
 def _acc_moves(a: np.ndarray, rate: float, thr: Thresholds) -> bool:
     """The sensor's own acceleration shows the body's motion (step-band content)."""
-    mag = np.linalg.norm(np.asarray(a, float), axis=1)
+    mag = acceleration_magnitude(a)
     if np.isfinite(mag).mean() < 0.8:
         return False
     mag = np.where(np.isfinite(mag), mag, np.nanmean(mag))
@@ -325,7 +325,7 @@ def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -
                 if sensor in acc and _acc_moves(acc[sensor][rows], rate, thr):
                     continue  # the body still moves this sensor
                 if any(_has_gait(angles[_INCLINATION[o][0]][rows], rate, thr, False)
-                       or (o in acc and _has_gait(np.linalg.norm(acc[o][rows], axis=1), rate, thr, True))
+                       or (o in acc and _has_gait(acceleration_magnitude(acc[o][rows]), rate, thr, True))
                        for o in others if _INCLINATION[o][0] in angles):
                     off[centre:min(b, centre + int(rate))] = True
             padded_off = np.concatenate([[False], off, [False]])

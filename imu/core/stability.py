@@ -1,12 +1,13 @@
 """Issue 5 entry point: activity context and trunk-stability grading of a whole session.
 
 `analyze_stability(t, angles, ...)` takes the arrays of an Analysis (and, when available,
-the grid acceleration per sensor) and returns a StabilityResult: activity segments and
-per-sample labels, sensor issues (slipped / came off) with an invalid mask, per-run metrics,
-per-carry metrics against the wearer's unloaded walking, per-hold failure times and McGill's
-ratios. Spans with a slipped or removed sensor are never graded. Arrays in, results out:
-the caller's float32 angles are masked in place while grading and given back unchanged
-(`_masked_in_place`), so no other thread may read them meanwhile.
+the grid acceleration per sensor: (n, 3), or its (n,) magnitude as AccCollector keeps it)
+and returns a StabilityResult: activity segments and per-sample labels, sensor issues
+(slipped / came off) with an invalid mask, per-run metrics, per-carry metrics against the
+wearer's unloaded walking, per-hold failure times and McGill's ratios. Spans with a slipped
+or removed sensor are never graded. Arrays in, results out: the caller's float32 angles are
+masked in place while grading and given back unchanged (`_masked_in_place`), so no other
+thread may read them meanwhile.
 `stability_from_analysis(analysis, acc=None)` is the same on an Analysis object.
 """
 
@@ -25,6 +26,7 @@ from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
 from imu.core.running import RunMetrics, run_metrics
+from imu.core.strides import acceleration_magnitude
 from imu.heap import release_freed_memory
 
 MIN_RUN_S = 20.0
@@ -274,8 +276,10 @@ def slowest_sensor_hz(analysis) -> float | None:
 
 
 class AccCollector:
-    """An on_step callback for imu.analysis.analyze that keeps the grid acceleration
-    (the Analysis does not hold it): analyze(source, on_step=collector); collector.acc."""
+    """An on_step callback for imu.analysis.analyze that keeps the grid acceleration's
+    magnitude per sensor (the Analysis does not hold it): analyze(source, on_step=collector);
+    collector.acc. Magnitudes only, as float32: every reader of the acceleration (gait
+    signal, sensor issues) needs no more, and an 8-hour session's three axes were 69 MB."""
 
     def __init__(self):
         self._parts: dict[str, list[np.ndarray]] = {}
@@ -290,8 +294,9 @@ class AccCollector:
             parts = self._parts.setdefault(loc, [])
             have = self._lengths.get(loc, 0)
             if have < self._n:  # a sensor whose acceleration appeared late: NaN before
-                parts.append(np.full((self._n - have, 3), np.nan, np.float32))
-            parts.append(np.asarray(a, np.float32))  # g to 7 digits: the sensor sends 1/2048 g
+                parts.append(np.full(self._n - have, np.nan, np.float32))
+            # g to 7 digits: the sensor sends 1/2048 g
+            parts.append(acceleration_magnitude(a).astype(np.float32))
             self._lengths[loc] = self._n + n
         self._n += n
 
@@ -301,7 +306,7 @@ class AccCollector:
         for loc, parts in self._parts.items():
             a = np.concatenate(parts)
             if len(a) < self._n:
-                a = np.concatenate([a, np.full((self._n - len(a), 3), np.nan, np.float32)])
+                a = np.concatenate([a, np.full(self._n - len(a), np.nan, np.float32)])
             parts[:] = [a]  # the pieces go: one copy, not two
             self._lengths[loc] = len(a)
             out[loc] = a

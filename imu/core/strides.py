@@ -74,8 +74,11 @@ def fill_nan(x: np.ndarray, in_place: bool = False) -> np.ndarray:
 
 
 def acceleration_magnitude(a: np.ndarray) -> np.ndarray:
-    """|a| in float64 of an (n, 3) array (float32 as the collector keeps it), a block at a
-    time: only the result is a whole-session array."""
+    """|a| in float64, a new array: of an (n, 3) acceleration a block at a time (only the
+    result is a whole-session array), or of (n,) magnitudes as they are (what the session's
+    collector keeps: every reader of the acceleration needs only its magnitude)."""
+    if a.ndim == 1:
+        return np.array(a, dtype=float)
     out = np.empty(len(a))
     for lo in range(0, len(a), FILTER_BLOCK):
         part = a[lo:lo + FILTER_BLOCK]
