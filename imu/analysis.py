@@ -71,15 +71,14 @@ def open_source(path: str | Path, thresholds: Thresholds | None = None, mapping=
     without one, a mapping beside the data is used (see `sidecar_mapping`), so replay and
     the dashboards read the file the same way as the report.
     """
+    from imu.recording.mapping import load_mapping
+
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no such file")
     if mapping is None:
         mapping = sidecar_mapping(path)
     if mapping is not None and not hasattr(mapping, "columns"):
-        # only here: the mapping module brings pandas (0.3 s, 60 MB), which a session file never needs
-        from imu.recording.mapping import load_mapping
-
         mapping = load_mapping(mapping)
     if path.is_dir():
         from imu.recording.movella_csv import dot_files

@@ -78,10 +78,10 @@ def test_the_report_and_the_live_loop_do_not_import_pandas():
     assert loaded.stdout.strip() == "False"
 
 
-def test_making_a_report_of_a_session_file_does_not_import_pandas(tmp_path):
-    """Not only the imports: opening the source, calibrating, grading and writing the report
-    of a session file load no pandas either (opening a source once did, for import mappings
-    the session file never has: 60 MB and 0.3 s of every report)."""
+def test_imu_report_of_a_session_file_does_not_import_pandas(tmp_path):
+    """Not only the imports: `imu report` of a session file, reading its arguments, opening,
+    calibrating, grading and writing, loads no pandas either (the import-mapping module once
+    brought it, for mappings a session file never has: 60 MB and 0.3 s of every report)."""
     import subprocess
     import sys
 
@@ -89,11 +89,12 @@ def test_making_a_report_of_a_session_file_does_not_import_pandas(tmp_path):
     from imu.sim.write import write_simulated_session
 
     path = write_simulated_session(simulate("smoke", None, seed=3), tmp_path / "smoke.imu", "smoke", 3)
-    code = ("import sys; from imu.report.make import make_report; "
-            f"written = make_report({str(path)!r}, {str(tmp_path / 'report')!r}); "
-            "print(sorted(written), 'pandas' in sys.modules)")
+    code = ("import sys; from imu.cli import main; "
+            f"code = main(['report', {str(path)!r}, '-o', {str(tmp_path / 'report')!r}, '--quiet']); "
+            "print('exit', code, 'pandas', 'pandas' in sys.modules)")
     made = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert made.stdout.strip() == "['events.csv', 'report.html', 'summary.json'] False"
+    assert made.stdout.strip().splitlines()[-1] == "exit 0 pandas False"
+    assert (tmp_path / "report" / "report.html").is_file()
 
 
 def _step(t0: int, n: int, names: tuple[str, ...]):

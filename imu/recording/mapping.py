@@ -31,8 +31,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from imu.errors import UserError
 from imu.recording.locations import resolve_location
@@ -46,6 +45,9 @@ GYRO_UNITS = ("auto", "deg/s", "rad/s")
 DIRECTIONS = ("auto", "sensor_to_earth", "earth_to_sensor")
 SIGNS = ("auto", "specific_force", "gravity")
 WIDE = "{sensor}"
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class MappingError(UserError, ValueError):
@@ -80,6 +82,8 @@ class ImportMapping:
 
     def to_interchange(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The file's table with interchange column names (wide tables stacked to long)."""
+        import pandas as pd  # here, not above: a session file's report never reads a table
+
         frame = frame.rename(columns=lambda c: str(c).strip())
         if self.wide:
             return self._stack(frame)
@@ -100,6 +104,8 @@ class ImportMapping:
         return table
 
     def _stack(self, frame: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
         names = list(self.sensors)
         if not names:
             raise MappingError(f"{self.source}: a wide table ({WIDE} in a column name) needs its sensors "
@@ -130,6 +136,8 @@ class ImportMapping:
         return table
 
     def _scale_time(self, table: pd.DataFrame) -> None:
+        import pandas as pd
+
         if "time_s" not in table or self.time_unit == "s":
             return
         if self.time_unit == "datetime":  # clock text such as 2024-03-05 09:10:11.250: POSIX seconds
