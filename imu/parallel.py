@@ -80,18 +80,105 @@ def in_child(function: Callable[..., Any], *args, **kwargs) -> Pending:
     status = 0
     try:
         os.close(read_fd)
+        _call_and_send(function, args, kwargs, write_fd)
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _call_and_send(function, args, kwargs, write_fd: int) -> None:
+    """A child's one call: its result, or what it raised, pickled into write_fd."""
+    try:
+        message = (True, function(*args, **kwargs))
+    except Exception as err:
+        message = (False, err)
+    try:
+        data = pickle.dumps(message)
+    except Exception:  # an unpicklable result or exception: send its text instead
+        text = "".join(traceback.format_exception(message[1])) if not message[0] else \
+            "the result could not be sent back"
+        data = pickle.dumps((False, ChildFailed(text)))
+    with os.fdopen(write_fd, "wb") as pipe:
+        pipe.write(data)
+
+
+class Standby:
+    """A child forked now, while this process is still small, that waits for one call sent
+    later (`submit`): for work whose inputs are small but exist only after this process has
+    grown (a report's figures need the exposure and envelope, not the session's arrays). A
+    child forked late starts with the whole grown process as its own resident memory, and
+    every page either process writes afterwards is copied. The function and its arguments
+    travel pickled, so the function must be importable by name. `close()` ends a child never
+    given its call. Where a process cannot fork, `submit` runs the call inline."""
+
+    def __init__(self):
+        self._pid: int | None = None
+        self._owner = os.getpid()
+        if not can_fork():
+            return
+        call_read, self._call_write = os.pipe()
+        self._result_read, result_write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if not pid:
+            _stand_by(call_read, result_write, (self._call_write, self._result_read))  # never returns
+        os.close(call_read)
+        os.close(result_write)
+        self._pid = pid
+
+    def submit(self, function: Callable[..., Any], *args, **kwargs) -> Pending:
+        """Hand the child its call (once); the Pending gives the result."""
+        if self._pid is None:
+            try:
+                return Pending(function(*args, **kwargs))
+            except Exception as err:
+                return Pending(error=err)
+        pid, self._pid = self._pid, None
+        self._send(pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        return Pending(pid=pid, read_fd=self._result_read)
+
+    def close(self) -> None:
+        """End a child that was never given its call."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        self._send(b"")
+        os.close(self._result_read)
+        os.waitpid(pid, 0)
+
+    def _send(self, data: bytes) -> None:
+        # length first: a process forked after this one holds the pipe's write end too, so
+        # the child cannot wait for the end of the pipe to know it has the whole call
+        message = memoryview(len(data).to_bytes(8, "little") + data)
         try:
-            message = (True, function(*args, **kwargs))
-        except Exception as err:
-            message = (False, err)
-        try:
-            data = pickle.dumps(message)
-        except Exception:  # an unpicklable result or exception: send its text instead
-            text = "".join(traceback.format_exception(message[1])) if not message[0] else \
-                "the result could not be sent back"
-            data = pickle.dumps((False, ChildFailed(text)))
-        with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(data)
+            while message:
+                message = message[os.write(self._call_write, message):]
+        except BrokenPipeError:  # the child is gone: the Pending (or waitpid) says how it ended
+            pass
+        finally:
+            os.close(self._call_write)
+
+    def __del__(self) -> None:  # a child never given its call must not outlive its owner
+        if getattr(self, "_pid", None) is not None and os.getpid() == self._owner:
+            self.close()
+
+
+def _stand_by(call_read: int, result_write: int, parents_ends: tuple[int, int]) -> None:
+    """The child's side of `Standby`: wait for the call, make it, send the result; exit
+    quietly when told there is none, or when the parent is gone."""
+    status = 0
+    try:
+        for fd in parents_ends:
+            os.close(fd)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        with os.fdopen(call_read, "rb") as pipe:
+            size = int.from_bytes(pipe.read(8) or bytes(8), "little")
+            data = pipe.read(size) if size else b""
+        if len(data) == size and size:
+            function, args, kwargs = pickle.loads(data)
+            _call_and_send(function, args, kwargs, result_write)
     except BaseException:
         status = 1
     finally:

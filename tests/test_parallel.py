@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imu.parallel import ChildFailed, ChildIterator, can_fork, in_child
+from imu.parallel import ChildFailed, ChildIterator, Standby, can_fork, in_child
 
 needs_fork = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
 
@@ -190,3 +190,79 @@ def test_without_fork_a_child_iterator_runs_when_iterated(monkeypatch, tmp_path)
     assert not list(tmp_path.glob("made-*"))  # nothing made before it is iterated
     items, value = _drain(iter(reading))
     assert len(items) == 3 and value == "all made"
+
+
+def _resident_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _sleep_then(seconds: float, value):
+    time.sleep(seconds)
+    return value
+
+
+@needs_fork
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_a_standby_child_keeps_the_small_memory_it_was_forked_with():
+    """What Standby is for: forked before this process grows, the child runs its call
+    without the grown process's memory as its own (a child forked then would hold it)."""
+    standby = Standby()
+    grown = np.ones(40_000_000)  # 320 MB, written: resident here
+    late = in_child(_resident_mb)
+    early = standby.submit(_resident_mb)
+    assert late.result() > 300
+    assert early.result() < late.result() - 250
+    assert grown[-1] == 1.0
+
+
+@needs_fork
+def test_a_standby_call_arrives_whole_with_its_arguments_and_its_error_comes_back():
+    blob = os.urandom(3_000_000)  # larger than a pipe's buffer, both ways
+    assert Standby().submit(bytes.__add__, blob, b"!").result() == blob + b"!"
+    with pytest.raises(ValueError, match="no figure today"):
+        Standby().submit(_fail, "no figure today").result()
+
+
+@needs_fork
+def test_a_standby_gets_its_call_while_a_process_forked_after_it_holds_the_pipe():
+    """A child forked after the standby inherits the call pipe's write end: the call must
+    still arrive (and close must still end the child) without waiting for that one."""
+    def too_long(signum, frame):
+        raise TimeoutError("the standby waited for the pipe's end: a deadlock")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(15)  # a failure, not a test run that hangs
+    standby, unused = Standby(), Standby()  # two in a row, as a report makes them
+    sibling = in_child(_sleep_then, 20.0, "late")
+    try:
+        assert standby.submit(_sum_of, np.arange(10.0)).result() == 45.0
+        unused.close()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        os.kill(sibling._pid, signal.SIGKILL)
+    with pytest.raises(ChildFailed):
+        sibling.result()
+
+
+@needs_fork
+def test_a_standby_never_given_a_call_ends_when_closed():
+    standby = Standby()
+    pid = standby._pid
+    standby.close()
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
+        os.waitpid(pid, os.WNOHANG)
+    standby.close()  # twice is harmless
+
+
+def test_without_fork_a_standby_runs_its_call_here(monkeypatch):
+    monkeypatch.setenv("IMU_NO_FORK", "1")
+    seen = []
+    assert Standby().submit(seen.append, 5).result() is None
+    assert seen == [5]
+    with pytest.raises(ValueError, match="inline"):
+        Standby().submit(_fail, "inline").result()

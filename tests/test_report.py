@@ -421,10 +421,29 @@ def test_report_command_in_a_pipe_prints_results_not_progress(tmp_path):
     assert len(lines) == 2 and lines[0].startswith("report: ")
 
 
+def test_figures_drawn_from_the_analysis_without_its_arrays_are_the_same():
+    """The report sends its figure processes the analysis without its per-sample arrays and
+    events (beside the envelope): the figures they draw are those of the whole analysis."""
+    import pickle
+
+    from imu.core.envelope import SessionEnvelope
+    from imu.core.exposure import angle_summary
+    from imu.report.figures import session_figures, without_series
+
+    analysis = session()
+    exposures = angle_summary(analysis)
+    envelope = SessionEnvelope.from_arrays(analysis.t, analysis.angles, analysis.valid, analysis.context)
+    light = without_series(analysis)
+    assert len(light.t) == 0 and light.angles == {} and light.events == []
+    assert len(pickle.dumps(light)) < len(pickle.dumps(analysis)) / 20
+    assert session_figures(light, exposures, envelope) == session_figures(analysis, exposures, envelope)
+    assert len(analysis.t) > 0 and analysis.angles  # the original keeps its arrays
+
+
 def test_figures_drawn_in_parts_are_the_figures_drawn_at_once():
     """A report shares its figures among processes: the parts make up the whole, byte for byte."""
     from imu.core.exposure import angle_summary
-    from imu.report.writer import FIGURES, figure_sets, session_figures
+    from imu.report.figures import FIGURES, figure_sets, session_figures
 
     analysis = session()
     exposures = angle_summary(analysis)

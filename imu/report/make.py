@@ -13,24 +13,36 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
                 profile=None, quiet=True) -> dict:
     """Analyse a recording and write its report; a progress bar on a terminal unless quiet.
     Returns the written paths by file name ("summary.json", "events.csv", "report.html")."""
+    from imu.parallel import Standby
     from imu.reading import start_reading
 
     # first thing: a session file is read in a second process while this one imports the
     # analysis and finds the calibration plan
     reading = start_reading(input_path)
+    # and the processes that will draw the figures are forked now, while this one is small:
+    # forked after the analysis, each began with the session's arrays as its own memory
+    drawers = [Standby() for _ in range(MOST_FIGURE_PROCESSES)]
     try:
-        return _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, bends, profile, quiet)
+        return _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibration_spans, bends,
+                     profile, quiet)
     finally:
         if reading is not None:
             reading.close()  # ended already, unless the report failed before the read did
+        for drawer in drawers:
+            drawer.close()  # those not needed, or all when the report failed before its figures
 
 
-def _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, bends, profile, quiet) -> dict:
+# figure_sets shares the figures among at most two processes
+MOST_FIGURE_PROCESSES = 2
+
+
+def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibration_spans, bends, profile,
+          quiet) -> dict:
     from imu.analysis import open_source, run_source
-    from imu.parallel import in_child
     from imu.progress import progress
+    from imu.report.figures import figure_sets, session_figures, without_series
     from imu.report.overview import session_facts
-    from imu.report.writer import figure_sets, prepare_output_dir, session_figures, write_report
+    from imu.report.writer import prepare_output_dir, write_report
     from imu.timefmt import clock
 
     prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
@@ -45,10 +57,11 @@ def _make(reading, input_path, out_dir, thresholds, mapping, calibration_spans, 
         drawing = []
 
         def draw_figures(result) -> None:
-            # the figures need no grades: other processes draw them while this one grades
-            for names in figure_sets(len(result.analysis.t)):
-                drawing.append(in_child(session_figures, result.analysis, result.exposures,
-                                        result.envelope, names))
+            # the figures need no grades: other processes draw them while this one grades,
+            # from the envelope and exposure (the session's arrays stay here)
+            light = without_series(result.analysis) if result.envelope is not None else result.analysis
+            for drawer, names in zip(drawers, figure_sets(len(result.analysis.t))):
+                drawing.append(drawer.submit(session_figures, light, result.exposures, result.envelope, names))
             bar.set_total(None)
             bar.stage("trunk stability and figures")
 

@@ -9,7 +9,6 @@ records this session into that profile's history.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from imu.atomic import replacing_dir
@@ -105,7 +104,7 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
 
     say("figures")
     if images is None:
-        images = session_figures(analysis, exposures, envelope)
+        images = figures.session_figures(analysis, exposures, envelope)
     extra = render_stability_section(
         summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
     extra += render_training_section(summary)
@@ -126,45 +125,6 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
     except OSError as err:
         raise ReportOutputError(output_problem(Path(err.filename or out), err)) from None
     return {name: out / name for name in ("summary.json", "events.csv", "report.html")}
-
-
-FIGURES = ("timeline", "rate", "traces", "zones", "distributions")
-
-
-# grading an hour at 100 Hz takes about a third of what drawing the figures takes, eight
-# hours more than all of it (2-core machine, benchmarks/bench_report_8h.py)
-SPLIT_FIGURES_BELOW_SAMPLES = 4 * 3600 * 100
-
-
-def figure_sets(samples: int, cores: int | None = None) -> list[tuple[str, ...]]:
-    """How a report's figures are shared among the processes that draw them while it grades:
-    the traces (the slowest) apart from the rest where a core is free for both, else all
-    in one. On two cores the grading of a long session needs the second core's time."""
-    cores = (os.cpu_count() or 1) if cores is None else cores
-    if cores >= 3 or (cores == 2 and samples < SPLIT_FIGURES_BELOW_SAMPLES):
-        return [("traces",), tuple(name for name in FIGURES if name != "traces")]
-    return [FIGURES]
-
-
-def session_figures(analysis: Analysis, exposures: dict, envelope: SessionEnvelope | None = None,
-                    only: tuple[str, ...] = FIGURES) -> dict[str, bytes | None]:
-    """The session's figures as PNG bytes by name: the activity timeline, the slouch rate,
-    the angle traces, the exposure zones and the angle distributions (`only` those named).
-    None of them needs the stability grades, so a report can draw them while it grades.
-    envelope: gathered from the analysis arrays when absent."""
-    plotted = list(exposures)
-    if envelope is None:
-        envelope = SessionEnvelope.from_arrays(analysis.t, analysis.angles, analysis.valid,
-                                               analysis.context)
-    drawers = {
-        "timeline": lambda: figures.timeline_figure(analysis, envelope),
-        "rate": lambda: figures.slouch_rate_figure(analysis),
-        "traces": lambda: figures.trace_figure(analysis, plotted, envelope) if plotted else None,
-        "zones": lambda: figures.zone_figure(exposures) if any(
-            e.zones_pct is not None for e in exposures.values()) else None,
-        "distributions": lambda: figures.distribution_figure(exposures) if plotted else None,
-    }
-    return {name: drawers[name]() for name in FIGURES if name in only}
 
 
 def _history(summary: dict, facts, source: dict):
