@@ -322,3 +322,26 @@ def test_grading_from_the_kept_magnitudes_equals_grading_from_the_three_axes(tmp
     assert sum(b.step_count for b in from_axes.gait) > 100
     for mine, theirs in zip(from_magnitudes.gait, from_axes.gait):
         np.testing.assert_allclose(mine.step_times_s, theirs.step_times_s, atol=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(2, 60), st.lists(st.sampled_from([0.01, 0.02, 0.0100000001, 5.0, -0.01, 0.0]), min_size=1,
+                                    max_size=200),
+       st.floats(-1e5, 1e5, allow_nan=False), st.booleans())
+def test_the_median_step_counted_by_blocks_equals_numpys_median(block, steps, start, irregular):
+    """median_step is np.median(np.diff(t)) bit for bit: few distinct steps counted block by
+    block (tiny blocks here, so many merges), many of them sorted whole; even and odd
+    counts, repeated and negative steps, a time axis far from zero."""
+    import imu.core.exposure as exposure
+
+    t = start + np.cumsum(np.concatenate([[0.0], steps]))
+    if irregular:
+        t = t + np.random.default_rng(len(steps)).normal(0, 1e-3, len(t))
+    saved = exposure.STEP_BLOCK, exposure.MOST_DISTINCT_STEPS
+    exposure.STEP_BLOCK, exposure.MOST_DISTINCT_STEPS = block, 8
+    try:
+        found = exposure.median_step(t)
+    finally:
+        exposure.STEP_BLOCK, exposure.MOST_DISTINCT_STEPS = saved
+    expected = float(np.median(np.diff(t)))
+    assert found == expected or (np.isnan(found) and np.isnan(expected))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.exposure import median_step
 from imu.core.gait import rate_problem
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
 from imu.core.strides import (ACC_PREFERENCE, ANGLE_PREFERENCE, acceleration_magnitude, bandpass, fill_nan,
@@ -236,7 +237,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     n = len(t)
     if n < 2:
         return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])
-    rate = 1.0 / np.median(np.diff(t))
+    rate = 1.0 / median_step(t)
     signal, name = gait_signal(angles, acc)
     if signal is None:
         return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu.core.exposure import median_step
 from imu.core.strides import acceleration_magnitude, bandpass, step_period
 from imu.profile import Thresholds
 
@@ -215,7 +216,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
     invalid = np.zeros(n, bool)
     if n < 10:
         return [], invalid
-    rate = 1.0 / np.median(np.diff(t))
+    rate = 1.0 / median_step(t)
     slips: list[SensorIssue] = []
     for joint, names in _RELATIVE.items():
         for plane, name in enumerate(names):
