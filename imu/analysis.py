@@ -22,7 +22,8 @@ from imu.core.calibrate import Calibration, CalibrationError, CalibrationStretch
 from imu.core.gait import too_slow_notes
 from imu.core.pipeline import Pipeline
 from imu.core.result import Analysis, CalibrationReport
-from imu.reading import TABLE_SUFFIXES, last_host_time, session_sensors, sidecar_mapping, start_reading
+from imu.reading import (TABLE_SUFFIXES, ReadAhead, last_host_time, session_sensors, sidecar_mapping,
+                         start_reading)
 from imu.runner import Runner, RunResult
 
 CALIBRATION_LABELS = ("calibrate_neutral", "calibrate_bend")
@@ -30,6 +31,11 @@ LABEL_GROUP_GAP_S = 30.0  # calibration labels closer than this belong to one ca
 from imu.profile import Thresholds, thresholds_from_dict
 from imu.samples import TimedSamples
 
+# the calibration plan takes the session's start from the reading process's batches (then
+# fed to the runner) when it looks no further than this: the usual search (twice
+# Thresholds.calibration_search_s) does; a calibration labelled hours in is read here instead
+# of holding hours of batches
+HEAD_FROM_READING_S = 900.0
 # below this a sensor's stream is a few stray samples, not a recording: 2 samples 5 s apart
 # would otherwise be reported as a 5 s session at 0 Hz
 MIN_SENSOR_SAMPLES = 10
@@ -301,8 +307,10 @@ def _stretches(items: list[tuple[float, object]]) -> list[tuple[float, float, ob
     return out
 
 
-def find_calibrations(source: Source) -> CalibrationPlan:
-    """Every calibration of the source and the stretch each applies to (see the module doc)."""
+def find_calibrations(source: Source, front: ReadAhead | None = None) -> CalibrationPlan:
+    """Every calibration of the source and the stretch each applies to (see the module doc).
+    front: the source's reading process (`imu.reading.ReadAhead`), to take the session's
+    start from instead of reading it here."""
     problems: list[str] = []
     if source.calibration_spans is None:
         recorded = _recorded(source, problems)
@@ -311,7 +319,7 @@ def find_calibrations(source: Source) -> CalibrationPlan:
             return _plan(list(zip(starts, recorded)), problems)
     requests = _requests(source)
     thr = source.thresholds
-    t, quats = _grid_until(source, [_needed(r, thr) for r in requests])
+    t, quats = _grid_until(source, [_needed(r, thr) for r in requests], front)
     declared = source.kind == "session" if source.mounting_declared is None else source.mounting_declared
     found = []
     for r in requests:
@@ -348,13 +356,18 @@ def _needed(r: _Request, thr) -> tuple[float, float]:
     return lo, hi
 
 
-def _grid_until(source: Source, keep_spans: list[tuple[float, float]]):
+def _grid_until(source: Source, keep_spans: list[tuple[float, float]], front: ReadAhead | None = None):
     """Grid orientations of every sensor within `keep_spans` (so an eight-hour file does not
-    fill memory), reading no further than the last of them."""
+    fill memory), reading no further than the last of them: from the reading process's
+    batches when it is given and the spans lie within the session's start, else here."""
     horizon = max(b for _, b in keep_spans)
     pipeline = _new_pipeline(source, None)
+    if front is not None and horizon <= HEAD_FROM_READING_S:
+        steps = _front_steps(pipeline, front.until(horizon))
+    else:
+        steps = _steps(source, pipeline, stop_after_s=horizon)
     times, quats = [], {loc: [] for loc in source.sensors}
-    for out in _steps(source, pipeline, stop_after_s=horizon):
+    for out in steps:
         keep = np.zeros(len(out.t), dtype=bool)
         for a, b in keep_spans:
             keep |= (out.t >= a) & (out.t <= b)
@@ -388,6 +401,13 @@ def _steps(source: Source, pipeline: Pipeline, stop_after_s: float | None = None
     yield pipeline.finish()
 
 
+def _front_steps(pipeline: Pipeline, batches):
+    """Drive a pipeline over batches already put through the sensor front."""
+    for batch in batches:
+        yield pipeline.feed_front(batch)
+    yield pipeline.finish()
+
+
 def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
     return samples.take(samples.t <= until_s)
 
@@ -400,7 +420,7 @@ def _items(source: Source, reading):
         yield source.timed
     elif reading is not None:
         # the read ends with the file's integrity: known only in the reading process
-        source.integrity = yield from reading
+        source.integrity = yield from reading.batches()
     else:
         yield from source.batches()
 
@@ -425,7 +445,8 @@ def run_source(source: Source, on_step=None, *, grade: bool = True, before_gradi
 
 
 def _run(source: Source, on_step, grade: bool, before_grading, reading) -> RunResult:
-    plan = find_calibrations(source)
+    reading = ReadAhead(reading) if reading is not None else None
+    plan = find_calibrations(source, reading)
     runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False, summarize=True)
     for items in _items(source, reading):
         update = runner.feed(items)

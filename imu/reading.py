@@ -66,3 +66,42 @@ def start_reading(path: str | Path) -> ChildIterator | None:
     if not can_fork() or not is_session_file(path):
         return None
     return ChildIterator(front_batches, Path(path), ahead=READ_AHEAD_BATCHES)
+
+
+class ReadAhead:
+    """A reading process's batches with the first ones kept for a second look: the report's
+    calibration plan reads the session's start from them (`until`), and the runner is then
+    fed every batch (`batches`), so the start is read and put through the sensor front once,
+    not a second time in the report process."""
+
+    def __init__(self, reading: ChildIterator):
+        self._stream = iter(reading)
+        self._kept: list[FrontBatch] = []
+        self._ended, self._integrity = False, None
+
+    def until(self, horizon_s: float) -> list[FrontBatch]:
+        """The batches up to the first that reaches past horizon_s (or all, when the
+        session ends before it): what a pipeline fed batch by batch up to horizon_s reads."""
+        taken = 0
+        while True:
+            if taken == len(self._kept):
+                if self._ended:
+                    return self._kept
+                try:
+                    self._kept.append(next(self._stream))
+                except StopIteration as end:
+                    self._ended, self._integrity = True, end.value
+                    continue
+            last = self._kept[taken].last_host_time_s
+            taken += 1
+            if last is not None and last > horizon_s:
+                return self._kept[:taken]
+
+    def batches(self):
+        """Every batch, the kept ones first; returns the file's integrity as the read found it."""
+        kept, self._kept = self._kept, []
+        yield from kept
+        del kept
+        if self._ended:
+            return self._integrity
+        return (yield from self._stream)

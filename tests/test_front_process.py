@@ -45,6 +45,8 @@ def _assert_same(forked, alone):
     assert a.events == b.events and a.episodes == b.episodes
     assert a.sensors == b.sensors  # rates, counts, decode stats, clock residual, battery
     assert a.notes == b.notes
+    # forked, the calibration plan took the session's start from the reading process's batches
+    assert repr(a.calibration) == repr(b.calibration)
     assert forked.grades == alone.grades
     assert forked.all_events == alone.all_events
     for loc in forked.acc:
@@ -145,3 +147,35 @@ def test_only_session_files_get_a_reading_process(tmp_path):
     finally:
         reading.close()
     assert batches and all(b.pieces for b in batches)
+
+
+class _Batch:
+    def __init__(self, k, last):
+        self.k, self.last_host_time_s = k, last
+
+
+def _reading(lasts, integrity="whole"):
+    for k, last in enumerate(lasts):
+        yield _Batch(k, last)
+    return integrity
+
+
+@pytest.mark.parametrize("horizon, taken", [(25.0, 3), (30.0, 5), (0.0, 1), (1e9, 6)])
+def test_the_start_read_for_the_plan_is_fed_again_and_nothing_read_twice(horizon, taken):
+    """ReadAhead gives the calibration plan the batches up to the first past its horizon (an
+    empty batch has no time and never ends the start), then the runner every batch once, in
+    order, and the file's integrity at the end, also when the start was the whole file."""
+    from imu.reading import ReadAhead
+
+    ahead = ReadAhead(_reading([5.0, None, 29.0, 30.0, 31.0, 60.0]))
+    start = ahead.until(horizon)
+    assert [b.k for b in start] == list(range(taken))
+    assert [b.k for b in ahead.until(horizon)] == list(range(taken))  # asked again: the same, not read again
+    fed = ahead.batches()
+    seen = []
+    try:
+        while True:
+            seen.append(next(fed).k)
+    except StopIteration as end:
+        assert end.value == "whole"
+    assert seen == list(range(6))
