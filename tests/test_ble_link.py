@@ -94,7 +94,9 @@ async def test_three_sensors_stream_every_sent_frame(radio):
         block = decoder.decode(got, np.array([t for t, _ in rig.received[location]]))
         assert decoder.stats.lost_samples == 0 and len(block) == 4 * len(got)
     dot = rig.payloads("sacral")
-    assert dot == rig.sent("sacral") and len(dot) > 400
+    # at least 2.5 s of its 60 Hz stream, as for the others: a loaded machine starts the
+    # sensors seconds late (314 frames once, with a benchmark running beside the tests)
+    assert dot == rig.sent("sacral") and len(dot) > 150
     assert {len(p) for p in dot} == {63}  # long payload, not cut at 20 bytes
     stamps = np.array([int.from_bytes(p[:4], "little") for p in dot])
     assert np.all(np.abs(np.diff(stamps) - 16667) <= 1)
