@@ -135,8 +135,13 @@ class Standby:
                 return Pending(function(*args, **kwargs))
             except Exception as err:
                 return Pending(error=err)
+        try:
+            data = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # nothing can be sent: the child must not wait for it
+            self.close()
+            raise
         pid, self._pid = self._pid, None
-        self._send(pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        self._send(data)
         return Pending(pid=pid, read_fd=self._result_read)
 
     def close(self) -> None:

@@ -250,6 +250,16 @@ def test_a_standby_gets_its_call_while_a_process_forked_after_it_holds_the_pipe(
 
 
 @needs_fork
+def test_a_call_that_cannot_be_sent_raises_here_and_ends_the_child():
+    standby = Standby()
+    pid = standby._pid
+    with pytest.raises(Exception, match="pickle"):
+        standby.submit(_sum_of, lambda: None)  # a lambda does not pickle
+    with pytest.raises(ChildProcessError):  # the child was told and reaped
+        os.waitpid(pid, os.WNOHANG)
+
+
+@needs_fork
 def test_a_standby_never_given_a_call_ends_when_closed():
     standby = Standby()
     pid = standby._pid
