@@ -428,7 +428,8 @@ def test_figures_drawn_from_the_analysis_without_its_arrays_are_the_same():
 
     from imu.core.envelope import SessionEnvelope
     from imu.core.exposure import angle_summary
-    from imu.report.figures import session_figures, without_series
+    from imu.report.figure_plan import without_series
+    from imu.report.figures import session_figures
 
     analysis = session()
     exposures = angle_summary(analysis)
@@ -443,7 +444,8 @@ def test_figures_drawn_from_the_analysis_without_its_arrays_are_the_same():
 def test_figures_drawn_in_parts_are_the_figures_drawn_at_once():
     """A report shares its figures among processes: the parts make up the whole, byte for byte."""
     from imu.core.exposure import angle_summary
-    from imu.report.figures import FIGURES, figure_sets, session_figures
+    from imu.report.figure_plan import FIGURES, figure_sets
+    from imu.report.figures import session_figures
 
     analysis = session()
     exposures = angle_summary(analysis)

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from imu.report.stability_section import render_stability_section, stability_figures
+from imu.report.stability_figures import stability_figures
+from imu.report.stability_section import render_stability_section
 from imu.report.stability_summary import add_stability
 from imu.report.summary import build_summary
 from imu.sim import SCENARIOS, simulate_truth

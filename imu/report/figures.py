@@ -9,8 +9,6 @@ one-sample spike in an eight-hour trace still shows. The distributions draw from
 from __future__ import annotations
 
 import io
-import os
-from dataclasses import replace
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from imu.core.envelope import SessionEnvelope, minmax_columns
 from imu.core.exposure import AngleExposure, episode_end, slouch_bins, zone_scheme
 from imu.core.result import Analysis
+from imu.report.figure_plan import FIGURES
 
 TRACE_COLUMNS = 1600  # pixel columns of a trace at the default size and dpi
 DPI = 100
@@ -267,31 +266,13 @@ def slouch_rate_figure(analysis: Analysis) -> bytes:
     return png_bytes(fig)
 
 
-FIGURES = ("timeline", "rate", "traces", "zones", "distributions")
-
-
-# grading an hour at 100 Hz takes about a third of what drawing the figures takes, eight
-# hours more than all of it (2-core machine, benchmarks/bench_report_8h.py)
-SPLIT_FIGURES_BELOW_SAMPLES = 4 * 3600 * 100
-
-
-def figure_sets(samples: int, cores: int | None = None) -> list[tuple[str, ...]]:
-    """How a report's figures are shared among the processes that draw them while it grades:
-    the traces (the slowest) apart from the rest where a core is free for both, else all
-    in one. On two cores the grading of a long session needs the second core's time."""
-    cores = (os.cpu_count() or 1) if cores is None else cores
-    if cores >= 3 or (cores == 2 and samples < SPLIT_FIGURES_BELOW_SAMPLES):
-        return [("traces",), tuple(name for name in FIGURES if name != "traces")]
-    return [FIGURES]
-
-
 def session_figures(analysis: Analysis, exposures: dict, envelope: SessionEnvelope | None = None,
                     only: tuple[str, ...] = FIGURES) -> dict[str, bytes | None]:
     """The session's figures as PNG bytes by name: the activity timeline, the slouch rate,
     the angle traces, the exposure zones and the angle distributions (`only` those named).
     None of them needs the stability grades, so a report can draw them while it grades.
     envelope: gathered from the analysis arrays when absent; given, the analysis may be
-    `without_series` (another process draws them from that)."""
+    `figure_plan.without_series` (another process draws them from that)."""
     plotted = list(exposures)
     if envelope is None:
         envelope = SessionEnvelope.from_arrays(analysis.t, analysis.angles, analysis.valid,
@@ -305,11 +286,3 @@ def session_figures(analysis: Analysis, exposures: dict, envelope: SessionEnvelo
         "distributions": lambda: distribution_figure(exposures) if plotted else None,
     }
     return {name: drawers[name]() for name in FIGURES if name in only}
-
-
-def without_series(analysis: Analysis) -> Analysis:
-    """The analysis as the session figures read it beside an envelope (duration, thresholds,
-    episodes, alerts), without its per-sample arrays and event list: small to send to the
-    process that draws them (an eight-hour session's arrays are about 150 MB)."""
-    return replace(analysis, t=np.empty(0), angles={}, valid=np.empty(0, bool),
-                   context=np.empty(0, np.uint8), events=[])

@@ -40,7 +40,7 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
           quiet) -> dict:
     from imu.analysis import open_source, run_source
     from imu.progress import progress
-    from imu.report.figures import figure_sets, session_figures, without_series
+    from imu.report.figure_plan import figure_sets, without_series
     from imu.report.overview import session_facts
     from imu.report.writer import prepare_output_dir, write_report
     from imu.timefmt import clock
@@ -61,7 +61,7 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
             # from the envelope and exposure (the session's arrays stay here)
             light = without_series(result.analysis) if result.envelope is not None else result.analysis
             for drawer, names in zip(drawers, figure_sets(len(result.analysis.t))):
-                drawing.append(drawer.submit(session_figures, light, result.exposures, result.envelope, names))
+                drawing.append(drawer.submit(draw_session_figures, light, result.exposures, result.envelope, names))
             bar.set_total(None)
             bar.stage("trunk stability and figures")
 
@@ -71,3 +71,11 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
                             progress=bar.stage, stability=result.stability,
                             exposures=result.exposures, envelope=result.envelope,
                             images={k: v for d in drawing for k, v in d.result().items()} if drawing else None)
+
+
+def draw_session_figures(analysis, exposures: dict, envelope, names: tuple[str, ...]) -> dict[str, bytes | None]:
+    """`imu.report.figures.session_figures`, imported where it runs: what a report sends its
+    figure processes (so the report process itself need not load matplotlib to send it)."""
+    from imu.report.figures import session_figures
+
+    return session_figures(analysis, exposures, envelope, names)

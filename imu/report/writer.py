@@ -17,13 +17,12 @@ from imu.core.exposure import angle_summary
 from imu.core.result import Analysis
 from imu.core.stability import StabilityResult, stability_from_analysis
 from imu.errors import UserError
-from imu.report import figures
 from imu.report.events import write_events_csv
 from imu.report.html import render_html
 from imu.report.mobility_section import add_mobility, render_mobility_section
 from imu.report.overview import compare, history_entry, plain_summary, session_facts
 from imu.report.resets_section import add_resets, render_resets_section
-from imu.report.stability_section import render_stability_section, stability_figures
+from imu.report.stability_section import render_stability_section
 from imu.report.stability_summary import add_stability
 from imu.report.summary import build_summary
 from imu.report.training_section import add_training, render_training_section
@@ -104,9 +103,15 @@ def write_report(analysis: Analysis, out_dir: str | Path, source: dict,
 
     say("figures")
     if images is None:
-        images = figures.session_figures(analysis, exposures, envelope)
-    extra = render_stability_section(
-        summary, stability_figures(stability, analysis.thresholds.hold_deviation_deg))
+        from imu.report.figures import session_figures
+
+        images = session_figures(analysis, exposures, envelope)
+    drawn = {}
+    if stability.runs or stability.carries or stability.holds:  # matplotlib only for these
+        from imu.report.stability_figures import stability_figures
+
+        drawn = stability_figures(stability, analysis.thresholds.hold_deviation_deg)
+    extra = render_stability_section(summary, drawn)
     extra += render_training_section(summary)
     extra += render_resets_section(summary) + render_mobility_section(summary)
     zone_bases = {name: e.zone_scheme.basis for name, e in exposures.items()
