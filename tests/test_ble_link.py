@@ -12,7 +12,9 @@ from imu.sim.frames import DeviceClock, FrameSource, synthetic_imu_fw_source
 from imu.sim.peripherals import Faults, ImuFwPeripheral, MovellaDotPeripheral
 from imu.sim.radio import VirtualRadio
 
-SPEED = 10.0
+# session seconds per wall second: at 10x a 60 ms pause of a loaded machine moved the
+# watchdog, the link-loss window or a reply past its bound in session time
+SPEED = 5.0
 
 
 def dot_source(rate_hz, duration_s, clock=DeviceClock(offset_us=7_000_000)):
@@ -144,7 +146,8 @@ async def test_stall_watchdog_reconnects_a_silent_link(radio):
     kinds = rig.kinds("thoracic")
     assert kinds[:4] == ["connected", "stalled", "disconnected", "reconnected"]
     stalled = next(e for e in rig.events if e.kind == "stalled")
-    assert 5.0 <= stalled.host_time_s <= 5.6  # 2 s of silence after the stall began
+    # after 2 s of silence (the stall began at 3 s), and while it lasted (data resumes at 6 s)
+    assert 5.0 <= stalled.host_time_s < 6.0
     assert rig.kinds("lumbar") == ["connected", "disconnected"]
 
 
@@ -154,6 +157,7 @@ async def test_buzz_and_time_sync_reach_the_thoracic_sensor(radio):
     await rig.start()
     await clock.sleep_until(1.0)
     await rig.hub.buzz("thoracic", duration_ms=500, strength=70)
+    sync_sent_s = clock.now()
     await rig.hub.links["thoracic"].time_sync(0xC0FFEE)
     await clock.sleep_until(3.0)
     for _ in range(40):  # a loaded machine delivers late: wait (session time) for the motor-off frame
@@ -177,7 +181,10 @@ async def test_buzz_and_time_sync_reach_the_thoracic_sensor(radio):
     assert decoder.stats.lost_samples == 0
     (host_s, device_s, token), = decoder.time_sync
     assert token == 0xC0FFEE
-    assert abs(device_s - host_s) < 0.05  # thoracic device clock has no offset
+    # the thoracic device clock has no offset: it stamped the sync after the host sent it and
+    # before its answer arrived (a fixed latency bound failed once on a loaded machine: 54 ms
+    # of session time at 10x; the sacral sensor's clock, 7 s off, would fail this)
+    assert sync_sent_s - 0.001 <= device_s <= host_s + 0.001
 
 
 async def test_absent_sensor_times_out_cleanly(radio):
