@@ -307,9 +307,9 @@ def _stretches(items: list[tuple[float, object]]) -> list[tuple[float, float, ob
     return out
 
 
-def find_calibrations(source: Source, front: ReadAhead | None = None) -> CalibrationPlan:
+def find_calibrations(source: Source, ahead: ReadAhead | None = None) -> CalibrationPlan:
     """Every calibration of the source and the stretch each applies to (see the module doc).
-    front: the source's reading process (`imu.reading.ReadAhead`), to take the session's
+    ahead: the source's reading process (`imu.reading.ReadAhead`), to take the session's
     start from instead of reading it here."""
     problems: list[str] = []
     if source.calibration_spans is None:
@@ -319,7 +319,7 @@ def find_calibrations(source: Source, front: ReadAhead | None = None) -> Calibra
             return _plan(list(zip(starts, recorded)), problems)
     requests = _requests(source)
     thr = source.thresholds
-    t, quats = _grid_until(source, [_needed(r, thr) for r in requests], front)
+    t, quats = _grid_until(source, [_needed(r, thr) for r in requests], ahead)
     declared = source.kind == "session" if source.mounting_declared is None else source.mounting_declared
     found = []
     for r in requests:
@@ -356,14 +356,14 @@ def _needed(r: _Request, thr) -> tuple[float, float]:
     return lo, hi
 
 
-def _grid_until(source: Source, keep_spans: list[tuple[float, float]], front: ReadAhead | None = None):
+def _grid_until(source: Source, keep_spans: list[tuple[float, float]], ahead: ReadAhead | None = None):
     """Grid orientations of every sensor within `keep_spans` (so an eight-hour file does not
     fill memory), reading no further than the last of them: from the reading process's
     batches when it is given and the spans lie within the session's start, else here."""
     horizon = max(b for _, b in keep_spans)
     pipeline = _new_pipeline(source, None)
-    if front is not None and horizon <= HEAD_FROM_READING_S:
-        steps = _front_steps(pipeline, front.until(horizon))
+    if ahead is not None and horizon <= HEAD_FROM_READING_S:
+        steps = _front_steps(pipeline, ahead.until(horizon))
     else:
         steps = _steps(source, pipeline, stop_after_s=horizon)
     times, quats = [], {loc: [] for loc in source.sensors}
@@ -412,15 +412,15 @@ def _head(samples: TimedSamples, until_s: float) -> TimedSamples:
     return samples.take(samples.t <= until_s)
 
 
-def _items(source: Source, reading):
+def _items(source: Source, ahead: ReadAhead | None):
     """What a runner is fed, step by step: the timed samples, or batches of notifications,
     which the reading process (imu.reading) reads and puts through the sensor front a batch
     or more ahead of this one, where the platform can fork."""
     if source.timed is not None:
         yield source.timed
-    elif reading is not None:
+    elif ahead is not None:
         # the read ends with the file's integrity: known only in the reading process
-        source.integrity = yield from reading.batches()
+        source.integrity = yield from ahead.batches()
     else:
         yield from source.batches()
 
@@ -445,10 +445,10 @@ def run_source(source: Source, on_step=None, *, grade: bool = True, before_gradi
 
 
 def _run(source: Source, on_step, grade: bool, before_grading, reading) -> RunResult:
-    reading = ReadAhead(reading) if reading is not None else None
-    plan = find_calibrations(source, reading)
+    ahead = ReadAhead(reading) if reading is not None else None
+    plan = find_calibrations(source, ahead)
     runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False, summarize=True)
-    for items in _items(source, reading):
+    for items in _items(source, ahead):
         update = runner.feed(items)
         if on_step is not None:
             on_step(update)

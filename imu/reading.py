@@ -82,26 +82,28 @@ class ReadAhead:
     def until(self, horizon_s: float) -> list[FrontBatch]:
         """The batches up to the first that reaches past horizon_s (or all, when the
         session ends before it): what a pipeline fed batch by batch up to horizon_s reads."""
-        taken = 0
-        while True:
-            if taken == len(self._kept):
-                if self._ended:
-                    return self._kept
-                try:
-                    self._kept.append(next(self._stream))
-                except StopIteration as end:
-                    self._ended, self._integrity = True, end.value
-                    continue
-            last = self._kept[taken].last_host_time_s
-            taken += 1
-            if last is not None and last > horizon_s:
-                return self._kept[:taken]
+        def past(batch: FrontBatch) -> bool:
+            return batch.last_host_time_s is not None and batch.last_host_time_s > horizon_s
+
+        for k, batch in enumerate(self._kept):  # read already
+            if past(batch):
+                return self._kept[:k + 1]
+        while not self._ended:
+            try:
+                batch = next(self._stream)
+            except StopIteration as end:
+                self._ended, self._integrity = True, end.value
+                break
+            self._kept.append(batch)
+            if past(batch):
+                break
+        return list(self._kept)
 
     def batches(self):
         """Every batch, the kept ones first; returns the file's integrity as the read found it."""
         kept, self._kept = self._kept, []
         yield from kept
-        del kept
+        del kept  # this generator lives as long as the read: the start's batches go now
         if self._ended:
             return self._integrity
         return (yield from self._stream)

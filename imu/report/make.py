@@ -15,13 +15,15 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
     Returns the written paths by file name ("summary.json", "events.csv", "report.html")."""
     from imu.parallel import Standby
     from imu.reading import start_reading
+    from imu.report.figure_plan import figure_sets
 
     # first thing: a session file is read in a second process while this one imports the
     # analysis and finds the calibration plan
     reading = start_reading(input_path)
-    # and the processes that will draw the figures are forked now, while this one is small:
-    # forked after the analysis, each began with the session's arrays as its own memory
-    drawers = [Standby() for _ in range(MOST_FIGURE_PROCESSES)]
+    # and the processes that will draw the figures are forked now, while this one is small
+    # (forked after the analysis, each began with the session's arrays as its own memory):
+    # as many as the figures are ever shared among on this machine
+    drawers = [Standby() for _ in figure_sets(0)]
     try:
         return _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibration_spans, bends,
                      profile, quiet)
@@ -30,10 +32,6 @@ def make_report(input_path, out_dir, thresholds=None, mapping=None, calibration_
             reading.close()  # ended already, unless the report failed before the read did
         for drawer in drawers:
             drawer.close()  # those not needed, or all when the report failed before its figures
-
-
-# figure_sets shares the figures among at most two processes
-MOST_FIGURE_PROCESSES = 2
 
 
 def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibration_spans, bends, profile,
@@ -59,7 +57,7 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
         def draw_figures(result) -> None:
             # the figures need no grades: other processes draw them while this one grades,
             # from the envelope and exposure (the session's arrays stay here)
-            light = without_series(result.analysis) if result.envelope is not None else result.analysis
+            light = without_series(result.analysis)  # run_source gathers the envelope in the pass
             for drawer, names in zip(drawers, figure_sets(len(result.analysis.t))):
                 drawing.append(drawer.submit(draw_session_figures, light, result.exposures, result.envelope, names))
             bar.set_total(None)
