@@ -23,6 +23,7 @@ import numpy as np
 
 from imu.core.exposure import median_step
 from imu.core.gait import rate_problem
+from imu.core.gait_band import SessionBand, SessionGaitSignal
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
 from imu.core.strides import (ACC_PREFERENCE, ANGLE_PREFERENCE, acceleration_magnitude, bandpass, fill_nan,
                               gait_signal, step_period)
@@ -159,24 +160,30 @@ def _still_stds(angles: dict[str, np.ndarray], starts: np.ndarray, length: int,
 PREFIX_BLOCK = 1 << 16  # samples per block of a running sum (bounded temporaries)
 
 
-def prefix_sums_at(values: np.ndarray, positions: np.ndarray, square: bool = False) -> np.ndarray:
-    """`np.concatenate([[0], np.cumsum(values)])[positions]` for nondecreasing positions (of
-    the squares of values with square), without the whole-session running-sum array: a block
-    at a time, each block's running sum starting from the exact sum before it (the same
-    sequential additions as one pass, so the same values)."""
-    values = np.asarray(values)
-    positions = np.asarray(positions, dtype=np.int64)
-    kind = np.cumsum(values[:0]).dtype
-    out = np.zeros(len(positions), dtype=kind)
-    total = kind.type(0)
-    for lo in range(0, len(values), PREFIX_BLOCK):
-        hi = min(len(values), lo + PREFIX_BLOCK)
-        part = values[lo:hi]
-        running = np.cumsum(np.concatenate([np.array([total], kind), part * part if square else part]))
-        a, b = np.searchsorted(positions, lo, side="left"), np.searchsorted(positions, hi, side="right")
-        out[a:b] = running[positions[a:b] - lo]
-        total = running[-1]
-    return out
+class PrefixSums:
+    """`np.concatenate([[0], np.cumsum(values)])[positions]` (of the squares of the values
+    with square) for nondecreasing positions, with the values given a stretch at a time in
+    order: each stretch's running sum starts from the exact sum before it, the same
+    sequential additions as one pass over the whole session, so the same values, without
+    a whole-session running-sum array. `total`: the sum of everything added so far."""
+
+    def __init__(self, positions: np.ndarray, kind: np.dtype, square: bool = False, total=0):
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.kind, self.square = np.dtype(kind), square
+        self.out = np.zeros(len(self.positions), dtype=self.kind)
+        self.total = self.kind.type(total)
+        self.at = 0  # index of the next value
+
+    def add(self, values: np.ndarray) -> None:
+        for lo in range(0, len(values), PREFIX_BLOCK):
+            part = values[lo:lo + PREFIX_BLOCK]
+            start, end = self.at, self.at + len(part)
+            a = np.searchsorted(self.positions, start, side="left")
+            b = np.searchsorted(self.positions, end, side="right")
+            running = np.cumsum(np.concatenate([np.array([self.total], self.kind),
+                                                part * part if self.square else part]))
+            self.out[a:b] = running[self.positions[a:b] - start]
+            self.total, self.at = running[-1], end
 
 
 def span_rows(t: np.ndarray, start_s: float, end_s: float) -> slice:
@@ -225,6 +232,36 @@ def _mode_filter(labels: list[str], hops: int) -> list[str]:
     return [label for label, length in runs for _ in range(length)]
 
 
+def _window_band_features(band: SessionBand, valid: np.ndarray | None, starts: np.ndarray,
+                          stops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Per window [start, stop): the share of valid samples, whether its gait signal has a
+    gap, and the standard deviation of its step band; and the running sum of the squared
+    band at each block's start (for _SquaredBand). Each window's sums come from running sums
+    read at its two edges only, gathered a block of the session at a time: the signal and
+    its band are never whole-session arrays."""
+    edges = np.unique(np.concatenate([starts, stops]))
+    a, b = np.searchsorted(edges, starts), np.searchsorted(edges, stops)
+    valid_sums, missing_sums = PrefixSums(edges, np.int64), PrefixSums(edges, np.int64)
+    band_sums, square_sums = PrefixSums(edges, np.float64), PrefixSums(edges, np.float64, square=True)
+    square_totals = []
+    for lo, hi, x, values in band.blocks():
+        square_totals.append(square_sums.total)
+        finite = np.isfinite(x)
+        valid_sums.add(finite if valid is None else np.asarray(valid[lo:hi], bool))
+        missing_sums.add(~finite)
+        band_sums.add(values)
+        square_sums.add(values)
+
+    def window_sums(sums: PrefixSums) -> np.ndarray:
+        return sums.out[b] - sums.out[a]
+
+    length = stops - starts
+    m = np.maximum(length, 1)
+    mean = window_sums(band_sums) / m
+    amps = np.sqrt(np.maximum(window_sums(square_sums) / m - mean * mean, 0.0))
+    return window_sums(valid_sums) / length, window_sums(missing_sums) > 0, amps, square_totals
+
+
 def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None = None,
                        valid: np.ndarray | None = None, thresholds=None,
                        neutral_posture: str | None = None,
@@ -238,31 +275,18 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     if n < 2:
         return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])
     rate = 1.0 / median_step(t)
-    signal, name = gait_signal(angles, acc)
+    signal = SessionGaitSignal.of(angles, acc, n)
     if signal is None:
         return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])
-    is_acc = "acceleration" in name
+    is_acc = signal.is_acc
     gait_measurable = rate_problem(sensor_rate_hz) is None
     half = int(round(WINDOW_S * rate / 2))
     hop = max(1, int(round(HOP_S * rate)))
     centres = np.arange(0, n, hop)
-    raw_valid = np.isfinite(signal) if valid is None else np.asarray(valid, bool)
-    band = bandpass(signal, rate, 0.8, 6.0)  # once for the session: windows take its spread
-    # each window's sums from running sums read at its two edges only
     starts, stops = np.maximum(centres - half, 0), np.minimum(centres + half, n)
-    edges = np.unique(np.concatenate([starts, stops]))
-    a, b = np.searchsorted(edges, starts), np.searchsorted(edges, stops)
-
-    def window_sums(values, square: bool = False) -> np.ndarray:
-        sums = prefix_sums_at(values, edges, square=square)
-        return sums[b] - sums[a]
-
+    session_band = SessionBand(signal, rate)
+    valid_share, unknown_signal, amps, square_totals = _window_band_features(session_band, valid, starts, stops)
     length = stops - starts
-    valid_share = window_sums(raw_valid) / length
-    unknown_signal = window_sums(~np.isfinite(signal)) > 0
-    m = np.maximum(length, 1)
-    mean = window_sums(band) / m
-    amps = np.sqrt(np.maximum(window_sums(band, square=True) / m - mean * mean, 0.0))
     # the inclination spread of every whole window at once (edge windows one by one)
     whole = (centres - half >= 0) & (centres + half <= n)
     stds = np.full(len(centres), np.nan)
@@ -276,10 +300,8 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     cadences = np.full(len(centres), np.nan)
     # windows with a step-band amplitude to test for a rhythm: few (most of a day is quiet)
     for i in np.flatnonzero(~unknown & (amps >= thr.gait_floor(is_acc))).tolist():
-        rows = slice(int(starts[i]), int(stops[i]))
-        labels[i], cadences[i] = classify_window(signal[rows], rate, is_acc, float(stds[i]), thr,
-                                                 gait_measurable, float(amps[i]))
-    del signal, raw_valid  # the step band is all the rest reads: the sample labels take their room
+        labels[i], cadences[i] = classify_window(signal.rows(int(starts[i]), int(stops[i])), rate, is_acc,
+                                                 float(stds[i]), thr, gait_measurable, float(amps[i]))
     labels = labels.tolist()
     labels = _mode_filter(labels, int(round(MIN_SEGMENT_S / HOP_S)))
     # hop labels to samples: each sample takes the label of its nearest centre
@@ -290,8 +312,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
         nearest = np.clip(np.round(np.arange(lo, hi) / hop).astype(int), 0, len(centres) - 1)
         sample_codes[lo:hi] = table[nearest]
     segments = _segments(t, sample_codes, cadences, centres, hop)
-    _refine_boundaries(t, band, rate, segments)
-    del band
+    _refine_boundaries(t, _SquaredBand(session_band, square_totals), rate, segments)
     segments = _postures(t, angles, segments, neutral_posture, calibration_spans)
     for seg in segments:
         sample_codes[span_rows(t, seg.start_s, seg.end_s)] = ACTIVITY_CODE[seg.kind]
@@ -317,11 +338,34 @@ def _segments(t, sample_codes, cadences, centres, hop) -> list[Segment]:
     return out
 
 
-def _refine_boundaries(t, band: np.ndarray, rate: float, segments: list[Segment]) -> None:
+class _SquaredBand:
+    """The running sums of a session's squared step band at given positions, as one pass
+    over the whole band gives them: each block that holds some is filtered again and summed
+    from the running sum at its start (recorded when the band was first read)."""
+
+    def __init__(self, band: SessionBand, totals: list):
+        self.band, self.totals = band, totals
+
+    def __len__(self) -> int:
+        return self.band.n
+
+    def sums_at(self, positions: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(positions))
+        for k, total in enumerate(self.totals):
+            lo, hi = self.band.bounds(k)
+            i, j = np.searchsorted(positions, lo, side="left"), np.searchsorted(positions, hi, side="right")
+            if i < j:
+                sums = PrefixSums(positions[i:j] - lo, np.float64, square=True, total=total)
+                sums.add(self.band.block(k)[1])
+                out[i:j] = sums.out
+        return out
+
+
+def _refine_boundaries(t, band: _SquaredBand, rate: float, segments: list[Segment]) -> None:
     """Move each boundary that touches gait to where the step-band amplitude envelope
     (1 s RMS) crosses half-way between its levels on either side: the 6 s windows place
     boundaries up to half a window off, the envelope to about half a second. band: the gait
-    signal's step band (0.8-6 Hz)."""
+    signal's step band (0.8-6 Hz), summed where the envelope is needed."""
     if not any(WALKING in (l.kind, r.kind) or RUNNING in (l.kind, r.kind)
                for l, r in zip(segments[:-1], segments[1:])):
         return  # no boundary touches gait: nothing to refine (most of a desk day)
@@ -334,7 +378,7 @@ def _refine_boundaries(t, band: np.ndarray, rate: float, segments: list[Segment]
                                                np.searchsorted(t, r.start_s + 8.0)) for _, r in pairs]))
     a, b = np.clip(near - k // 2, 0, len(band)), np.clip(near + k // 2 + 1, 0, len(band))
     edges = np.unique(np.concatenate([a, b]))
-    sums = prefix_sums_at(band, edges, square=True)
+    sums = band.sums_at(edges)
     energy = sums[np.searchsorted(edges, b)] - sums[np.searchsorted(edges, a)]
     envelope = np.sqrt(energy / np.maximum(b - a, 1))
 
@@ -373,7 +417,9 @@ def _postures(t, angles, segments: list[Segment], neutral_posture: str | None,
     deep = np.empty(0, np.int64)
     for name in ("lumbar_inclination", "trunk_inclination"):
         if name in angles:
-            deep = np.flatnonzero(np.abs(angles[name]) > TRANSITION_BEND_DEG)
+            x = angles[name]  # a block at a time: no whole-session copy of its magnitude
+            deep = np.concatenate([lo + np.flatnonzero(np.abs(x[lo:lo + PREFIX_BLOCK]) > TRANSITION_BEND_DEG)
+                                   for lo in range(0, len(x), PREFIX_BLOCK)] or [deep])
             for a, b in calibration_spans:
                 rows = span_rows(t, a, b)
                 deep = deep[(deep < rows.start) | (deep >= rows.stop)]

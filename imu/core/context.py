@@ -39,17 +39,25 @@ def context_codes(labels: np.ndarray) -> np.ndarray:
     return codes
 
 
+COUNT_BLOCK = 1 << 16  # samples counted at a time
+
+
 def context_counts(labels: np.ndarray) -> dict[str, int]:
     """Samples per label of a label array or of its uint8 codes, without a string copy of
     the whole array."""
     labels = np.asarray(labels)
     try:
         codes = labels if labels.dtype == np.uint8 else context_codes(labels)
-        counts = np.bincount(codes, minlength=len(CONTEXT_LABELS))
+        # a block at a time: bincount widens its input to 8 bytes a sample
+        counts = np.zeros(256, np.int64)
+        for lo in range(0, len(codes), COUNT_BLOCK):
+            counts += np.bincount(codes[lo:lo + COUNT_BLOCK], minlength=256)
     except ValueError:  # labels from elsewhere (a test, an import): count them as they are
         names, found = np.unique(np.asarray(labels).astype(str), return_counts=True)
         return {str(k): int(c) for k, c in zip(names, found)}
     return {label: int(c) for label, c in zip(CONTEXT_LABELS, counts) if c}
+
+
 SPEED_LAG_S = 0.25  # orientation change over this lag, so sensor noise does not read as motion
 
 

@@ -109,20 +109,50 @@ def _fast_changes(x: np.ndarray, lag: int, jump_deg: float) -> np.ndarray:
     return np.concatenate(found) if found else np.empty(0, np.int64)
 
 
-def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred mean over `window` samples of the finite values (NaN where none)."""
-    h = window // 2
-    out = np.empty(len(x))
+class _MovingMean:
+    """Centred mean over `window` samples of the finite values (NaN where none), read a
+    stretch at a time (`mean[lo:hi]`): the running sums are kept only at every
+    ROLLING_BLOCK-th sample and summed on from there when read, the same sequential
+    additions as one pass over the session, so the values are that pass's; a posture's
+    return is looked for over minutes, and a whole-session float64 mean per relative angle
+    was the largest part of finding slips in a long session."""
 
-    def columns(part):
-        part = np.asarray(part, float)  # a block widened at a time, not the whole session
+    def __init__(self, x: np.ndarray, window: int):
+        self.x, self.h = x, window // 2
+        self.marks = []  # (sum, count) of the samples before each multiple of ROLLING_BLOCK
+        total, count = 0.0, 0
+        for lo in range(0, len(x), ROLLING_BLOCK):
+            self.marks.append((total, count))
+            values, finite = self._columns(x[lo:lo + ROLLING_BLOCK])
+            total = np.cumsum(np.concatenate([[total], values]))[-1]
+            count += int(finite.sum())
+
+    @staticmethod
+    def _columns(part) -> tuple[np.ndarray, np.ndarray]:
+        part = np.asarray(part, float)
         finite = np.isfinite(part)
-        return np.where(finite, part, 0.0), finite.astype(np.int64)
+        return np.where(finite, part, 0.0), finite
 
-    for lo, hi, _, (total, count) in _window_sums(len(x), x, columns, h, h + 1):
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        lo, hi, _ = rows.indices(len(self.x))
+        hi = max(lo, hi)
+        if hi == lo:
+            return np.empty(0)
+        n = len(self.x)
+        first, last = max(lo - self.h, 0), min(hi + self.h, n)  # running sums needed
+        base = first - first % ROLLING_BLOCK
+        total, count = self.marks[base // ROLLING_BLOCK]
+        values, finite = self._columns(self.x[base:last])
+        sums = np.cumsum(np.concatenate([[total], values]))
+        counts = np.cumsum(np.concatenate([[count], finite.astype(np.int64)]))
+        idx = np.arange(lo, hi)
+        a, b = np.clip(idx - self.h, 0, n) - base, np.clip(idx + self.h + 1, 0, n) - base
+        size = counts[b] - counts[a]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[lo:hi] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return out
+            return np.where(size > 0, (sums[b] - sums[a]) / np.maximum(size, 1), np.nan)
 
 
 def _window_sums(n: int, x: np.ndarray, columns, before: int, after: int):
@@ -154,13 +184,13 @@ def _comes_back(smooth: np.ndarray, c: int, size: float, before: float, rate: fl
     Read forward in growing blocks, stopping at the first such return: a posture usually
     ends within minutes, and only a slip needs the rest of the session read."""
     tol = max(0.5 * jump_deg, 0.25 * abs(size))
-    after = smooth[c + int(0.3 * rate):]
+    lo, end = c + int(0.3 * rate), len(smooth)  # read from 0.3 s after the step
     need = max(1, int(COME_BACK_S * rate))
     sign = np.sign(size)
     run = 0  # samples back in a row up to the block's start
-    lo, block = 0, 4096
-    while lo < len(after):
-        back = sign * (after[lo:lo + block] - before) < tol  # NaN compares False: unknown is not back
+    block = 4096
+    while lo < end:
+        back = sign * (smooth[lo:lo + block] - before) < tol  # NaN compares False: unknown is not back
         lo, block = lo + len(back), min(2 * block, ROLLING_BLOCK)
         away = np.flatnonzero(~back)
         if len(away) == 0:
@@ -226,7 +256,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
             steps = _jumps(x, rate, thr.slip_jump_deg)
             if not steps:
                 continue
-            smooth = _moving_mean(x, max(1, int(0.5 * rate)))
+            smooth = _MovingMean(x, max(1, int(0.5 * rate)))
             home = _home(x, steps[0][0])
             for c, size, before in steps:
                 tol = max(0.5 * thr.slip_jump_deg, 0.25 * abs(size))
@@ -292,45 +322,60 @@ def _acc_moves(a: np.ndarray, rate: float, thr: Thresholds) -> bool:
     return float(np.std(bandpass(mag, rate, 0.8, 6.0))) >= 0.5 * thr.gait_min_amplitude_g
 
 
+def _frozen_stretches(angles, win: int, thr: Thresholds) -> dict[str, list[tuple[int, int]]]:
+    """Per sensor, the [a, b) sample stretches where its inclination is frozen (the larger of
+    its inclination spreads below the stopped spread) while another sensor's moves (above
+    the moving spread): read a block at a time, so no whole-session mask is held."""
+    names = {sensor: [nm for nm in nms if nm in angles] for sensor, nms in _INCLINATION.items()}
+    names = {sensor: nms for sensor, nms in names.items() if nms}
+    if len(names) < 2:
+        return {}
+    streams = {(sensor, nm): _rolling_std_blocks(angles[nm], win) for sensor, nms in names.items() for nm in nms}
+    out: dict[str, list[tuple[int, int]]] = {sensor: [] for sensor in names}
+    open_at: dict[str, int | None] = {sensor: None for sensor in names}  # a stretch still going
+    for blocks in zip(*streams.values()):
+        lo = blocks[0][0]
+        still, moves = {}, {}
+        for (sensor, _), (_, _, spread) in zip(streams, blocks):
+            below, above = spread < thr.sensor_stopped_std_deg, spread > thr.sensor_moving_std_deg
+            still[sensor] = below if sensor not in still else still[sensor] & below
+            moves[sensor] = above if sensor not in moves else moves[sensor] | above
+        for sensor in names:
+            # gait moves the others' inclination: only where they move is gait worth looking for
+            frozen = still[sensor] & np.logical_or.reduce([moves[o] for o in names if o != sensor])
+            was = np.concatenate([[open_at[sensor] is not None], frozen[:-1]])
+            for j in np.flatnonzero(frozen != was).tolist():
+                if frozen[j]:
+                    open_at[sensor] = lo + j
+                else:
+                    out[sensor].append((open_at[sensor], lo + j))
+                    open_at[sensor] = None
+    n = len(angles[next(iter(names.values()))[0]])
+    for sensor, start in open_at.items():
+        if start is not None:
+            out[sensor].append((start, n))
+    return out
+
+
 def _stopped(t, angles, rate, thr: Thresholds, invalid: np.ndarray, acc: dict) -> list[SensorIssue]:
-    win = int(3.0 * rate)
-    # per sensor, from the larger of its inclination spreads: frozen (below the stopped
-    # spread) and moving (above the moving one); kept as masks, not as spreads, so a long
-    # session holds one byte a sample per mask
-    still, moves = {}, {}
-    for sensor, names in _INCLINATION.items():
-        for nm in names:
-            if nm in angles:
-                below, above = np.empty(len(angles[nm]), bool), np.empty(len(angles[nm]), bool)
-                for lo, hi, spread in _rolling_std_blocks(angles[nm], win):
-                    below[lo:hi] = spread < thr.sensor_stopped_std_deg
-                    above[lo:hi] = spread > thr.sensor_moving_std_deg
-                still[sensor] = below if sensor not in still else still[sensor] & below
-                moves[sensor] = above if sensor not in moves else moves[sensor] | above
     issues = []
     n = len(t)
-    for sensor in still:
-        others = [k for k in still if k != sensor]
-        if not others:
-            continue
-        # gait moves the others' inclination: only where they move is gait worth looking for
-        others_move = np.logical_or.reduce([moves[o] for o in others])
-        frozen = still[sensor] & others_move
-        padded = np.concatenate([[False], frozen, [False]])
-        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-        for a, b in zip(edges[::2], edges[1::2]):
+    stretches = _frozen_stretches(angles, int(3.0 * rate), thr)
+    for sensor, frozen in stretches.items():
+        others = [k for k in stretches if k != sensor]
+        for a, b in frozen:
             if (b - a) / rate < STOPPED_MIN_S:
                 continue
-            off = np.zeros(n, bool)
+            off = np.zeros(b - a, bool)  # the stretch's samples the body showed it lay still
             for centre, rows in _windows(n, rate, a, b):
                 if sensor in acc and _acc_moves(acc[sensor][rows], rate, thr):
                     continue  # the body still moves this sensor
                 if any(_has_gait(angles[_INCLINATION[o][0]][rows], rate, thr, False)
                        or (o in acc and _has_gait(acceleration_magnitude(acc[o][rows]), rate, thr, True))
                        for o in others if _INCLINATION[o][0] in angles):
-                    off[centre:min(b, centre + int(rate))] = True
+                    off[centre - a:min(b, centre + int(rate)) - a] = True
             padded_off = np.concatenate([[False], off, [False]])
-            spans = np.flatnonzero(np.diff(padded_off.astype(np.int8)))
+            spans = a + np.flatnonzero(np.diff(padded_off.astype(np.int8)))
             for s0, s1 in zip(spans[::2], spans[1::2]):
                 if (s1 - s0) / rate >= STOPPED_MIN_S:
                     issues.append(SensorIssue(sensor, "stopped", float(t[s0]), float(t[s1 - 1])))

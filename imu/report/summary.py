@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 import imu
-from imu.core.context import context_counts
+from imu.core.context import COUNT_BLOCK, context_counts
 from imu.jsonvalues import plain
 from imu.core.exposure import (
     LONG_BOUT_S, AngleExposure, angle_kind, angle_summary, episode_end, grid_step,
@@ -126,14 +126,18 @@ def _lumbar_slump(analysis: Analysis) -> dict | None:
         return None  # no forward bend to judge a slump against
     threshold = analysis.thresholds.lumbar_slump_fraction * maxima[signal]
     values = analysis.angles[signal]
-    known = analysis.valid & np.isfinite(values)
-    above = known & (values > threshold)
+    known = above = 0
+    for lo in range(0, len(values), COUNT_BLOCK):  # a block at a time: no whole-session masks
+        part = values[lo:lo + COUNT_BLOCK]
+        measured = analysis.valid[lo:lo + COUNT_BLOCK] & np.isfinite(part)
+        known += int(np.count_nonzero(measured))
+        above += int(np.count_nonzero(measured & (part > threshold)))
     return {
         "signal": signal,
         "calibrated_max_deg": rounded(maxima[signal], 2),
         "threshold_deg": rounded(threshold, 2),
-        "time_s": rounded(float(above.sum()) * grid_step(analysis.t), 1),
-        "time_pct": rounded(100.0 * above.sum() / known.sum(), 2) if known.any() else None,
+        "time_s": rounded(float(above) * grid_step(analysis.t), 1),
+        "time_pct": rounded(100.0 * above / known, 2) if known else None,
     }
 
 
@@ -281,10 +285,11 @@ def not_measured(analysis: Analysis, exposures: dict[str, AngleExposure]) -> lis
         if why is not None and not why.startswith("not needed") and worn:
             sentences.append(f"{measure}: not measured with {layout.name}: {why}.")
     valid = np.asarray(analysis.valid, dtype=bool)
-    if valid.size and not valid.all():
-        unknown_s = np.count_nonzero(~valid) * (grid_step(analysis.t) if valid.size > 1 else 0.0)
+    unknown = valid.size - int(np.count_nonzero(valid))
+    if unknown:
+        unknown_s = unknown * (grid_step(analysis.t) if valid.size > 1 else 0.0)
         sentences.append(
-            f"Angles are unknown for {unknown_s:.1f} s ({100.0 * np.mean(~valid):.1f} % of the "
+            f"Angles are unknown for {unknown_s:.1f} s ({100.0 * (unknown / valid.size):.1f} % of the "
             "session), where a sensor had no data or its vibration motor was running.")
     for location, q in analysis.sensors.items():
         gaps = q.stats.gaps
