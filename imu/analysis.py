@@ -426,7 +426,7 @@ def _items(source: Source, ahead: ReadAhead | None):
 
 
 def run_source(source: Source, on_step=None, *, grade: bool = True, before_grading=None,
-               reading=None) -> RunResult:
+               reading=None, columns=None) -> RunResult:
     """The whole source through one runner: the session's Analysis, and with grade its runs'
     and carries' grades and the grid acceleration they were graded with (what a report shows).
 
@@ -434,20 +434,22 @@ def run_source(source: Source, on_step=None, *, grade: bool = True, before_gradi
     the finished, not yet graded RunResult (the report starts its figures on the second core
     then: they do not need the grades, and grading is the longest step after the pass).
     reading: the source's reading process when the caller started it (imu.reading), else
-    one is started here, before the calibration plan is made, so it reads ahead meanwhile."""
+    one is started here, before the calibration plan is made, so it reads ahead meanwhile.
+    columns: where the angles and acceleration are kept (imu.core.columns: default in
+    memory; the report's are files, imu.spill, valid while its SpillColumns are open)."""
     if reading is None and source.timed is None:
         reading = start_reading(source.path)
     try:
-        return _run(source, on_step, grade, before_grading, reading)
+        return _run(source, on_step, grade, before_grading, reading, columns)
     finally:
         if reading is not None:
             reading.close()  # ended already, unless something failed before the read did
 
 
-def _run(source: Source, on_step, grade: bool, before_grading, reading) -> RunResult:
+def _run(source: Source, on_step, grade: bool, before_grading, reading, columns) -> RunResult:
     ahead = ReadAhead(reading) if reading is not None else None
     plan = find_calibrations(source, ahead)
-    runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False, summarize=True)
+    runner = new_runner(source, plan, keep_acc=grade, provisional_grades=False, summarize=True, columns=columns)
     for items in _items(source, ahead):
         update = runner.feed(items)
         if on_step is not None:

@@ -137,7 +137,7 @@ class Runner:
                  calibration: Calibration | list[CalibrationStretch] | None = None, *,
                  annotations=(), extra_stats: dict[str, DecodeStats] | None = None,
                  collect: bool = True, keep_acc: bool = False, provisional_grades: bool = True,
-                 keep_history: bool = False, summarize: bool = False):
+                 keep_history: bool = False, summarize: bool = False, columns=None):
         """sensors, thresholds, calibration: as for `Pipeline`. annotations: (start_s, end_s,
         label) spans known so far (carries are graded from them; live adds more with
         `annotate`). collect: keep every step for the session's Analysis (replay, report).
@@ -145,13 +145,16 @@ class Runner:
         grade carries and runs while the session goes on. keep_history: keep the items fed
         until a calibration arrives, to feed them again to the calibrated pipeline (live).
         summarize: accumulate the exposure (zones, percentiles, static bouts) and the report
-        figures' envelope step by step, in memory that does not grow with the session."""
+        figures' envelope step by step, in memory that does not grow with the session.
+        columns: where the collected angles and acceleration are kept (imu.core.columns;
+        default in memory; a report keeps them in files, imu.spill)."""
         self.sensors, self.thresholds = sensors, thresholds or Thresholds()
         self.annotations = list(annotations)
         self._extra_stats = extra_stats
         self._collect, self._keep_acc = collect, keep_acc
         self._provisional = provisional_grades
         self._summarize = summarize
+        self._columns = columns
         self._history: list | None = [] if keep_history else None
         self.status: SensorStatusTracker | None = None
         self._start(calibration)
@@ -164,9 +167,9 @@ class Runner:
         old, self.status = self.status, SensorStatusTracker(self.pipeline)
         if old is not None:
             self.status.connected, self.status.gaps = old.connected, old.gaps
-        self.collector = AnalysisCollector() if self._collect else None
+        self.collector = AnalysisCollector(self._columns) if self._collect else None
         self._collected = 0  # grid samples collected since freed memory was last handed back
-        self.acc = AccCollector() if self._keep_acc else None
+        self.acc = AccCollector(self._columns) if self._keep_acc else None
         step = 1.0 / self.pipeline.grid.rate_hz
         self.exposure = ExposureAccumulator(self.pipeline.thr, step) if self._summarize else None
         self.envelope = SessionEnvelope(step) if self._summarize else None

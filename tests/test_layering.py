@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
                        "imu.jsonvalues", "imu.parallel", "imu.heap")),
     ("core", 2, ("imu.core",)),
     ("storage and transport", 2, ("imu.recording", "imu.people", "imu.ble")),
-    ("analysis", 3, ("imu.analysis", "imu.runner", "imu.reading")),
+    ("analysis", 3, ("imu.analysis", "imu.runner", "imu.reading", "imu.spill")),
     ("outputs", 4, ("imu.report", "imu.replay", "imu.export", "imu.lsl")),
     ("simulation", 5, ("imu.sim",)),
     ("applications", 6, ("imu.live", "imu.validate*", "imu.cohort")),

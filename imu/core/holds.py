@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imu.core.activity import HOLD_ALIASES
+from imu.core.activity import HOLD_ALIASES, span_rows
 from imu.profile import Thresholds
 
 WATCHED = {
@@ -59,8 +59,8 @@ def hold_metrics(t, angles, label: str, start_s: float, end_s: float, thresholds
     if kind == "bird_dog" and not names:
         names = [n for n in BIRD_DOG_FALLBACK if n in angles]
     t = np.asarray(t, float)
-    rows = (t >= start_s) & (t <= end_s)
-    if not names or rows.sum() < 10:
+    rows = span_rows(t, start_s, end_s)  # the time axis increases: the samples in [start_s, end_s]
+    if not names or rows.stop - rows.start < 10:
         return None
     tt = t[rows]
     rate = 1.0 / np.median(np.diff(tt))

@@ -15,6 +15,7 @@ import numpy as np
 
 from imu.core.angles import AngleComputer
 from imu.core.calibrate import Calibration, CalibrationStretch, to_anatomical_earth
+from imu.core.columns import Column, MemoryColumns
 from imu.core.context import CODE_UNCALIBRATED, STILL, ContextTracker, context_codes, context_labels
 from imu.core.front import FrontBatch, FrontQuality, SensorFront
 from imu.core.grid import GridFrame, GridResampler
@@ -270,10 +271,13 @@ class Pipeline:
 class AnalysisCollector:
     """Gathers step outputs into one Analysis (angles kept as float32 to bound memory)."""
 
-    def __init__(self):
+    def __init__(self, columns=None):
+        """columns: where the angles are kept while the run goes on (imu.core.columns;
+        default in memory)."""
+        self._columns = columns if columns is not None else MemoryColumns()
         self._t: list[np.ndarray] = []
-        self._angles: dict[str, list[np.ndarray]] = {}
-        self._angle_lengths: dict[str, int] = {}
+        self._angles: dict[str, Column] = {}
+        self._finite: set[str] = set()  # angles with a finite value somewhere
         self._n = 0  # grid samples so far
         self._context: list[np.ndarray] = []
         self._valid: list[np.ndarray] = []
@@ -285,12 +289,15 @@ class AnalysisCollector:
         if n == 0:
             return
         for name, values in out.angles.items():
-            parts = self._angles.setdefault(name, [])
-            have = self._angle_lengths.get(name, 0)
-            if have < self._n:  # an angle that appeared late: NaN before
-                parts.append(np.full(self._n - have, np.nan, dtype=np.float32))
-            parts.append(values.astype(np.float32))
-            self._angle_lengths[name] = self._n + n
+            column = self._angles.get(name)
+            if column is None:
+                column = self._angles[name] = self._columns.column(np.float32)
+            if len(column) < self._n:  # an angle that appeared late: NaN before
+                column.append(np.full(self._n - len(column), np.nan, dtype=np.float32))
+            values = values.astype(np.float32)
+            column.append(values)
+            if name not in self._finite and np.isfinite(values).any():
+                self._finite.add(name)
         self._t.append(out.t)
         self._context.append(out.context_codes)  # 1 byte a sample
         self._valid.append(out.valid)
@@ -310,12 +317,13 @@ class AnalysisCollector:
 
         t = join(self._t, np.empty(0))
         angles = {}
-        for name, parts in self._angles.items():
-            if self._angle_lengths[name] < self._n:  # an angle that ended early: NaN after
-                parts.append(np.full(self._n - self._angle_lengths[name], np.nan, dtype=np.float32))
-                self._angle_lengths[name] = self._n
-            values = join(parts, np.empty(0, np.float32))
-            if np.isfinite(values).any():
+        for name, column in self._angles.items():
+            if len(column) < self._n:  # an angle that ended early: NaN after
+                column.append(np.full(self._n - len(column), np.nan, dtype=np.float32))
+            values = column.series()
+            if after_each is not None:
+                after_each()
+            if name in self._finite:
                 angles[name] = values
         valid = join(self._valid, np.empty(0, bool))
         context = join(self._context, np.empty(0, np.uint8))

@@ -80,7 +80,8 @@ def _levels(x: np.ndarray, c: int, rate: float) -> tuple[float, float]:
 def _jumps(x: np.ndarray, rate: float, jump_deg: float) -> list[tuple[int, float, float]]:
     """(index, size, level before) of fast steps that hold for at least 3 s. x: float32 (as
     the Analysis keeps it) or float64; read in float64 where it is read."""
-    if len(x) < int(6 * rate) or not np.isfinite(x).any():
+    if len(x) < int(6 * rate) or not any(np.isfinite(x[lo:lo + ROLLING_BLOCK]).any()
+                                         for lo in range(0, len(x), ROLLING_BLOCK)):
         return []
     lag = max(1, int(round(0.2 * rate)))
     out, last = [], -np.inf
@@ -252,7 +253,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
         for plane, name in enumerate(names):
             if name not in angles:
                 continue
-            x = np.asarray(angles[name])  # kept as it is (float32): each reader widens its part
+            x = angles[name]  # kept as it is (float32, an array or a series): each reader widens its part
             steps = _jumps(x, rate, thr.slip_jump_deg)
             if not steps:
                 continue
@@ -283,7 +284,6 @@ def _rolling_std_blocks(x: np.ndarray, window: int):
     """(lo, hi, std) for each block lo..hi: the std over samples [i - window // 2,
     i + window // 2) (clipped), NaN read as 0, from running sums (`_window_sums`); a block
     at a time, so the caller keeps what it needs of it, not a whole-session float array."""
-    x = np.asarray(x)
     h = window // 2
 
     def columns(part):

@@ -5,15 +5,14 @@ the grid acceleration per sensor: (n, 3), or its (n,) magnitude as AccCollector 
 and returns a StabilityResult: activity segments and per-sample labels, sensor issues
 (slipped / came off) with an invalid mask, per-run metrics, per-carry metrics against the
 wearer's unloaded walking, per-hold failure times and McGill's ratios. Spans with a slipped
-or removed sensor are never graded. Arrays in, results out: the caller's float32 angles are
-masked in place while grading and given back unchanged (`_masked_in_place`), so no other
-thread may read them meanwhile.
+or removed sensor are never graded. Arrays in, results out: the angles and acceleration are
+read by stretches only (`x[a:b]`), so they may be arrays or series kept in files
+(imu.core.columns); the unusable samples are masked as they are read (`MaskedSeries`).
 `stability_from_analysis(analysis, acc=None)` is the same on an Analysis object.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +23,7 @@ from imu.core.activity import (ACTIVITY_CODE, ACTIVITY_LABELS, CARRY_LABELS, HOL
                                span_rows)
 from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
+from imu.core.columns import Column, MemoryColumns
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
 from imu.core.running import RunMetrics, run_metrics
 from imu.core.strides import acceleration_magnitude
@@ -135,45 +135,42 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     t = np.asarray(t, float)
     # the angles as float32 (as the Analysis keeps them); each analysis widens what it reads
     # to float64 itself (a float64 copy of every angle at once was the report's memory peak)
-    angles = _float32_arrays(angles)
+    angles = _float32_series(angles)
     issues, invalid = detect_sensor_issues(t, angles, thresholds, acc)
     release_freed_memory()  # its temporaries, before the segmentation makes its own
     unusable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
-    with _masked_in_place(angles, unusable):
-        return _grade(t, angles, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
-                      calibration_spans, issues, invalid, unusable)
+    masked = {name: MaskedSeries(values, unusable) for name, values in angles.items()} if unusable.any() else angles
+    return _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
+                  calibration_spans, issues, invalid, unusable)
 
 
-def _float32_arrays(angles: dict) -> dict[str, np.ndarray]:
-    """The caller's float32 arrays as they are when they can be written to and none shares
-    memory with another; a float32 copy of any other."""
-    out: dict[str, np.ndarray] = {}
-    for name, values in angles.items():
-        if not (isinstance(values, np.ndarray) and values.dtype == np.float32 and values.flags.writeable
-                and not any(np.may_share_memory(values, other) for other in out.values())):
-            values = np.array(values, dtype=np.float32)
-        out[name] = values
-    return out
+def _float32_series(angles: dict) -> dict:
+    """Each angle as it is when it is float32 (an array, or a series read by stretches,
+    imu.core.columns); a float32 copy of any other."""
+    return {name: values if getattr(values, "dtype", None) == np.float32 and hasattr(values, "__len__")
+            else np.array(values, dtype=np.float32) for name, values in angles.items()}
 
 
-@contextmanager
-def _masked_in_place(angles: dict[str, np.ndarray], rows: np.ndarray):
-    """NaN at `rows` in every angle for the duration, written into the arrays themselves and
-    their values put back afterwards: the grading sees unusable samples as missing, the
-    caller gets its arrays back unchanged, and only the masked samples are kept aside (a
-    masked copy of every angle was 80-115 MB of an 8-hour report's peak). Not for arrays
-    another thread reads meanwhile."""
-    if not rows.any():
-        yield
-        return
-    kept = {name: values[rows] for name, values in angles.items()}
-    try:
-        for values in angles.values():
-            values[rows] = np.nan
-        yield
-    finally:
-        for name, values in angles.items():
-            values[rows] = kept[name]
+class MaskedSeries:
+    """An angle read with NaN at the rows of `mask` (a sensor slipped or came off, or no
+    valid data): the grading sees unusable samples as missing. Read by stretches
+    (`x[a:b]`, a new array each time), so neither the angle nor a masked copy of it is ever
+    made whole (a masked copy of every angle was 80-115 MB of an 8-hour report's peak)."""
+
+    def __init__(self, values, mask: np.ndarray):
+        self.values, self.mask, self.dtype = values, mask, values.dtype
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, rows):
+        out = np.array(self.values[rows], dtype=self.dtype)  # a copy even of an array's view
+        out[self.mask[rows]] = np.nan
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
 
 
 def _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
@@ -195,10 +192,16 @@ def _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sens
     ref = None
     standing = [s for s in activity.segments if s.kind == STANDING and s.end_s - s.start_s >= MIN_STANDING_REF_S]
     if standing and "trunk_inclination" in masked:
-        rows = np.zeros(len(t), bool)
-        for s in standing:
-            rows[span_rows(t, s.start_s + 1.0, s.end_s - 1.0)] = True
-        x = np.asarray(masked["trunk_inclination"][rows], float)
+        # the standing samples in time order, each once (the trimmed spans may overlap)
+        x, done = [], 0
+        spans = sorted((span_rows(t, s.start_s + 1.0, s.end_s - 1.0) for s in standing),
+                       key=lambda rows: (rows.start, rows.stop))
+        for rows in spans:
+            start = max(rows.start, done)
+            if rows.stop > start:
+                x.append(np.asarray(masked["trunk_inclination"][start:rows.stop], float))
+                done = rows.stop
+        x = np.concatenate(x) if x else np.empty(0)
         if np.isfinite(x).sum() > 100:
             ref = float(np.nanmedian(x))
 
@@ -281,9 +284,11 @@ class AccCollector:
     collector.acc. Magnitudes only, as float32: every reader of the acceleration (gait
     signal, sensor issues) needs no more, and an 8-hour session's three axes were 69 MB."""
 
-    def __init__(self):
-        self._parts: dict[str, list[np.ndarray]] = {}
-        self._lengths: dict[str, int] = {}
+    def __init__(self, columns=None):
+        """columns: where the magnitudes are kept while the run goes on (imu.core.columns;
+        default in memory)."""
+        self._columns = columns if columns is not None else MemoryColumns()
+        self._kept: dict[str, Column] = {}
         self._n = 0
 
     def __call__(self, out) -> None:
@@ -291,23 +296,20 @@ class AccCollector:
         if n == 0:
             return
         for loc, a in out.grid.acc.items():
-            parts = self._parts.setdefault(loc, [])
-            have = self._lengths.get(loc, 0)
-            if have < self._n:  # a sensor whose acceleration appeared late: NaN before
-                parts.append(np.full(self._n - have, np.nan, np.float32))
+            column = self._kept.get(loc)
+            if column is None:
+                column = self._kept[loc] = self._columns.column(np.float32)
+            if len(column) < self._n:  # a sensor whose acceleration appeared late: NaN before
+                column.append(np.full(self._n - len(column), np.nan, np.float32))
             # g to 7 digits: the sensor sends 1/2048 g
-            parts.append(acceleration_magnitude(a).astype(np.float32))
-            self._lengths[loc] = self._n + n
+            column.append(acceleration_magnitude(a).astype(np.float32))
         self._n += n
 
     @property
     def acc(self) -> dict[str, np.ndarray]:
         out = {}
-        for loc, parts in self._parts.items():
-            a = np.concatenate(parts)
-            if len(a) < self._n:
-                a = np.concatenate([a, np.full(self._n - len(a), np.nan, np.float32)])
-            parts[:] = [a]  # the pieces go: one copy, not two
-            self._lengths[loc] = len(a)
-            out[loc] = a
+        for loc, column in self._kept.items():
+            if len(column) < self._n:  # a sensor whose acceleration ended early: NaN after
+                column.append(np.full(self._n - len(column), np.nan, np.float32))
+            out[loc] = column.series()
         return out

@@ -41,13 +41,16 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
     from imu.report.figure_plan import figure_sets, without_series
     from imu.report.overview import session_facts
     from imu.report.writer import prepare_output_dir, write_report
+    from imu.spill import SpillColumns
     from imu.timefmt import clock
 
     prepare_output_dir(Path(out_dir))  # an unwritable folder fails before minutes of analysis
     source = open_source(input_path, thresholds, mapping)
     source.calibration_spans, source.bends = calibration_spans, bends
     total = session_facts(source.path, source.kind).end_hint_s
-    with progress("analysing", total=total, quiet=quiet, unit=clock) as bar:
+    # the session's angles and acceleration are kept in files while the report is made, not
+    # in memory that grows with the recording; the report is written before they go
+    with progress("analysing", total=total, quiet=quiet, unit=clock) as bar, SpillColumns() as columns:
         def on_step(update) -> None:
             if len(update.out.t):
                 bar.advance_to(float(update.out.t[-1]))
@@ -63,7 +66,7 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
             bar.set_total(None)
             bar.stage("trunk stability and figures")
 
-        result = run_source(source, on_step=on_step, before_grading=draw_figures, reading=reading)
+        result = run_source(source, on_step=on_step, before_grading=draw_figures, reading=reading, columns=columns)
         bar.set_total(None)
         return write_report(result.analysis, Path(out_dir), source.describe(), profile=profile,
                             progress=bar.stage, stability=result.stability,
