@@ -41,10 +41,11 @@ class MemoryColumn:
 
     def series(self) -> np.ndarray:
         """The pieces as one new array, which then stands in for them: the pieces are let go
-        at once, and a later append goes on from it."""
+        at once, and a later append goes on from it (a later series is a new array again, so
+        two analyses built from one run never share one)."""
         if not self._parts:
             return np.empty(0, self.dtype)
-        joined = np.concatenate(self._parts) if len(self._parts) > 1 else self._parts[0]
+        joined = np.concatenate(self._parts)
         self._parts[:] = [joined]
         return joined
 
