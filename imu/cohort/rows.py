@@ -60,11 +60,13 @@ def compute_summary(path: Path) -> dict:
     from imu.analysis import open_source, run_source
     from imu.report.stability_summary import add_stability
     from imu.report.summary import build_summary
+    from imu.spill import SpillColumns
 
     source = open_source(path)
-    result = run_source(source)
-    summary = build_summary(result.analysis, source.describe(), result.exposures)
-    return add_stability(summary, result.analysis, result.stability)
+    with SpillColumns() as columns:  # the angles in files while the summary is made, as for a report
+        result = run_source(source, columns=columns)
+        summary = build_summary(result.analysis, source.describe(), result.exposures)
+        return add_stability(summary, result.analysis, result.stability)
 
 
 def column_name(*parts: str) -> str:
