@@ -50,9 +50,13 @@ class SpilledSeries:
             if self._file is None:
                 self._file = open(self.path, "rb", buffering=0)
             self._file.seek(start * self.dtype.itemsize)
-            got = self._file.readinto(memoryview(out).cast("B"))
-            if got != out.nbytes:
-                raise OSError(f"{self.path}: the report's temporary file ended early ({got} of {out.nbytes} bytes)")
+            view, got = memoryview(out).cast("B"), 0
+            while got < out.nbytes:  # a read may return less than asked; none at the file's end
+                more = self._file.readinto(view[got:])
+                if not more:
+                    raise OSError(f"{self.path}: the report's temporary file ended early "
+                                  f"({got} of {out.nbytes} bytes)")
+                got += more
         return out
 
     def __getitem__(self, key):

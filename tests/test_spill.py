@@ -49,6 +49,18 @@ def test_a_spilled_column_reads_back_what_was_appended(tmp_path):
     assert not folder.exists()  # removed on close
 
 
+def test_a_cut_column_file_is_an_error_not_short_data(tmp_path):
+    with SpillColumns(tmp_path) as columns:
+        column = columns.column(np.float32)
+        column.append(np.arange(100, dtype=np.float32))
+        series = column.series()
+        with open(series.path, "r+b") as f:
+            f.truncate(40 * 4)
+        assert np.array_equal(series[10:40], np.arange(10, 40, dtype=np.float32))
+        with pytest.raises(OSError, match="ended early"):
+            series[30:60]
+
+
 def test_a_full_disk_keeps_the_column_in_memory_without_losing_a_sample(tmp_path, monkeypatch):
     """A full disk cannot be made here: the file's writes are made to fail with ENOSPC after
     two pieces (a mock, and only of the failing write)."""
