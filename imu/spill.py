@@ -24,6 +24,8 @@ import numpy as np
 
 from imu.core.columns import MemoryColumn
 
+INDEX_EVERY = 4096  # an increasing series keeps every this-many-th value in memory
+
 
 class SpilledSeries:
     """A float series in a file: `len(x)`, `x.dtype`, `x[a:b]` (read from the file, a new
@@ -31,8 +33,11 @@ class SpilledSeries:
 
     ndim = 1
 
-    def __init__(self, path: Path, dtype: np.dtype, n: int):
+    def __init__(self, path: Path, dtype: np.dtype, n: int, marks: np.ndarray | None = None):
+        """marks: every INDEX_EVERY-th value of an increasing series (its searchsorted then
+        reads one stretch of the file per value looked up)."""
         self.path, self.dtype, self._n = path, np.dtype(dtype), n
+        self._marks = marks
         self._file = None  # opened on the first read, closed by close()
 
     def __len__(self) -> int:
@@ -41,6 +46,26 @@ class SpilledSeries:
     @property
     def shape(self) -> tuple[int]:
         return (self._n,)
+
+    @property
+    def size(self) -> int:
+        return self._n
+
+    def searchsorted(self, v, side: str = "left", sorter=None):
+        """np.searchsorted on an increasing series (np.searchsorted(series, v) calls this):
+        the marks place each value within one stretch, which is read and searched."""
+        if self._marks is None or sorter is not None:
+            return np.searchsorted(self.read(0, self._n), v, side=side, sorter=sorter)
+        values = np.asarray(v, dtype=float)
+        out = np.empty(values.shape, np.int64)
+        for k, value in np.ndenumerate(values):
+            j = int(np.searchsorted(self._marks, value, side=side))  # marks[j - 1] < (<=) value
+            if j == 0:
+                out[k] = 0
+                continue
+            lo = (j - 1) * INDEX_EVERY
+            out[k] = lo + int(np.searchsorted(self.read(lo, j * INDEX_EVERY + 1), value, side=side))
+        return out if values.ndim else np.int64(out[()])
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop), clipped to the series."""
@@ -81,10 +106,12 @@ class SpilledSeries:
 
 
 class SpilledColumn:
-    """One collected series written to its file as it arrives (in memory if it cannot be)."""
+    """One collected series written to its file as it arrives (in memory if it cannot be).
+    increasing: the series is a time axis, looked up with np.searchsorted."""
 
-    def __init__(self, path: Path, dtype):
+    def __init__(self, path: Path, dtype, increasing: bool = False):
         self.path, self.dtype = path, np.dtype(dtype)
+        self._marks: list[np.ndarray] | None = [] if increasing else None
         self._file = open(path, "wb", buffering=0)  # unbuffered: a failed write is this one
         self._memory: MemoryColumn | None = None
         self._series: SpilledSeries | None = None
@@ -92,6 +119,8 @@ class SpilledColumn:
 
     def append(self, values: np.ndarray) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype)
+        if self._marks is not None:
+            self._marks.append(values[(-len(self)) % INDEX_EVERY::INDEX_EVERY].copy())
         if self._memory is None:
             try:
                 data = memoryview(values).cast("B")
@@ -121,7 +150,8 @@ class SpilledColumn:
             return self._memory.series()
         if self._series is None or len(self._series) != self._n:
             self.close_series()
-            self._series = SpilledSeries(self.path, self.dtype, self._n)
+            marks = None if self._marks is None else np.concatenate(self._marks or [np.empty(0, self.dtype)])
+            self._series = SpilledSeries(self.path, self.dtype, self._n, marks)
         return self._series
 
     def close_series(self) -> None:
@@ -143,11 +173,11 @@ class SpillColumns:
             self.folder = None
         self._columns: list[SpilledColumn] = []
 
-    def column(self, dtype) -> SpilledColumn | MemoryColumn:
+    def column(self, dtype, increasing: bool = False) -> SpilledColumn | MemoryColumn:
         if self.folder is None:
             return MemoryColumn(dtype)
         try:
-            column = SpilledColumn(self.folder / f"{len(self._columns)}.bin", dtype)
+            column = SpilledColumn(self.folder / f"{len(self._columns)}.bin", dtype, increasing)
         except OSError:
             return MemoryColumn(dtype)
         self._columns.append(column)

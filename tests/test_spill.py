@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import imu.spill as spill
 from imu.analysis import open_source, run_source
@@ -198,3 +200,29 @@ def test_the_report_from_spilled_columns_is_the_in_memory_report_and_leaves_no_f
     summary = json.loads(spilled["summary.json"].read_text())
     assert [(i["sensor"], i["kind"]) for i in summary["sensor_issues"]] == [("thoracic", "slipped")]
     assert list(temporary.iterdir()) == []  # the report's folder of columns is gone
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 9), st.lists(st.floats(-10, 400, allow_nan=False), max_size=12),
+       st.sampled_from(["left", "right"]))
+def test_a_spilled_time_axis_is_searched_as_the_whole_array_is(n, every, values, side):
+    """Looked up through its marks (every `every`-th value here, so most lookups cross them)
+    and one stretch read from the file: the same index as np.searchsorted on the array, for
+    values before, inside (on a sample and between two) and after the axis."""
+    import tempfile
+
+    t = np.cumsum(np.random.default_rng(n).choice([0.01, 0.01, 0.02, 1.5], size=n)) - 1.0
+    values = values + [float(t[0]), float(t[-1]), float(t[n // 2])]
+    saved = spill.INDEX_EVERY
+    spill.INDEX_EVERY = every
+    try:
+        with tempfile.TemporaryDirectory() as folder, SpillColumns(folder) as columns:
+            column = columns.column(np.float64, increasing=True)
+            for piece in np.array_split(t, 5):
+                column.append(piece)
+            axis = column.series()
+            assert np.array_equal(np.searchsorted(axis, values, side=side), np.searchsorted(t, values, side=side))
+            for value in values:
+                assert np.searchsorted(axis, value, side=side) == np.searchsorted(t, value, side=side)
+    finally:
+        spill.INDEX_EVERY = saved

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.columns import time_axis
 from imu.core.exposure import median_step
 from imu.core.gait import rate_problem
 from imu.core.gait_band import SessionBand, SessionGaitSignal
@@ -270,7 +271,7 @@ def segment_activities(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict |
     `sensor_rate_hz`: the rate of the sensor behind the gait signal (the grid may be finer);
     below imu.core.gait.GAIT_MIN_RATE_HZ gait is only "moving"."""
     thr = thresholds or Thresholds()
-    t = np.asarray(t, float)
+    t = time_axis(t)
     n = len(t)
     if n < 2:
         return ActivityResult(t, np.full(n, ACTIVITY_CODE[UNKNOWN], dtype=np.uint8), [])

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import median_filter
 
+from imu.core.activity import span_rows
+from imu.core.columns import time_axis
 from imu.core.running import grade_from
 from imu.core.strides import detect_steps, gait_signal, per_stride
 from imu.profile import Thresholds
@@ -67,11 +69,10 @@ class CarryMetrics:
 
 def stride_series(t, angles, start_s, end_s, acc=None):
     """(steps, per-stride dict) of a gait stretch, or (None, None)."""
-    t = np.asarray(t, float)
-    rows = np.flatnonzero((t >= start_s) & (t <= end_s))
-    if len(rows) < 300 or LATERAL not in angles:
+    t = time_axis(t)
+    sl = span_rows(t, start_s, end_s)  # the samples in [start_s, end_s] (the axis increases)
+    if sl.stop - sl.start < 300 or LATERAL not in angles:
         return None, None
-    sl = slice(rows[0], rows[-1] + 1)
     rate = 1.0 / np.median(np.diff(t[sl]))
     signal, name = gait_signal(angles, acc, sl)
     if signal is None:

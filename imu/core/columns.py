@@ -5,7 +5,9 @@ it, and at the end takes the column's `series()`: what the analysis then reads. 
 default, `MemoryColumns`, keeps the pieces in memory and joins them into one numpy array.
 A report passes columns kept in files instead (imu.spill), whose series are read a stretch
 at a time: the session's angles then need no memory that grows with the session. Whatever
-reads a series other than by slices (`x[a:b]`), `len(x)` and `x.dtype` makes it whole.
+reads a series other than by slices (`x[a:b]`), `len(x)` and `x.dtype` makes it whole;
+a time axis (a column made `increasing`) is also looked up with np.searchsorted, and
+`time_axis(t)` keeps it as it is where a reader would make it an array.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 
 class Column(Protocol):
-    def append(self, values: np.ndarray) -> None: ...
+    def append(self, values: np.ndarray) -> None: ...  # values on, in order
 
     def __len__(self) -> int: ...
 
@@ -53,5 +55,13 @@ class MemoryColumn:
 class MemoryColumns:
     """The default: every column in memory."""
 
-    def column(self, dtype) -> MemoryColumn:
+    def column(self, dtype, increasing: bool = False) -> MemoryColumn:
         return MemoryColumn(dtype)
+
+
+def time_axis(t):
+    """A time axis as its readers take it: a series read by stretches (it has its own
+    searchsorted, which np.searchsorted calls) as it is, anything else as a float64 array."""
+    if not isinstance(t, np.ndarray) and hasattr(t, "searchsorted") and getattr(t, "dtype", None) == np.float64:
+        return t
+    return np.asarray(t, float)

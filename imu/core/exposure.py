@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu.core.columns import time_axis
 from imu.core.result import (
     ANGLE_NAMES, LATERAL_ANGLES, ROTATION_ANGLES, SAGITTAL_ANGLES, Analysis, SlouchEpisode,
 )
@@ -222,7 +223,7 @@ def degree_histogram(values: np.ndarray) -> DegreeHistogram:
 
 def grid_step(t: np.ndarray) -> float:
     """The analysis grid's sample spacing in seconds (median step; the grid is uniform)."""
-    t = np.asarray(t, dtype=float)
+    t = time_axis(t)
     if t.ndim != 1 or t.size < 2:
         raise ValueError("time axis needs at least two samples to have a grid step")
     if not all(np.all(np.diff(t[lo:lo + STEP_BLOCK + 1]) > 0) for lo in range(0, t.size - 1, STEP_BLOCK)):
@@ -240,7 +241,7 @@ def median_step(t: np.ndarray) -> float:
     grading). A grid's steps take a handful of distinct values (float rounding of one
     spacing, and its gaps), so they are counted a block at a time and the middle one found
     from the counts; an irregular axis (many distinct steps) is sorted whole instead."""
-    t = np.asarray(t, dtype=float)
+    t = time_axis(t)
     n = t.size - 1
     values, counts = np.empty(0), np.empty(0, np.int64)
     for lo in range(0, max(n, 0), STEP_BLOCK):

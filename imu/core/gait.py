@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.columns import time_axis
 from imu.core.strides import STEP_BAND_HZ, detect_steps, gait_signal
 
 SAMPLES_PER_STEP_MIN = 10  # below this a step's peak is placed too coarsely to count on
@@ -86,7 +87,7 @@ def bout_steps(t: np.ndarray, angles: dict[str, np.ndarray], acc: dict | None, k
     if problem is not None:
         bout.note = f"steps not measured: {problem}"
         return bout
-    t = np.asarray(t, float)
+    t = time_axis(t)
     # the samples in [start_s, end_s] by binary search (a mask per bout is quadratic on a day)
     sl = slice(int(np.searchsorted(t, start_s, side="left")), int(np.searchsorted(t, end_s, side="right")))
     if sl.stop - sl.start < 4 or end_s - start_s < MIN_BOUT_S:

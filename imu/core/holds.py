@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imu.core.activity import HOLD_ALIASES, span_rows
+from imu.core.columns import time_axis
 from imu.profile import Thresholds
 
 WATCHED = {
@@ -58,7 +59,7 @@ def hold_metrics(t, angles, label: str, start_s: float, end_s: float, thresholds
     names = [n for n in WATCHED[kind] if n in angles]
     if kind == "bird_dog" and not names:
         names = [n for n in BIRD_DOG_FALLBACK if n in angles]
-    t = np.asarray(t, float)
+    t = time_axis(t)
     rows = span_rows(t, start_s, end_s)  # the time axis increases: the samples in [start_s, end_s]
     if not names or rows.stop - rows.start < 10:
         return None

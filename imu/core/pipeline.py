@@ -272,10 +272,10 @@ class AnalysisCollector:
     """Gathers step outputs into one Analysis (angles kept as float32 to bound memory)."""
 
     def __init__(self, columns=None):
-        """columns: where the angles are kept while the run goes on (imu.core.columns;
-        default in memory)."""
+        """columns: where the time axis and the angles are kept while the run goes on
+        (imu.core.columns; default in memory)."""
         self._columns = columns if columns is not None else MemoryColumns()
-        self._t: list[np.ndarray] = []
+        self._t = self._columns.column(np.float64, increasing=True)  # the time axis
         self._angles: dict[str, Column] = {}
         self._finite: set[str] = set()  # angles with a finite value somewhere
         self._n = 0  # grid samples so far
@@ -298,7 +298,7 @@ class AnalysisCollector:
             column.append(values)
             if name not in self._finite and np.isfinite(values).any():
                 self._finite.add(name)
-        self._t.append(out.t)
+        self._t.append(np.array(out.t, dtype=np.float64))
         self._context.append(out.context_codes)  # 1 byte a sample
         self._valid.append(out.valid)
         self._n += n
@@ -315,7 +315,9 @@ class AnalysisCollector:
                 after_each()
             return joined
 
-        t = join(self._t, np.empty(0))
+        t = self._t.series()
+        if after_each is not None:
+            after_each()
         angles = {}
         for name, column in self._angles.items():
             if len(column) < self._n:  # an angle that ended early: NaN after

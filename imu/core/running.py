@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imu.core.activity import span_rows
+from imu.core.columns import time_axis
 from imu.core.strides import Steps, detect_steps, gait_signal, per_stride
 from imu.profile import Thresholds
 
@@ -55,11 +57,10 @@ def run_metrics(t: np.ndarray, angles: dict[str, np.ndarray], start_s: float, en
                 thresholds=None) -> RunMetrics | None:
     """Metrics of the run between start_s and end_s; None when no strides are found."""
     thr = thresholds or Thresholds()
-    t = np.asarray(t, float)
-    rows = np.flatnonzero((t >= start_s) & (t <= end_s))
-    if len(rows) < 200 or SAGITTAL not in angles:
+    t = time_axis(t)
+    sl = span_rows(t, start_s, end_s)  # the samples in [start_s, end_s] (the axis increases)
+    if sl.stop - sl.start < 200 or SAGITTAL not in angles:
         return None
-    sl = slice(rows[0], rows[-1] + 1)
     rate = 1.0 / np.median(np.diff(t[sl]))
     signal, name = gait_signal(angles, acc, sl)
     steps: Steps = detect_steps(t[sl], signal, rate, name)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu.core.columns import time_axis
 from imu.core.exposure import median_step
 from imu.core.strides import acceleration_magnitude, bandpass, step_period
 from imu.profile import Thresholds
@@ -242,7 +243,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
                          acc: dict[str, np.ndarray] | None = None) -> tuple[list[SensorIssue], np.ndarray]:
     """(issues, invalid mask) of a whole session; see the module text for the rules."""
     thr = thresholds or Thresholds()
-    t = np.asarray(t, float)
+    t = time_axis(t)
     n = len(t)
     invalid = np.zeros(n, bool)
     if n < 10:
@@ -274,7 +275,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
         if any(s.sensor == slip.sensor and s.kind == "slipped" for s in issues):
             continue
         issues.append(slip)
-        invalid[t >= slip.start_s] = True
+        invalid[int(np.searchsorted(t, slip.start_s, side="left")):] = True  # t >= the slip
     issues += _stopped(t, angles, rate, thr, invalid, acc or {})
     issues.sort(key=lambda s: s.start_s)
     return issues, invalid

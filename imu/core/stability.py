@@ -23,7 +23,7 @@ from imu.core.activity import (ACTIVITY_CODE, ACTIVITY_LABELS, CARRY_LABELS, HOL
                                span_rows)
 from imu.core.gait import GaitBout, gait_bouts, rate_problem
 from imu.core.carries import CarryMetrics, WalkingBaseline, carry_metrics, walking_baseline
-from imu.core.columns import Column, MemoryColumns
+from imu.core.columns import Column, MemoryColumns, time_axis
 from imu.core.holds import HoldMetrics, endurance_ratios, hold_metrics
 from imu.core.running import RunMetrics, run_metrics
 from imu.core.strides import acceleration_magnitude
@@ -132,7 +132,7 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
                       annotations=(), thresholds=None, acc: dict[str, np.ndarray] | None = None,
                       neutral_posture: str | None = None,
                       sensor_rate_hz: float | None = None, calibration_spans=()) -> StabilityResult:
-    t = np.asarray(t, float)
+    t = time_axis(t)
     # the angles as float32 (as the Analysis keeps them); each analysis widens what it reads
     # to float64 itself (a float64 copy of every angle at once was the report's memory peak)
     angles = _float32_series(angles)
