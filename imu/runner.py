@@ -146,8 +146,8 @@ class Runner:
         until a calibration arrives, to feed them again to the calibrated pipeline (live).
         summarize: accumulate the exposure (zones, percentiles, static bouts) and the report
         figures' envelope step by step, in memory that does not grow with the session.
-        columns: where the collected angles and acceleration are kept (imu.core.columns;
-        default in memory; a report keeps them in files, imu.spill)."""
+        columns: where the collected time axis, angles and acceleration are kept
+        (imu.core.columns; default in memory; a report keeps them in files, imu.spill)."""
         self.sensors, self.thresholds = sensors, thresholds or Thresholds()
         self.annotations = list(annotations)
         self._extra_stats = extra_stats

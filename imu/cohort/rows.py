@@ -63,7 +63,7 @@ def compute_summary(path: Path) -> dict:
     from imu.spill import SpillColumns
 
     source = open_source(path)
-    with SpillColumns() as columns:  # the angles in files while the summary is made, as for a report
+    with SpillColumns() as columns:  # the session's series in files while the summary is made, as for a report
         result = run_source(source, columns=columns)
         summary = build_summary(result.analysis, source.describe(), result.exposures)
         return add_stability(summary, result.analysis, result.stability)

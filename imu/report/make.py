@@ -48,8 +48,8 @@ def _make(reading, drawers, input_path, out_dir, thresholds, mapping, calibratio
     source = open_source(input_path, thresholds, mapping)
     source.calibration_spans, source.bends = calibration_spans, bends
     total = session_facts(source.path, source.kind).end_hint_s
-    # the session's angles and acceleration are kept in files while the report is made, not
-    # in memory that grows with the recording; the report is written before they go
+    # the session's time axis, angles and acceleration are kept in files while the report is
+    # made, not in memory that grows with the recording; the report is written before they go
     with progress("analysing", total=total, quiet=quiet, unit=clock) as bar, SpillColumns() as columns:
         def on_step(update) -> None:
             if len(update.out.t):
