@@ -435,9 +435,9 @@ def run_source(source: Source, on_step=None, *, grade: bool = True, before_gradi
     then: they do not need the grades, and grading is the longest step after the pass).
     reading: the source's reading process when the caller started it (imu.reading), else
     one is started here, before the calibration plan is made, so it reads ahead meanwhile.
-    columns: where the time axis, angles and acceleration are kept (imu.core.columns:
-    default in memory; the report's are files, imu.spill, valid while its SpillColumns are
-    open)."""
+    columns: where the collected series (time, angles, validity, context, acceleration) are
+    kept (imu.core.columns: default in memory; the report's are files, imu.spill, valid
+    while its SpillColumns are open)."""
     if reading is None and source.timed is None:
         reading = start_reading(source.path)
     try:

@@ -1,7 +1,8 @@
 """Columns kept in files while a report is made, read back a stretch at a time.
 
-An eight-hour session's time axis, seven angles and two acceleration magnitudes are about
-125 MB; held in memory they made a report's peak grow with the recording. `SpillColumns`
+An eight-hour session's time axis, seven angles, validity, context and two acceleration
+magnitudes are about 130 MB; held in memory they made a report's peak grow with the
+recording. `SpillColumns`
 writes each collected series to a file in a temporary folder as the pass goes on, and the
 analysis reads stretches of it back (`SpilledSeries[a:b]`, a new array each time). The
 operating system's file cache keeps the recent ones at hand; the process holds only what

@@ -167,6 +167,11 @@ def test_grading_from_spilled_columns_equals_grading_in_memory_and_never_reads_a
         spilled = run_source(open_source(slipped_session), columns=columns)
         assert all(isinstance(v, WholeReadForbidden) for v in spilled.analysis.angles.values())
         assert all(isinstance(v, WholeReadForbidden) for v in spilled.acc.values())
+        for series in (spilled.analysis.t, spilled.analysis.valid, spilled.analysis.context):
+            assert isinstance(series, WholeReadForbidden)
+        assert np.array_equal(spilled.analysis.valid[0:len(in_memory.analysis.valid)], in_memory.analysis.valid)
+        assert np.array_equal(spilled.analysis.context[0:len(in_memory.analysis.context)], in_memory.analysis.context)
+        assert np.array_equal(spilled.analysis.t[0:len(in_memory.analysis.t)], in_memory.analysis.t)
         assert stability_facts(spilled) == stability_facts(in_memory)
         assert spilled.exposures.keys() == in_memory.exposures.keys()
         for name, values in in_memory.analysis.angles.items():

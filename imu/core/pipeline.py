@@ -272,15 +272,15 @@ class AnalysisCollector:
     """Gathers step outputs into one Analysis (angles kept as float32 to bound memory)."""
 
     def __init__(self, columns=None):
-        """columns: where the time axis and the angles are kept while the run goes on
-        (imu.core.columns; default in memory)."""
+        """columns: where the time axis, angles, validity and context are kept while the run
+        goes on (imu.core.columns; default in memory)."""
         self._columns = columns if columns is not None else MemoryColumns()
         self._t = self._columns.column(np.float64, increasing=True)  # the time axis
         self._angles: dict[str, Column] = {}
         self._finite: set[str] = set()  # angles with a finite value somewhere
         self._n = 0  # grid samples so far
-        self._context: list[np.ndarray] = []
-        self._valid: list[np.ndarray] = []
+        self._context = self._columns.column(np.uint8)  # one byte a sample
+        self._valid = self._columns.column(np.bool_)
         self.events: list[dict] = []
 
     def add(self, out: StepOutput) -> None:
@@ -299,8 +299,8 @@ class AnalysisCollector:
             if name not in self._finite and np.isfinite(values).any():
                 self._finite.add(name)
         self._t.append(np.array(out.t, dtype=np.float64))
-        self._context.append(out.context_codes)  # 1 byte a sample
-        self._valid.append(out.valid)
+        self._context.append(np.array(out.context_codes, dtype=np.uint8))
+        self._valid.append(np.array(out.valid, dtype=bool))
         self._n += n
 
     def build(self, pipeline: Pipeline, notes: list[str], annotations=None,
@@ -309,26 +309,22 @@ class AnalysisCollector:
         hands the freed pieces back to the system there, imu.heap)."""
         # one series at a time, each then kept as its one joined part: only one series is
         # ever held twice (its parts and their join), not the whole session's angles
-        def join(parts, empty):
-            joined = self._join(parts, empty)
+        def join(column):
+            joined = column.series()
             if after_each is not None:
                 after_each()
             return joined
 
-        t = self._t.series()
-        if after_each is not None:
-            after_each()
+        t = join(self._t)
         angles = {}
         for name, column in self._angles.items():
             if len(column) < self._n:  # an angle that ended early: NaN after
                 column.append(np.full(self._n - len(column), np.nan, dtype=np.float32))
-            values = column.series()
-            if after_each is not None:
-                after_each()
+            values = join(column)
             if name in self._finite:
                 angles[name] = values
-        valid = join(self._valid, np.empty(0, bool))
-        context = join(self._context, np.empty(0, np.uint8))
+        valid = join(self._valid)
+        context = join(self._context)
         calibration = (pipeline.calibration.report if pipeline.calibration
                        else CalibrationReport(False, "failed", ["no calibration"]))
         # (analysis and replay put the whole calibration plan's report in its place)
@@ -342,14 +338,3 @@ class AnalysisCollector:
             duration_s=float(duration), annotations=list(annotations or []), notes=notes,
             events=list(self.events),
         )
-
-    @staticmethod
-    def _join(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
-        """The parts as one new array, which then stands in the list for them: the parts are
-        let go at once, and a later add or build goes on from it (a later build copies it,
-        as it copies any part)."""
-        if not parts:
-            return empty
-        joined = np.concatenate(parts)
-        parts[:] = [joined]
-        return joined

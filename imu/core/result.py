@@ -108,8 +108,9 @@ class Analysis:
     events: list[dict] = field(default_factory=list)  # every pipeline event, live vocabulary
 
     def __post_init__(self) -> None:
-        context = np.asarray(self.context)
-        self.context = context if context.dtype == np.uint8 else context_codes(context)
+        if getattr(self.context, "dtype", None) == np.uint8:
+            return  # codes already: an array, or a series read by stretches (imu.core.columns)
+        self.context = context_codes(np.asarray(self.context))
 
     @property
     def context_labels(self) -> np.ndarray:

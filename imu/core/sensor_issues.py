@@ -157,15 +157,16 @@ class _MovingMean:
             return np.where(size > 0, (sums[b] - sums[a]) / np.maximum(size, 1), np.nan)
 
 
-def _window_sums(n: int, x: np.ndarray, columns, before: int, after: int):
-    """For each block lo..hi of ROLLING_BLOCK samples: (lo, hi, window lengths, sums), the
+def _window_sums(n: int, x: np.ndarray, columns, before: int, after: int, block: int | None = None):
+    """For each block lo..hi of `block` samples (default ROLLING_BLOCK): (lo, hi, window lengths, sums), the
     sums of each of `columns(x[a:b])`'s series over the windows [i - before, i + after)
     (clipped to 0..n). Running sums carried from block to block are the same sequential
     additions as one pass over the session, so the values are those of one pass; only a
     block's temporaries are ever held."""
+    block = block or ROLLING_BLOCK
     base, carried = 0, None  # the running sums of the samples before `base`
-    for lo in range(0, n, ROLLING_BLOCK):
-        hi = min(n, lo + ROLLING_BLOCK)
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
         top = min(max(hi - 1 + after, hi), n)  # the furthest window end this block needs
         parts = columns(x[base:top])
         if carried is None:
@@ -281,7 +282,7 @@ def detect_sensor_issues(t: np.ndarray, angles: dict[str, np.ndarray], threshold
     return issues, invalid
 
 
-def _rolling_std_blocks(x: np.ndarray, window: int):
+def _rolling_std_blocks(x: np.ndarray, window: int, block: int | None = None):
     """(lo, hi, std) for each block lo..hi: the std over samples [i - window // 2,
     i + window // 2) (clipped), NaN read as 0, from running sums (`_window_sums`); a block
     at a time, so the caller keeps what it needs of it, not a whole-session float array."""
@@ -291,7 +292,7 @@ def _rolling_std_blocks(x: np.ndarray, window: int):
         xf = np.nan_to_num(np.asarray(part, float))
         return xf, xf * xf
 
-    for lo, hi, length, (s1, s2) in _window_sums(len(x), x, columns, h, h):
+    for lo, hi, length, (s1, s2) in _window_sums(len(x), x, columns, h, h, block):
         m = np.maximum(length, 1)
         var = s2 / m - (s1 / m) ** 2
         yield lo, hi, np.sqrt(np.maximum(var, 0.0))
@@ -331,7 +332,11 @@ def _frozen_stretches(angles, win: int, thr: Thresholds) -> dict[str, list[tuple
     names = {sensor: nms for sensor, nms in names.items() if nms}
     if len(names) < 2:
         return {}
-    streams = {(sensor, nm): _rolling_std_blocks(angles[nm], win) for sensor, nms in names.items() for nm in nms}
+    # smaller blocks than elsewhere: four or more spreads are read side by side (at 65536
+    # samples their temporaries were the largest part of an 8-hour report's peak)
+    block = max(1, ROLLING_BLOCK // 8)
+    streams = {(sensor, nm): _rolling_std_blocks(angles[nm], win, block)
+               for sensor, nms in names.items() for nm in nms}
     out: dict[str, list[tuple[int, int]]] = {sensor: [] for sensor in names}
     open_at: dict[str, int | None] = {sensor: None for sensor in names}  # a stretch still going
     for blocks in zip(*streams.values()):

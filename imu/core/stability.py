@@ -138,7 +138,10 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     angles = _float32_series(angles)
     issues, invalid = detect_sensor_issues(t, angles, thresholds, acc)
     release_freed_memory()  # its temporaries, before the segmentation makes its own
-    unusable = invalid.copy() if valid is None else (invalid | ~np.asarray(valid, bool))
+    unusable = invalid.copy()
+    if valid is not None:  # a block at a time: valid may be a series read by stretches
+        for lo in range(0, len(unusable), 1 << 16):
+            unusable[lo:lo + (1 << 16)] |= ~np.asarray(valid[lo:lo + (1 << 16)], bool)
     masked = {name: MaskedSeries(values, unusable) for name, values in angles.items()} if unusable.any() else angles
     return _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
                   calibration_spans, issues, invalid, unusable)

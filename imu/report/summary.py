@@ -284,12 +284,13 @@ def not_measured(analysis: Analysis, exposures: dict[str, AngleExposure]) -> lis
             continue  # said above, angle by angle / by the slouch line
         if why is not None and not why.startswith("not needed") and worn:
             sentences.append(f"{measure}: not measured with {layout.name}: {why}.")
-    valid = np.asarray(analysis.valid, dtype=bool)
-    unknown = valid.size - int(np.count_nonzero(valid))
+    valid = analysis.valid  # counted a block at a time: it may be a series read by stretches
+    size = len(valid)
+    unknown = size - sum(int(np.count_nonzero(valid[lo:lo + COUNT_BLOCK])) for lo in range(0, size, COUNT_BLOCK))
     if unknown:
-        unknown_s = unknown * (grid_step(analysis.t) if valid.size > 1 else 0.0)
+        unknown_s = unknown * (grid_step(analysis.t) if size > 1 else 0.0)
         sentences.append(
-            f"Angles are unknown for {unknown_s:.1f} s ({100.0 * (unknown / valid.size):.1f} % of the "
+            f"Angles are unknown for {unknown_s:.1f} s ({100.0 * (unknown / size):.1f} % of the "
             "session), where a sensor had no data or its vibration motor was running.")
     for location, q in analysis.sensors.items():
         gaps = q.stats.gaps
