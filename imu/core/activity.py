@@ -26,8 +26,7 @@ from imu.core.exposure import median_step
 from imu.core.gait import rate_problem
 from imu.core.gait_band import SessionBand, SessionGaitSignal
 from imu.core.sensor_issues import SensorIssue, detect_sensor_issues  # noqa: F401 (re-exported)
-from imu.core.strides import (ACC_PREFERENCE, ANGLE_PREFERENCE, acceleration_magnitude, bandpass, fill_nan,
-                              gait_signal, step_period)
+from imu.core.strides import bandpass, fill_nan, gait_candidates, gait_signal, step_period
 from imu.labels import CARRY_LABELS, HOLD_ALIASES  # noqa: F401 (re-exported for the core)
 from imu.profile import Thresholds
 
@@ -563,8 +562,7 @@ def _window_gait_signals(angles: dict[str, np.ndarray], acc: dict[str, np.ndarra
     magnitude, an inclination) is formed once for the whole buffer, elementwise as
     gait_signal forms it per window; a window takes the first candidate in gait_signal's
     order that is finite on more than half of its samples, NaN filled within the window."""
-    candidates = [(acceleration_magnitude(acc[loc]), f"{loc} acceleration") for loc in ACC_PREFERENCE if loc in acc]
-    candidates += [(np.asarray(angles[name], float), name) for name in ANGLE_PREFERENCE if name in angles]
+    candidates = [(read(slice(None)), name) for read, name in gait_candidates(angles, acc or None)]
     out: list[tuple[np.ndarray | None, str]] = [(None, "")] * len(starts)
     undecided = np.ones(len(starts), bool)
     for series, name in candidates:

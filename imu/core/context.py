@@ -45,7 +45,7 @@ COUNT_BLOCK = 1 << 16  # samples counted at a time
 def context_counts(labels: np.ndarray) -> dict[str, int]:
     """Samples per label of a label array or of its uint8 codes, without a string copy of
     the whole array."""
-    if not (getattr(labels, "dtype", None) == np.uint8 and hasattr(labels, "__getitem__")):
+    if getattr(labels, "dtype", None) != np.uint8:
         labels = np.asarray(labels)  # codes are read by stretches: they may be a series
     try:
         codes = labels if labels.dtype == np.uint8 else context_codes(labels)

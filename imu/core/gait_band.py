@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from imu.core.strides import ACC_PREFERENCE, ANGLE_PREFERENCE, acceleration_magnitude, bandpass, fill_nan
+from imu.core.strides import bandpass, fill_nan, gait_candidates
 
 SEGMENT_BAND_HZ = (0.8, 6.0)  # the segmentation's step band: windows take its spread
 BAND_BLOCK = 1 << 18  # samples filtered at a time (44 min at 100 Hz)
@@ -46,11 +46,8 @@ class SessionGaitSignal:
     def of(cls, angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None, n: int) -> SessionGaitSignal | None:
         """gait_signal's choice for the whole session (the first candidate finite on more
         than half of it), or None when no candidate is."""
-        candidates = [((lambda a, b, s=acc[loc]: acceleration_magnitude(s[a:b])), f"{loc} acceleration")
-                      for loc in ACC_PREFERENCE if acc and loc in acc]
-        candidates += [((lambda a, b, s=angles[name]: np.asarray(s[a:b], float)), name)
-                       for name in ANGLE_PREFERENCE if name in angles]
-        for raw, name in candidates:
+        for read, name in gait_candidates(angles, acc):
+            raw = (lambda a, b, read=read: read(slice(a, b)))
             finite = sum(int(np.count_nonzero(np.isfinite(raw(lo, min(n, lo + BAND_BLOCK)))))
                          for lo in range(0, n, BAND_BLOCK))
             if n and 2 * finite > n:  # gait_signal's isfinite(x).mean() > 0.5, in whole numbers

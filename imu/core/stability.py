@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imu.core.activity import (ACTIVITY_CODE, ACTIVITY_LABELS, CARRY_LABELS, HOLD_ALIASES, RUNNING, STANDING,
-                               WALKING, ActivityResult, Segment, SensorIssue, activity_labels,
+                               PREFIX_BLOCK, WALKING, ActivityResult, Segment, SensorIssue, activity_labels,
                                detect_sensor_issues, label_runs, overlay_labels, segment_activities,
                                span_rows)
 from imu.core.gait import GaitBout, gait_bouts, rate_problem
@@ -140,8 +140,8 @@ def analyze_stability(t: np.ndarray, angles: dict[str, np.ndarray], valid: np.nd
     release_freed_memory()  # its temporaries, before the segmentation makes its own
     unusable = invalid.copy()
     if valid is not None:  # a block at a time: valid may be a series read by stretches
-        for lo in range(0, len(unusable), 1 << 16):
-            unusable[lo:lo + (1 << 16)] |= ~np.asarray(valid[lo:lo + (1 << 16)], bool)
+        for lo in range(0, len(unusable), PREFIX_BLOCK):
+            unusable[lo:lo + PREFIX_BLOCK] |= ~np.asarray(valid[lo:lo + PREFIX_BLOCK], bool)
     masked = {name: MaskedSeries(values, unusable) for name, values in angles.items()} if unusable.any() else angles
     return _grade(t, masked, valid, annotations, thresholds, acc, neutral_posture, sensor_rate_hz,
                   calibration_spans, issues, invalid, unusable)

@@ -86,20 +86,24 @@ def acceleration_magnitude(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def gait_candidates(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None):
+    """The series a gait signal may be, in the order they are tried, as (read, name): read(rows)
+    gives that series' rows as a new float64 array (NaN where missing). A sensor's
+    acceleration magnitude (g) first, then a sagittal inclination (deg)."""
+    out = [((lambda rows, a=acc[loc]: acceleration_magnitude(a[rows])), f"{loc} acceleration")
+           for loc in ACC_PREFERENCE if acc and loc in acc]
+    return out + [((lambda rows, x=angles[name]: np.array(x[rows], dtype=float)), name)
+                  for name in ANGLE_PREFERENCE if name in angles]
+
+
 def gait_signal(angles: dict[str, np.ndarray], acc: dict[str, np.ndarray] | None = None,
                 rows: slice | np.ndarray = slice(None)) -> tuple[np.ndarray | None, str]:
-    """(signal, name): acceleration magnitude (g) if any sensor sent it, else a sagittal
-    inclination (deg); (None, "") when neither is there."""
-    for loc in ACC_PREFERENCE:
-        if acc and loc in acc:
-            mag = acceleration_magnitude(acc[loc][rows])
-            if np.isfinite(mag).mean() > 0.5:
-                return fill_nan(mag, in_place=True), f"{loc} acceleration"  # mag is this call's own
-    for name in ANGLE_PREFERENCE:
-        if name in angles:
-            x = np.asarray(angles[name][rows], float)
-            if np.isfinite(x).mean() > 0.5:
-                return fill_nan(x), name
+    """(signal, name): the first of gait_candidates finite on more than half of `rows`, its
+    gaps filled; (None, "") when none is."""
+    for read, name in gait_candidates(angles, acc):
+        x = read(rows)
+        if np.isfinite(x).mean() > 0.5:
+            return fill_nan(x, in_place=True), name  # x is this call's own
     return None, ""
 
 
